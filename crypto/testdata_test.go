@@ -228,9 +228,21 @@ func TestTestdata(t *testing.T) {
 		{file: "wrong-name", comment: "sealed for default/db-creds, opened as default/other", key: "a", scope: crypto.ScopeStrict, ns: "default", name: "db-creds", plaintext: []byte("x"),
 			mutate: func(v *vector) { v.secret = "other"; v.expect = "decryption error"; v.key = ""; v.plaintext = nil }},
 		{file: "scope-upgrade", comment: "strict value presented as cluster-wide", key: "a", scope: crypto.ScopeStrict, ns: "default", name: "db-creds", plaintext: []byte("x"),
-			mutate: func(v *vector) { v.scope = crypto.ScopeClusterWide; v.namespace = ""; v.secret = ""; v.expect = "decryption error"; v.key = ""; v.plaintext = nil }},
+			mutate: func(v *vector) {
+				v.scope = crypto.ScopeClusterWide
+				v.namespace = ""
+				v.secret = ""
+				v.expect = "decryption error"
+				v.key = ""
+				v.plaintext = nil
+			}},
 		{file: "tampered-gcm", comment: "last byte of the GCM tag flipped", key: "a", scope: crypto.ScopeStrict, ns: "default", name: "db-creds", plaintext: []byte("x"),
-			mutate: func(v *vector) { v.blob[len(v.blob)-1] ^= 1; v.expect = "decryption error"; v.key = ""; v.plaintext = nil }},
+			mutate: func(v *vector) {
+				v.blob[len(v.blob)-1] ^= 1
+				v.expect = "decryption error"
+				v.key = ""
+				v.plaintext = nil
+			}},
 		{file: "tampered-rsa", comment: "a byte of the wrapped session key flipped", key: "a", scope: crypto.ScopeStrict, ns: "default", name: "db-creds", plaintext: []byte("x"),
 			mutate: func(v *vector) { v.blob[100] ^= 0x80; v.expect = "decryption error"; v.key = ""; v.plaintext = nil }},
 		{file: "truncated", comment: "cut inside the wrapped session key", key: "a", scope: crypto.ScopeStrict, ns: "default", name: "db-creds", plaintext: []byte("x"),
