@@ -12,7 +12,7 @@
 //	uint16_be(len(rsaCiphertext)) || rsaCiphertext || gcmCiphertext || gcmTag
 //
 // and a SealedSecret carries it in standard padded base64. With RSA-4096 keys
-// the length prefix is 0x0200, so sealed values start with "AgA" or "AgB".
+// the length prefix is 0x0200, so sealed values start with "AgA" to "AgD".
 //
 // # Scopes
 //

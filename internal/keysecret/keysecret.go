@@ -1,0 +1,188 @@
+// Package keysecret converts sealing keys to and from the Secrets that hold
+// them, in exactly Bitnami's format, so that a Bitnami key Secret works here
+// as is and the other way round.
+//
+// # Format
+//
+// A key Secret lives in the controller's namespace, has type
+// kubernetes.io/tls, a PEM PKCS#1 private key in tls.key (PKCS#8 is
+// accepted on read), the PEM certificate in tls.crt, and the label
+// [Label] set to "active" or "compromised". Bitnami names them with
+// generateName [DefaultPrefix]; a legacy Secret named exactly
+// [LegacyName] is also a key.
+package keysecret
+
+import (
+	"bytes"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/sealsync/sealsync/crypto"
+	"github.com/sealsync/sealsync/internal/manifest"
+)
+
+const (
+	// Label marks key Secrets; its value is the key's status.
+	Label = "sealedsecrets.bitnami.com/sealed-secrets-key"
+	// DefaultPrefix is the generateName of new key Secrets (--key-prefix).
+	DefaultPrefix = "sealed-secrets-key"
+	// LegacyName is the name of the single key Secret of old Bitnami
+	// releases, loaded even without the label.
+	LegacyName = "sealed-secrets-key"
+)
+
+// Order says which time makes a key the newest.
+type Order int
+
+const (
+	// OrderCertNotBefore ranks keys by their certificate's NotBefore, the
+	// Bitnami default (--key-order-priority=CertNotBefore).
+	OrderCertNotBefore Order = iota
+	// OrderSecretCreation ranks keys by their Secret's creationTimestamp.
+	OrderSecretCreation
+)
+
+// ParseOrder parses Bitnami's --key-order-priority values.
+func ParseOrder(s string) (Order, error) {
+	switch s {
+	case "", "CertNotBefore":
+		return OrderCertNotBefore, nil
+	case "SecretCreationTimestamp":
+		return OrderSecretCreation, nil
+	}
+	return 0, fmt.Errorf("unknown key order %q: want CertNotBefore or SecretCreationTimestamp", s)
+}
+
+// ErrNotKeySecret is returned by [ToKey] for a Secret that is not a key
+// Secret, or whose label value is neither active nor compromised.
+var ErrNotKeySecret = errors.New("not a sealing key Secret")
+
+// IsKeySecret reports whether s is labelled as a key Secret or carries the
+// legacy name.
+func IsKeySecret(s *corev1.Secret) bool {
+	_, labelled := s.Labels[Label]
+	return labelled || s.Name == LegacyName
+}
+
+// ToKey converts a key Secret into a key. The status is the label's value;
+// the legacy unlabelled Secret is active. Errors name the Secret, never its
+// content.
+func ToKey(s *corev1.Secret, order Order) (*crypto.Key, error) {
+	status := crypto.StatusActive
+	if v, ok := s.Labels[Label]; ok {
+		st, err := crypto.ParseStatus(v)
+		if err != nil {
+			return nil, fmt.Errorf("key secret %s/%s: label %s=%q: %w", s.Namespace, s.Name, Label, v, ErrNotKeySecret)
+		}
+		status = st
+	} else if s.Name != LegacyName {
+		return nil, fmt.Errorf("key secret %s/%s: %w", s.Namespace, s.Name, ErrNotKeySecret)
+	}
+	priv, err := crypto.ParsePrivateKeyPEM(s.Data[corev1.TLSPrivateKeyKey])
+	if err != nil {
+		return nil, fmt.Errorf("key secret %s/%s: %s: %w", s.Namespace, s.Name, corev1.TLSPrivateKeyKey, err)
+	}
+	certs, err := crypto.ParseCertificatesPEM(s.Data[corev1.TLSCertKey])
+	if err != nil {
+		return nil, fmt.Errorf("key secret %s/%s: %s: %w", s.Namespace, s.Name, corev1.TLSCertKey, err)
+	}
+	var created time.Time
+	if order == OrderSecretCreation {
+		created = s.CreationTimestamp.Time
+	}
+	k, err := crypto.NewKey(priv, certs[0], status, created)
+	if err != nil {
+		return nil, fmt.Errorf("key secret %s/%s: %w", s.Namespace, s.Name, err)
+	}
+	return k, nil
+}
+
+// New returns the Secret that stores k in namespace, named by generateName
+// prefix, with labels and annotations added to the key label.
+func New(k *crypto.Key, namespace, prefix string, labels, annotations map[string]string) *corev1.Secret {
+	l := map[string]string{}
+	for key, v := range labels {
+		l[key] = v
+	}
+	l[Label] = k.Status.String()
+	var a map[string]string
+	if len(annotations) > 0 {
+		a = map[string]string{}
+		for key, v := range annotations {
+			a[key] = v
+		}
+	}
+	return &corev1.Secret{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: metav1.ObjectMeta{
+			GenerateName: prefix,
+			Namespace:    namespace,
+			Labels:       l,
+			Annotations:  a,
+		},
+		Type: corev1.SecretTypeTLS,
+		Data: map[string][]byte{
+			corev1.TLSPrivateKeyKey: crypto.EncodePrivateKeyPEM(k.PrivateKey),
+			corev1.TLSCertKey:       crypto.EncodeCertificatePEM(k.Certificate),
+		},
+	}
+}
+
+// ParseKeyFile reads the keys in one file given to --recovery-private-key
+// (or keys backup --from-file): PEM (an RSA private key, with or without
+// its certificate beside it) or YAML/JSON key Secrets, alone, as several
+// documents, or in a v1 List as `kubectl get secret -o yaml` writes it.
+// Backups are taken as they are: a Secret's labels may have been lost and
+// its certificate may be missing, but it must hold tls.key.
+func ParseKeyFile(b []byte) ([]*crypto.Key, error) {
+	if bytes.HasPrefix(bytes.TrimSpace(b), []byte("-----BEGIN")) {
+		k, err := keyFromPEM(b, b, crypto.StatusActive)
+		if err != nil {
+			return nil, err
+		}
+		return []*crypto.Key{k}, nil
+	}
+	secrets, err := manifest.DecodeSecrets(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("neither a PEM private key nor key Secrets: %w", err)
+	}
+	if len(secrets) == 0 {
+		return nil, errors.New("no private key found")
+	}
+	keys := make([]*crypto.Key, 0, len(secrets))
+	for _, s := range secrets {
+		keyPEM, ok := s.Data[corev1.TLSPrivateKeyKey]
+		if !ok {
+			return nil, fmt.Errorf("secret %s/%s has no %s", s.Namespace, s.Name, corev1.TLSPrivateKeyKey)
+		}
+		status, err := crypto.ParseStatus(s.Labels[Label])
+		if err != nil {
+			status = crypto.StatusActive
+		}
+		k, err := keyFromPEM(keyPEM, s.Data[corev1.TLSCertKey], status)
+		if err != nil {
+			return nil, fmt.Errorf("secret %s/%s: %w", s.Namespace, s.Name, err)
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
+// keyFromPEM parses a private key and, when certPEM holds one, its
+// certificate.
+func keyFromPEM(keyPEM, certPEM []byte, status crypto.Status) (*crypto.Key, error) {
+	priv, err := crypto.ParsePrivateKeyPEM(keyPEM)
+	if err != nil {
+		return nil, err
+	}
+	var cert *x509.Certificate
+	if certs, err := crypto.ParseCertificatesPEM(certPEM); err == nil {
+		cert = certs[0]
+	}
+	return crypto.NewKey(priv, cert, status, time.Time{})
+}
