@@ -1,0 +1,25 @@
+package cli
+
+import (
+	"github.com/google/renameio/v2"
+)
+
+// atomicFile is an output file written in full or not at all.
+type atomicFile struct {
+	*renameio.PendingFile
+}
+
+// createAtomic opens a temporary file beside path. Sealed output is meant
+// for Git, so a new file is world-readable like any other source file; an
+// existing file keeps its mode.
+func createAtomic(path string) (*atomicFile, error) {
+	f, err := renameio.NewPendingFile(path, renameio.WithPermissions(0o644), renameio.WithExistingPermissions())
+	if err != nil {
+		return nil, err
+	}
+	return &atomicFile{f}, nil
+}
+
+func (f *atomicFile) commit() error { return f.CloseAtomicallyReplace() }
+
+func (f *atomicFile) abort() { _ = f.Cleanup() }

@@ -1,0 +1,96 @@
+package cli_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/sealsync/sealsync/crypto"
+	"github.com/sealsync/sealsync/internal/cli"
+	"github.com/sealsync/sealsync/internal/manifest"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"kubeseal": func() { os.Exit(cli.Main()) },
+	})
+}
+
+// TestScripts runs the txtar scripts in testdata/script. Each starts with
+// key.pem (a 4096-bit key and its certificate), cert.pem (that certificate
+// alone), other-key.pem (an unrelated key) and expired-cert.pem (a
+// certificate for key.pem that expired yesterday) in $WORK, and with no
+// kubeconfig, so everything runs offline.
+func TestScripts(t *testing.T) {
+	keyPEM, err := os.ReadFile(filepath.Join("testdata", "keys", "key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherPEM, err := os.ReadFile(filepath.Join("testdata", "keys", "other-key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, err := crypto.ParsePrivateKeyPEM(keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs, err := crypto.ParseCertificatesPEM(keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expired, err := crypto.NewCertificate(rand.Reader, priv, time.Now().Add(-72*time.Hour), 48*time.Hour, "expired")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{
+		"key.pem":          keyPEM,
+		"cert.pem":         crypto.EncodeCertificatePEM(certs[0]),
+		"other-key.pem":    otherPEM,
+		"expired-cert.pem": crypto.EncodeCertificatePEM(expired),
+	}
+	testscript.Run(t, testscript.Params{
+		Dir:                 filepath.Join("testdata", "script"),
+		RequireExplicitExec: false,
+		Setup: func(env *testscript.Env) error {
+			for name, b := range files {
+				if err := os.WriteFile(filepath.Join(env.WorkDir, name), b, 0o600); err != nil {
+					return err
+				}
+			}
+			env.Setenv("KUBECONFIG", filepath.Join(env.WorkDir, "no-kubeconfig"))
+			env.Setenv("HOME", env.WorkDir)
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"tamper": tamper,
+		},
+	})
+}
+
+// tamper IN KEY OUT flips one bit in the GCM tag of the sealed value KEY of
+// the SealedSecret in file IN and writes the result to OUT as YAML.
+func tamper(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: tamper IN KEY OUT")
+	}
+	sealed, err := manifest.DecodeSealedSecrets(strings.NewReader(ts.ReadFile(args[0])))
+	ts.Check(err)
+	if len(sealed) != 1 {
+		ts.Fatalf("want one SealedSecret, got %d", len(sealed))
+	}
+	ss := sealed[0]
+	blob, err := base64.StdEncoding.DecodeString(ss.Spec.EncryptedData[args[1]])
+	ts.Check(err)
+	blob[len(blob)-1] ^= 1
+	ss.Spec.EncryptedData[args[1]] = base64.StdEncoding.EncodeToString(blob)
+	var out bytes.Buffer
+	ts.Check(manifest.Encode(&out, manifest.YAML, ss))
+	ts.Check(os.WriteFile(ts.MkAbs(args[2]), out.Bytes(), 0o600))
+}

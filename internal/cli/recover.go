@@ -1,0 +1,59 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/sealsync/sealsync/crypto"
+	"github.com/sealsync/sealsync/internal/keysecret"
+	"github.com/sealsync/sealsync/internal/manifest"
+	"github.com/sealsync/sealsync/internal/sealing"
+)
+
+// recover unseals every SealedSecret in in offline with the keys of
+// --recovery-private-key and writes the Secrets to out.
+func (o *options) recover(in io.Reader, out io.Writer, format manifest.Format) error {
+	ring, err := loadRecoveryKeys(o.privKeys)
+	if err != nil {
+		return err
+	}
+	sealed, err := manifest.DecodeSealedSecrets(in)
+	if err != nil {
+		return err
+	}
+	if len(sealed) == 0 {
+		return errors.New("no sealed secrets found in the input")
+	}
+	for _, ss := range sealed {
+		secret, _, err := sealing.Unseal(ring, ss, sealing.Options{AcceptV1Data: true})
+		if err != nil {
+			return fmt.Errorf("unseal %s/%s: %w", ss.Namespace, ss.Name, err)
+		}
+		if err := manifest.Encode(out, format, secret); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// loadRecoveryKeys reads every --recovery-private-key file into one keyring.
+func loadRecoveryKeys(paths []string) (*crypto.Keyring, error) {
+	if len(paths) == 0 {
+		return nil, errors.New("--recovery-unseal requires at least one --recovery-private-key")
+	}
+	var keys []*crypto.Key
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		ks, err := keysecret.ParseKeyFile(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		keys = append(keys, ks...)
+	}
+	return crypto.NewKeyring(keys...), nil
+}
