@@ -201,4 +201,3 @@ func withKind(s *corev1.Secret) *corev1.Secret {
 	s.TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"}
 	return s
 }
-
