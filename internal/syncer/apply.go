@@ -1,0 +1,185 @@
+// Package syncer is the reconciling core shared by the SealedSecret and
+// ExternalSecret controllers: given the Secret a source wants and the one
+// that exists, it decides what to write, computes the hashes that let a
+// controller skip work when nothing changed, and schedules refreshes. Its
+// API holds no controller-runtime types; the controllers do the I/O.
+package syncer
+
+import (
+	"maps"
+	"reflect"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// ManagedByLabel marks every Secret sealsync writes, with the kind of its
+// source as value. The controller caches only Secrets with this label, so
+// its memory does not grow with the cluster's other Secrets.
+const ManagedByLabel = "sealsync.dev/managed-by"
+
+// Desired is the Secret a source wants to exist.
+type Desired struct {
+	// Secret carries name, namespace, labels, annotations, type,
+	// immutability and data.
+	Secret *corev1.Secret
+	// Owners replace the Secret's owner references unless KeepOwners is set.
+	Owners []metav1.OwnerReference
+	// KeepOwners leaves the Secret's owner references as they are.
+	KeepOwners bool
+	// MergeData merges Secret.Data into the existing data instead of
+	// replacing it.
+	MergeData bool
+	// MergeMetadata merges labels and annotations into the existing ones
+	// instead of replacing them.
+	MergeMetadata bool
+	// RecreateImmutable allows deleting and recreating an immutable Secret
+	// whose data or type must change; without it such a change is
+	// [ActionBlocked].
+	RecreateImmutable bool
+}
+
+// Action is what a [Plan] asks the caller to do.
+type Action int
+
+const (
+	// ActionNone: the Secret is as desired.
+	ActionNone Action = iota
+	// ActionCreate: create Plan.Secret.
+	ActionCreate
+	// ActionUpdate: update the existing Secret to Plan.Secret.
+	ActionUpdate
+	// ActionRecreate: the existing Secret is immutable; delete it and
+	// create Plan.Secret.
+	ActionRecreate
+	// ActionBlocked: the existing Secret is immutable and may not be
+	// recreated.
+	ActionBlocked
+)
+
+// String names the action for logs and events.
+func (a Action) String() string {
+	return [...]string{"none", "create", "update", "recreate", "blocked"}[a]
+}
+
+// Plan is the outcome of [PlanApply].
+type Plan struct {
+	// Action says what to do.
+	Action Action
+	// Secret is the object to create or update; it carries the existing
+	// Secret's resourceVersion for an update, so a concurrent change
+	// makes the write fail with a conflict instead of being lost.
+	Secret *corev1.Secret
+}
+
+// PlanApply decides how to turn actual (nil if there is none) into d.
+// Whether the caller may touch actual at all (ownership, adoption) is the
+// caller's decision, made before.
+func PlanApply(d Desired, actual *corev1.Secret) Plan {
+	if actual == nil {
+		s := d.Secret.DeepCopy()
+		s.ResourceVersion = ""
+		if !d.KeepOwners {
+			s.OwnerReferences = d.Owners
+		}
+		return Plan{Action: ActionCreate, Secret: s}
+	}
+	next := actual.DeepCopy()
+	if d.MergeData {
+		if next.Data == nil {
+			next.Data = map[string][]byte{}
+		}
+		maps.Copy(next.Data, d.Secret.Data)
+	} else {
+		next.Data = maps.Clone(d.Secret.Data)
+	}
+	next.StringData = nil
+	if d.MergeMetadata {
+		next.Labels = mergeStrings(next.Labels, d.Secret.Labels)
+		next.Annotations = mergeStrings(next.Annotations, d.Secret.Annotations)
+	} else {
+		next.Labels = maps.Clone(d.Secret.Labels)
+		next.Annotations = maps.Clone(d.Secret.Annotations)
+	}
+	if !d.KeepOwners {
+		next.OwnerReferences = d.Owners
+	}
+	if d.Secret.Type != "" {
+		next.Type = d.Secret.Type
+	}
+	if d.Secret.Immutable != nil {
+		next.Immutable = d.Secret.Immutable
+	}
+	if secretsEqual(actual, next) {
+		return Plan{Action: ActionNone}
+	}
+	if actual.Immutable != nil && *actual.Immutable && (!reflect.DeepEqual(emptyNil(actual.Data), emptyNil(next.Data)) || actual.Type != next.Type || !boolEq(actual.Immutable, next.Immutable)) {
+		if !d.RecreateImmutable {
+			return Plan{Action: ActionBlocked}
+		}
+		fresh := next.DeepCopy()
+		fresh.ObjectMeta = metav1.ObjectMeta{
+			Name: next.Name, Namespace: next.Namespace,
+			Labels: next.Labels, Annotations: next.Annotations, OwnerReferences: next.OwnerReferences,
+		}
+		return Plan{Action: ActionRecreate, Secret: fresh}
+	}
+	return Plan{Action: ActionUpdate, Secret: next}
+}
+
+func secretsEqual(a, b *corev1.Secret) bool {
+	return reflect.DeepEqual(emptyNil(a.Data), emptyNil(b.Data)) &&
+		a.Type == b.Type && boolEq(a.Immutable, b.Immutable) &&
+		reflect.DeepEqual(emptyNilS(a.Labels), emptyNilS(b.Labels)) &&
+		reflect.DeepEqual(emptyNilS(a.Annotations), emptyNilS(b.Annotations)) &&
+		ownersEqual(a.OwnerReferences, b.OwnerReferences)
+}
+
+func ownersEqual(a, b []metav1.OwnerReference) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].UID != b[i].UID || a[i].Kind != b[i].Kind || a[i].APIVersion != b[i].APIVersion ||
+			a[i].Name != b[i].Name || !boolEq(a[i].Controller, b[i].Controller) {
+			return false
+		}
+	}
+	return true
+}
+
+func boolEq(a, b *bool) bool {
+	return (a != nil && *a) == (b != nil && *b)
+}
+
+func emptyNil(m map[string][]byte) map[string][]byte {
+	if len(m) == 0 {
+		return nil
+	}
+	return m
+}
+
+func emptyNilS(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	return m
+}
+
+func mergeStrings(dst, src map[string]string) map[string]string {
+	if len(src) == 0 {
+		return dst
+	}
+	if dst == nil {
+		dst = make(map[string]string, len(src))
+	}
+	maps.Copy(dst, src)
+	return dst
+}
+
+// ControlledBy reports whether s has a controller owner reference to uid.
+func ControlledBy(s metav1.Object, uid types.UID) bool {
+	ref := metav1.GetControllerOf(s)
+	return ref != nil && ref.UID == uid
+}
