@@ -32,6 +32,12 @@
 // only for warnings gets the field dropped, with a warning. ESO's deprecated
 // fake provider field valueMap is kept.
 //
+// # Version v1beta1
+//
+// Package v1beta1 is generated from this one by
+// hack/gen-externalsecrets-v1beta1.sh, so both versions serve the same schema
+// and the API server converts between them by rewriting apiVersion alone.
+//
 // +kubebuilder:object:generate=true
 // +groupName=external-secrets.io
 package v1
