@@ -23,7 +23,8 @@ tools: ## Build the test peers and dev tools into the cache.
 	$(TOOLS_SH)
 
 .PHONY: generate
-generate: ## Regenerate deepcopy code and CRD manifests with controller-gen.
+generate: ## Regenerate api/externalsecrets/v1beta1, deepcopy code and CRD manifests.
+	hack/gen-externalsecrets-v1beta1.sh
 	$(call tool,controller-gen,controller-gen) object:headerFile=hack/boilerplate.go.txt paths=./api/...
 	$(call tool,controller-gen,controller-gen) crd:crdVersions=v1,generateEmbeddedObjectMeta=true paths=./api/... output:crd:artifacts:config=config/crd/bases
 

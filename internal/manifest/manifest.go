@@ -24,6 +24,8 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 
+	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
+	esv1beta1 "github.com/sealsync/sealsync/api/externalsecrets/v1beta1"
 	ssv1alpha1 "github.com/sealsync/sealsync/api/sealedsecrets/v1alpha1"
 )
 
@@ -51,13 +53,20 @@ func ParseFormat(s string) (Format, error) {
 	return "", fmt.Errorf("unsupported output format: %s (want json or yaml)", s)
 }
 
-// Scheme knows the core types and SealedSecret.
+// Scheme knows the core types, SealedSecret and the external-secrets.io
+// kinds in both served versions.
 var Scheme = func() *runtime.Scheme {
 	s := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(s); err != nil {
 		panic(err)
 	}
 	if err := ssv1alpha1.AddToScheme(s); err != nil {
+		panic(err)
+	}
+	if err := esv1.AddToScheme(s); err != nil {
+		panic(err)
+	}
+	if err := esv1beta1.AddToScheme(s); err != nil {
 		panic(err)
 	}
 	return s
