@@ -1,0 +1,170 @@
+// Package providers is the interface between the ExternalSecret core and
+// the backends secrets come from (Vault, AWS Secrets Manager, the fake
+// provider), plus what every backend shares: the registry, property
+// extraction and the decoding and conversion strategies.
+//
+// # Shape
+//
+// A [Provider] is a constructor: for one SecretStore it authenticates and
+// returns a [Client], which reads. The core caches Clients per store and
+// reuses them until the store's spec or credentials change, so a Provider
+// must not assume one Client per reconcile. Optional abilities are found by
+// type assertion on the Client ([Validator]).
+//
+// # Kubernetes access
+//
+// Providers never hold a Kubernetes client. What they may read, the
+// Secrets and ConfigMaps a store references and service-account tokens,
+// they ask of [Kube], which the core implements with the namespace rules
+// enforced: a SecretStore reaches only its own namespace.
+package providers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
+	esmeta "github.com/sealsync/sealsync/api/meta/v1"
+)
+
+// Store is what a provider learns of the store it serves.
+type Store struct {
+	// Kind is "SecretStore" or "ClusterSecretStore".
+	Kind string
+	// Name is the store's name.
+	Name string
+	// Namespace is the SecretStore's namespace; for a ClusterSecretStore,
+	// the namespace of the ExternalSecret the client is built for.
+	Namespace string
+	// Spec is the store's spec. Providers must not modify it.
+	Spec *esv1.SecretStoreSpec
+}
+
+// Kube is the Kubernetes access a provider gets, scoped to one store.
+// Implementations refuse references outside the namespaces the store may
+// reach; errors never carry secret values.
+type Kube interface {
+	// SecretKey returns one key of a referenced Secret.
+	SecretKey(ctx context.Context, ref esmeta.SecretKeySelector) ([]byte, error)
+	// ConfigMapKey returns one key of a ConfigMap in namespace (empty:
+	// the store's).
+	ConfigMapKey(ctx context.Context, namespace, name, key string) ([]byte, error)
+	// ServiceAccountToken returns a short-lived token for a service account
+	// through the TokenRequest API.
+	ServiceAccountToken(ctx context.Context, ref esmeta.ServiceAccountSelector, audiences []string, expirationSeconds int64) (string, error)
+}
+
+// Provider builds clients for one kind of backend.
+type Provider interface {
+	// NewClient authenticates against the backend the store describes.
+	NewClient(ctx context.Context, store Store, kube Kube) (Client, error)
+}
+
+// Client reads secrets from one store's backend. It must be safe for
+// concurrent use: the core shares one Client among ExternalSecrets.
+type Client interface {
+	// GetSecret returns one value: the secret at ref.Key, or the property
+	// ref.Property of it.
+	GetSecret(ctx context.Context, ref esv1.ExternalSecretDataRemoteRef) ([]byte, error)
+	// GetSecretMap returns every key of the secret at ref.Key (dataFrom
+	// extract).
+	GetSecretMap(ctx context.Context, ref esv1.ExternalSecretDataRemoteRef) (map[string][]byte, error)
+	// GetAllSecrets returns the secrets find matches, keyed by name
+	// (dataFrom find).
+	GetAllSecrets(ctx context.Context, find esv1.ExternalSecretFind) (map[string][]byte, error)
+	// Close releases the client (revokes tokens it owns).
+	Close(ctx context.Context) error
+}
+
+// Validator is implemented by clients that can check their store's
+// configuration and credentials cheaply; the SecretStore controller uses it
+// to report Ready.
+type Validator interface {
+	Validate(ctx context.Context) error
+}
+
+// ErrSecretNotFound is wrapped by clients when a referenced secret or
+// property does not exist. It drives deletionPolicy and is the one error
+// the core treats as "gone" rather than "failed".
+var ErrSecretNotFound = errors.New("secret not found")
+
+// NotFound returns an error wrapping [ErrSecretNotFound] naming what is
+// missing (a key or path, never a value).
+func NotFound(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrSecretNotFound, fmt.Sprintf(format, args...))
+}
+
+// Name identifies a provider: the JSON name of its field in the store's
+// provider one-of.
+type Name string
+
+const (
+	// Vault is HashiCorp Vault (and OpenBao).
+	Vault Name = "vault"
+	// AWS is AWS Secrets Manager and Parameter Store.
+	AWS Name = "aws"
+	// Fake is the static test provider.
+	Fake Name = "fake"
+)
+
+// NameOf picks the provider a store spec configures by an explicit switch
+// on the one-of; exactly one field must be set.
+func NameOf(spec *esv1.SecretStoreSpec) (Name, error) {
+	if spec == nil || spec.Provider == nil {
+		return "", errors.New("store has no provider")
+	}
+	p := spec.Provider
+	var names []Name
+	if p.Vault != nil {
+		names = append(names, Vault)
+	}
+	if p.AWS != nil {
+		names = append(names, AWS)
+	}
+	if p.Fake != nil {
+		names = append(names, Fake)
+	}
+	switch len(names) {
+	case 0:
+		return "", errors.New("store configures no known provider")
+	case 1:
+		return names[0], nil
+	}
+	return "", fmt.Errorf("store configures %d providers (%v); exactly one is allowed", len(names), names)
+}
+
+// Registry maps provider names to providers. It is filled once, in
+// cmd/controller, and read concurrently afterwards.
+type Registry struct {
+	providers map[Name]Provider
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry { return &Registry{providers: map[Name]Provider{}} }
+
+// Register adds p under name. Registering a name twice is a programming
+// error and panics.
+func (r *Registry) Register(name Name, p Provider) {
+	if _, dup := r.providers[name]; dup {
+		panic(fmt.Sprintf("providers: %q registered twice", name))
+	}
+	r.providers[name] = p
+}
+
+// ErrNotRegistered is returned by [Registry.For] for a provider this build
+// does not include.
+var ErrNotRegistered = errors.New("provider not available in this build")
+
+// For returns the provider a store spec configures.
+func (r *Registry) For(spec *esv1.SecretStoreSpec) (Name, Provider, error) {
+	name, err := NameOf(spec)
+	if err != nil {
+		return "", nil, err
+	}
+	p, ok := r.providers[name]
+	if !ok {
+		return name, nil, fmt.Errorf("%s: %w", name, ErrNotRegistered)
+	}
+	return name, p, nil
+}
