@@ -141,7 +141,19 @@ ensure() {
   local start=$SECONDS
   rm -rf "$dest"; mkdir -p "$dest" "$BUILD"
   local work; work=$(mktemp -d "$BUILD/$name.XXXXXX")
-  ( set -e; "build_$name" ) || { log "FAILED to build $name (scratch kept in $work)"; rm -rf "$dest"; exit 1; }
+  # Bash ignores `set -e` inside a subshell whose status is tested (`( … ) ||`),
+  # so a failing step in the middle of a recipe would go unnoticed. Run the
+  # recipe untested, with errexit off out here, and read its status afterwards.
+  local rc
+  set +e
+  ( set -e; "build_$name" )
+  rc=$?
+  set -e
+  if ((rc != 0)); then
+    log "FAILED to build $name (exit $rc; scratch kept in $work)"
+    rm -rf "$dest"
+    exit 1
+  fi
   rm -rf "$work"
   echo "$recipe" > "$stamp"
   exec {lock}>&-
