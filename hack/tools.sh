@@ -29,10 +29,15 @@ declare -A VERSIONS=(
   [age]=1.3.2
   [controller-gen]=0.23.0
   [staticcheck]=0.8.2
+  [vault]=1.14.2         # last MPL-2.0 Vault; 1.14.10+ and 1.15+ are BUSL
 )
 # etcd is built into envtest's folder; its version is part of envtest's stamp.
 ETCD_VERSION=3.6.16
-DEFAULT_TOOLS=(envtest kubeseal sops age controller-gen staticcheck)
+# Vault's sdk is built from this published version with one check patched out
+# (see build_vault); both are part of vault's stamp.
+VAULT_SDK_VERSION=0.9.2
+VAULT_SDK_PATCH=no-create-without-existence-check-panic
+DEFAULT_TOOLS=(envtest kubeseal sops age controller-gen staticcheck vault)
 
 export CGO_ENABLED=0 GOFLAGS="-trimpath -buildvcs=false" GOTOOLCHAIN=local
 log() { printf 'tools: %s\n' "$*" >&2; }
@@ -44,6 +49,7 @@ dir_of() { echo "$TOOLS/$1-${VERSIONS[$1]}"; }
 recipe_of() {
   case $1 in
     envtest) echo "$1 ${VERSIONS[$1]} etcd $ETCD_VERSION" ;;
+    vault) echo "$1 ${VERSIONS[$1]} sdk $VAULT_SDK_VERSION $VAULT_SDK_PATCH" ;;
     *) echo "$1 ${VERSIONS[$1]}" ;;
   esac
 }
@@ -120,6 +126,53 @@ build_age() { gobin_install "$dest" "filippo.io/age/cmd/...@v${VERSIONS[age]}"; 
 build_controller-gen() { gobin_install "$dest" "sigs.k8s.io/controller-tools/cmd/controller-gen@v${VERSIONS[controller-gen]}"; }
 build_staticcheck() { gobin_install "$dest" "honnef.co/go/tools/cmd/staticcheck@v${VERSIONS[staticcheck]}"; }
 
+# build_vault builds the Vault server for dev-mode tests. Vault's go.mod
+# replaces its sdk with ./sdk, a folder its module zip does not hold, so the
+# dependency falls back to the sdk version the go.mod requires. That published
+# sdk is newer than the tree Vault was released from: its framework panics at
+# dev-server start ("Pattern … defines a CreateOperation but no
+# ExistenceCheck") on builtin backends the release's own sdk accepted. The
+# wrapper copies that sdk, switches the one check off and replaces the sdk
+# with the copy. Pseudo-versions of the sdk at the release commit are not
+# served by the proxy here.
+build_vault() {
+  local v=${VERSIONS[vault]} sv=$VAULT_SDK_VERSION
+  mkdir -p "$work/vault" && cd "$work/vault"
+  log "vault: wrapper module in $work/vault, sdk v$sv patched ($VAULT_SDK_PATCH)"
+  # The required sdk must be the one we patch, or the replace silently
+  # swaps in a different version.
+  go mod download "github.com/hashicorp/vault@v$v"
+  local vmod; vmod="$(go env GOMODCACHE)/cache/download/github.com/hashicorp/vault/@v/v$v.mod"
+  grep -qE "^[[:space:]]*github.com/hashicorp/vault/sdk v$sv\$" "$vmod" || {
+    log "vault v$v no longer requires sdk v$sv; update VAULT_SDK_VERSION"; return 1; }
+  go mod download "github.com/hashicorp/vault/sdk@v$sv"
+  cp -r "$(go env GOMODCACHE)/github.com/hashicorp/vault/sdk@v$sv" sdk
+  chmod -R u+w sdk
+  # Anchor on the comment naming the check so the edit lands on its own `if`
+  # and nowhere else, then prove it landed exactly once: a changed sdk fails
+  # here rather than at dev-server start.
+  local f=sdk/framework/backend.go
+  sed -i '/Detect the coding error of attempting to define a CreateOperation without defining an ExistenceCheck/{n;s|^\(\t*\)if p\.ExistenceCheck == nil {$|\1if false \&\& p.ExistenceCheck == nil { // sealsync: off, as in the sdk Vault was released with|}' "$f"
+  [[ $(grep -cF 'if false && p.ExistenceCheck == nil {' "$f") == 1 ]] || {
+    log "vault: the ExistenceCheck panic was not found in sdk v$sv $f; update the patch"; return 1; }
+  # Vault 1.14 links a driver whose embedded CA certificates have negative
+  # serial numbers; Go 1.23+ refuses to parse them at init without the godebug.
+  cat > go.mod <<MOD
+module sealsync.local/vault
+
+go 1.24
+
+godebug x509negativeserial=1
+
+replace github.com/hashicorp/vault/sdk => ./sdk
+MOD
+  go get -tool "github.com/hashicorp/vault@v$v"
+  go build -ldflags "-s -w" -o "$dest/vault" github.com/hashicorp/vault
+  local got; got=$("$dest/vault" version)
+  log "vault: $got"
+  [[ $got == "Vault v$v" || $got == "Vault v$v"[\ ,]* ]] || { log "vault: built binary reports $got, want v$v"; return 1; }
+}
+
 ensure() {
   local name=$1
   [[ -n "${VERSIONS[$name]:-}" ]] || { log "unknown tool $name"; exit 2; }
@@ -141,7 +194,19 @@ ensure() {
   local start=$SECONDS
   rm -rf "$dest"; mkdir -p "$dest" "$BUILD"
   local work; work=$(mktemp -d "$BUILD/$name.XXXXXX")
-  ( set -e; "build_$name" ) || { log "FAILED to build $name (scratch kept in $work)"; rm -rf "$dest"; exit 1; }
+  # Bash ignores `set -e` inside a subshell whose status is tested (`( … ) ||`),
+  # so a failing step in the middle of a recipe would go unnoticed. Run the
+  # recipe untested, with errexit off out here, and read its status afterwards.
+  local rc
+  set +e
+  ( set -e; "build_$name" )
+  rc=$?
+  set -e
+  if ((rc != 0)); then
+    log "FAILED to build $name (exit $rc; scratch kept in $work)"
+    rm -rf "$dest"
+    exit 1
+  fi
   rm -rf "$work"
   echo "$recipe" > "$stamp"
   exec {lock}>&-

@@ -1,6 +1,7 @@
 // Package testkit gives tests the real parts they run against: the tools
 // built by hack/tools.sh (Bitnami kubeseal, sops, age, the envtest control
-// plane) and one envtest API server per test package.
+// plane, Vault), one envtest API server per test package and Vault dev
+// servers ([StartVault], [NewVault]).
 //
 // # Missing tools fail, never skip
 //
