@@ -1,0 +1,345 @@
+package controller
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/sealsync/sealsync/crypto"
+	"github.com/sealsync/sealsync/internal/keysecret"
+	"github.com/sealsync/sealsync/internal/server"
+)
+
+// KeyOptions configure key generation and renewal, with Bitnami's flag
+// names and defaults.
+type KeyOptions struct {
+	// Namespace holds the key Secrets (the controller's namespace).
+	Namespace string
+	// Prefix is the generateName of new key Secrets (--key-prefix).
+	Prefix string
+	// Bits is the RSA key size (--key-size).
+	Bits int
+	// ValidFor is the certificate lifetime (--key-ttl).
+	ValidFor time.Duration
+	// CommonName goes into the certificate (--my-cn).
+	CommonName string
+	// RenewPeriod is how often a new key is made; 0 turns renewal off
+	// (--key-renew-period).
+	RenewPeriod time.Duration
+	// Cutoff makes a new key at start if the newest is older (--key-cutoff-time).
+	Cutoff time.Time
+	// Order decides which key is newest (--key-order-priority).
+	Order keysecret.Order
+	// Labels and Annotations are added to new key Secrets
+	// (--privatekey-labels, --privatekey-annotations).
+	Labels, Annotations map[string]string
+}
+
+// KeyManager holds the controller's keyring. Every replica loads it from
+// the key Secrets and reloads it whenever one is added, relabelled or
+// deleted; the leader also generates keys: the first one, renewals, and
+// those asked for with [server.RotateRequestAnnotation].
+type KeyManager struct {
+	opts   KeyOptions
+	client client.Client // writes key Secrets
+	reader client.Reader // the key Secret cache
+	api    client.Reader // uncached reads (the unlabelled legacy key)
+	synced func(context.Context) bool
+	now    func() time.Time
+	random io.Reader
+
+	ring atomic.Pointer[crypto.Keyring]
+	// loaded is closed once the first load from the cache has happened.
+	loaded   chan struct{}
+	loadOnce sync.Once
+
+	mu        sync.Mutex
+	listeners []func()
+	// wake nudges the generator after a reload.
+	wake chan struct{}
+}
+
+// KeyCache is the cache of key Secrets the manager reads.
+type KeyCache interface {
+	client.Reader
+	WaitForCacheSync(ctx context.Context) bool
+}
+
+// NewKeyManager returns a manager whose keyring is empty until the key
+// Secrets are loaded: add it to the controller-runtime manager, which
+// starts it.
+func NewKeyManager(opts KeyOptions, c client.Client, keyCache KeyCache, api client.Reader) *KeyManager {
+	m := &KeyManager{
+		opts: opts, client: c, reader: keyCache, api: api, synced: keyCache.WaitForCacheSync,
+		now: time.Now, random: rand.Reader,
+		loaded: make(chan struct{}),
+		wake:   make(chan struct{}, 1),
+	}
+	m.ring.Store(crypto.NewKeyring())
+	return m
+}
+
+var _ server.Keys = (*KeyManager)(nil)
+
+// Keyring returns the current keys.
+func (m *KeyManager) Keyring() *crypto.Keyring { return m.ring.Load() }
+
+// OnChange registers f to be called each time the set of keys or their
+// status changes. f must not block.
+func (m *KeyManager) OnChange(f func()) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.listeners = append(m.listeners, f)
+}
+
+// NeedLeaderElection is false: every replica serves the keys.
+func (m *KeyManager) NeedLeaderElection() bool { return false }
+
+// Start loads the keys once the key cache has synced, so that the keyring
+// is known even when there is no key Secret to trigger a reload, then
+// waits for ctx.
+func (m *KeyManager) Start(ctx context.Context) error {
+	ctx = logr.NewContext(ctx, logr.FromContextOrDiscard(ctx).WithName("keys"))
+	if !m.synced(ctx) {
+		return nil
+	}
+	for {
+		err := m.Reload(ctx)
+		if err == nil {
+			break
+		}
+		logr.FromContextOrDiscard(ctx).Error(err, "initial key load failed, retrying")
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+	<-ctx.Done()
+	return nil
+}
+
+// Reconcile reloads every key Secret from the cache. It is the reconciler
+// of key Secrets; the request is ignored because the keyring is rebuilt as
+// a whole.
+func (m *KeyManager) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result, error) {
+	return ctrl.Result{}, m.Reload(ctx)
+}
+
+// Reload rebuilds the keyring from the key Secrets.
+func (m *KeyManager) Reload(ctx context.Context) error {
+	log := logr.FromContextOrDiscard(ctx)
+	var list corev1.SecretList
+	if err := m.reader.List(ctx, &list, client.InNamespace(m.opts.Namespace), client.HasLabels{keysecret.Label}); err != nil {
+		return fmt.Errorf("list key secrets: %w", err)
+	}
+	secrets := list.Items
+	// A legacy Bitnami key Secret carries no label and is not in the
+	// cache: read it directly.
+	var legacy corev1.Secret
+	if err := m.api.Get(ctx, types.NamespacedName{Namespace: m.opts.Namespace, Name: keysecret.LegacyName}, &legacy); err == nil {
+		if _, labelled := legacy.Labels[keysecret.Label]; !labelled {
+			secrets = append(secrets, legacy)
+		}
+	} else if !apierrors.IsNotFound(err) {
+		log.V(1).Info("cannot read the legacy key secret", "error", err.Error())
+	}
+	var keys []*crypto.Key
+	for i := range secrets {
+		k, err := keysecret.ToKey(&secrets[i], m.opts.Order)
+		if err != nil {
+			// One broken or foreign Secret must not take every key down.
+			log.Error(err, "skipping key secret", "secret", secrets[i].Name)
+			continue
+		}
+		keys = append(keys, k)
+	}
+	m.store(ctx, crypto.NewKeyring(keys...))
+	m.loadOnce.Do(func() { close(m.loaded) })
+	return nil
+}
+
+// store swaps in ring and tells subscribers if the set of keys or their
+// status changed.
+func (m *KeyManager) store(ctx context.Context, ring *crypto.Keyring) {
+	old := m.ring.Swap(ring)
+	if sameKeys(old, ring) {
+		return
+	}
+	latest := "none"
+	if k, err := ring.Latest(); err == nil {
+		latest = k.ID.Short()
+	}
+	logr.FromContextOrDiscard(ctx).Info("keyring changed", "keys", ring.Len(), "latest", latest)
+	m.mu.Lock()
+	listeners := slices.Clone(m.listeners)
+	m.mu.Unlock()
+	for _, f := range listeners {
+		f()
+	}
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}
+
+func sameKeys(a, b *crypto.Keyring) bool {
+	ka, kb := a.Keys(), b.Keys()
+	if len(ka) != len(kb) {
+		return false
+	}
+	for i := range ka {
+		if ka[i].ID != kb[i].ID || ka[i].Status != kb[i].Status {
+			return false
+		}
+	}
+	return true
+}
+
+// Generator returns the leader-only runnable that makes keys when due.
+func (m *KeyManager) Generator() *KeyGenerator { return &KeyGenerator{m: m} }
+
+// KeyGenerator makes a key when there is none, when the newest is older
+// than the renewal period or the cutoff, and when a key Secret carries a
+// rotation request newer than the newest key. It runs only on the leader
+// and never blocks the health endpoint: until the first key exists the
+// server answers /v1/cert.pem with 503.
+type KeyGenerator struct{ m *KeyManager }
+
+// NeedLeaderElection is true: only one replica may generate keys.
+func (g *KeyGenerator) NeedLeaderElection() bool { return true }
+
+// Start runs until ctx is done.
+func (g *KeyGenerator) Start(ctx context.Context) error {
+	m := g.m
+	log := logr.FromContextOrDiscard(ctx).WithName("keys")
+	ctx = logr.NewContext(ctx, log)
+	select {
+	case <-m.loaded:
+	case <-ctx.Done():
+		return nil
+	}
+	backoff := time.Second
+	for {
+		wait, reason, err := m.due(ctx)
+		if err != nil {
+			log.Error(err, "cannot read key rotation requests")
+			wait = backoff
+		} else if reason != "" {
+			if err := m.generate(ctx, reason); err != nil {
+				log.Error(err, "key generation failed, retrying", "in", backoff.String())
+				wait = backoff
+				backoff = min(2*backoff, 5*time.Minute)
+			} else {
+				backoff = time.Second
+				continue
+			}
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-m.wake:
+			t.Stop()
+		case <-t.C:
+		}
+	}
+}
+
+// maxWait bounds how long the generator sleeps between checks.
+const maxWait = time.Hour
+
+// due says whether a key must be made now (reason non-empty) or how long
+// until the next check.
+func (m *KeyManager) due(ctx context.Context) (wait time.Duration, reason string, err error) {
+	now := m.now()
+	latest, lerr := m.Keyring().Latest()
+	if lerr != nil {
+		return 0, "no active key", nil
+	}
+	if !m.opts.Cutoff.IsZero() && latest.Created.Before(m.opts.Cutoff) {
+		return 0, "newest key is older than the cutoff time", nil
+	}
+	requested, err := m.rotateRequested(ctx)
+	if err != nil {
+		return 0, "", err
+	}
+	if requested.After(latest.Created) {
+		return 0, "rotation requested", nil
+	}
+	wait = maxWait
+	if m.opts.RenewPeriod > 0 {
+		next := latest.Created.Add(m.opts.RenewPeriod)
+		if !now.Before(next) {
+			return 0, "renewal period elapsed", nil
+		}
+		wait = min(wait, next.Sub(now))
+	}
+	return wait, "", nil
+}
+
+// rotateRequested returns the newest rotation request on any key Secret.
+func (m *KeyManager) rotateRequested(ctx context.Context) (time.Time, error) {
+	var list corev1.SecretList
+	if err := m.reader.List(ctx, &list, client.InNamespace(m.opts.Namespace), client.HasLabels{keysecret.Label}); err != nil {
+		return time.Time{}, err
+	}
+	var newest time.Time
+	for _, s := range list.Items {
+		v, ok := s.Annotations[server.RotateRequestAnnotation]
+		if !ok {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			continue
+		}
+		if t.After(newest) {
+			newest = t
+		}
+	}
+	return newest, nil
+}
+
+// generate makes a key, stores it as a key Secret and adds it to the
+// keyring at once, without waiting for the watch to see it.
+func (m *KeyManager) generate(ctx context.Context, reason string) error {
+	log := logr.FromContextOrDiscard(ctx)
+	start := m.now()
+	priv, err := crypto.GenerateKey(m.random, m.opts.Bits)
+	if err != nil {
+		return err
+	}
+	cert, err := crypto.NewCertificate(m.random, priv, m.now(), m.opts.ValidFor, m.opts.CommonName)
+	if err != nil {
+		return err
+	}
+	key, err := crypto.NewKey(priv, cert, crypto.StatusActive, time.Time{})
+	if err != nil {
+		return err
+	}
+	s := keysecret.New(key, m.opts.Namespace, m.opts.Prefix, m.opts.Labels, m.opts.Annotations)
+	if err := m.client.Create(ctx, s); err != nil {
+		return fmt.Errorf("create key secret: %w", err)
+	}
+	if m.opts.Order == keysecret.OrderSecretCreation {
+		key.Created = s.CreationTimestamp.Time
+	}
+	log.Info("generated a sealing key", "reason", reason, "keyID", key.ID.String(), "secret", s.Name,
+		"bits", m.opts.Bits, "took", m.now().Sub(start).Round(time.Millisecond).String())
+	m.store(ctx, crypto.NewKeyring(append(m.Keyring().Keys(), key)...))
+	return nil
+}

@@ -1,0 +1,275 @@
+// Package controller is the in-cluster controller: it unseals SealedSecrets
+// into Secrets and keeps the sealing keys, built on controller-runtime.
+//
+// # Memory
+//
+// The informer cache holds only Secrets that carry
+// [syncer.ManagedByLabel], so memory does not grow with the cluster's other
+// Secrets; any other Secret is read with a direct GET when a SealedSecret
+// names it. Key Secrets have their own small cache, scoped to the
+// controller's namespace and the key label.
+//
+// # Replicas
+//
+// Every replica loads the keys and serves the HTTP API; only the leader
+// reconciles and generates keys.
+package controller
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	ssv1alpha1 "github.com/sealsync/sealsync/api/sealedsecrets/v1alpha1"
+	"github.com/sealsync/sealsync/internal/keysecret"
+	"github.com/sealsync/sealsync/internal/manifest"
+	"github.com/sealsync/sealsync/internal/syncer"
+)
+
+// Options configure the controller; cmd/controller fills them from
+// Bitnami-compatible flags.
+type Options struct {
+	// Keys configure key generation.
+	Keys KeyOptions
+	// MetricsAddr serves /metrics ("0" turns it off).
+	MetricsAddr string
+	// AllNamespaces watches every namespace; otherwise only the
+	// controller's and AdditionalNamespaces.
+	AllNamespaces bool
+	// AdditionalNamespaces are watched besides the controller's own when
+	// AllNamespaces is off.
+	AdditionalNamespaces []string
+	// LabelSelector restricts the SealedSecrets handled.
+	LabelSelector string
+	// AcceptV1Data accepts the deprecated spec.data field.
+	AcceptV1Data bool
+	// UpdateStatus writes the Synced condition.
+	UpdateStatus bool
+	// SkipRecreate stops watching managed Secrets (no drift repair).
+	SkipRecreate bool
+	// MaxUnsealRetries is how many quick retries a failing write gets
+	// before backing off to minutes; retries never stop, so a transient
+	// failure cannot lose a Secret for good (Bitnami #1599).
+	MaxUnsealRetries int
+	// Workers is the number of concurrent reconciles.
+	Workers int
+	// LeaderElection makes replicas elect one leader.
+	LeaderElection bool
+	// LeaderElectionID names the lease.
+	LeaderElectionID string
+	// SkipNameValidation lets one process run several controllers, as
+	// tests do.
+	SkipNameValidation bool
+}
+
+// Controller is a configured manager with its key manager.
+type Controller struct {
+	// Manager runs everything.
+	Manager manager.Manager
+	// Keys is the keyring every replica serves.
+	Keys *KeyManager
+}
+
+// New builds the manager, the caches and the controllers.
+func New(cfg *rest.Config, opts Options) (*Controller, error) {
+	ns := opts.Keys.Namespace
+	cacheOpts := cache.Options{
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Secret{}: {Label: labels.NewSelector().Add(mustRequirement(syncer.ManagedByLabel, selection.Exists))},
+		},
+	}
+	if !opts.AllNamespaces {
+		cacheOpts.DefaultNamespaces = map[string]cache.Config{ns: {}}
+		for _, n := range opts.AdditionalNamespaces {
+			cacheOpts.DefaultNamespaces[n] = cache.Config{}
+		}
+	}
+	if opts.LabelSelector != "" {
+		sel, err := labels.Parse(opts.LabelSelector)
+		if err != nil {
+			return nil, fmt.Errorf("--label-selector: %w", err)
+		}
+		cacheOpts.ByObject[&ssv1alpha1.SealedSecret{}] = cache.ByObject{Label: sel}
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                        manifest.Scheme,
+		Cache:                         cacheOpts,
+		Metrics:                       metricsserver.Options{BindAddress: opts.MetricsAddr},
+		HealthProbeBindAddress:        "0",
+		LeaderElection:                opts.LeaderElection,
+		LeaderElectionID:              opts.LeaderElectionID,
+		LeaderElectionNamespace:       ns,
+		LeaderElectionReleaseOnCancel: true,
+		Controller:                    config.Controller{SkipNameValidation: ptr.To(opts.SkipNameValidation)},
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	keyCache, err := cache.New(cfg, cache.Options{
+		Scheme:            manifest.Scheme,
+		Mapper:            mgr.GetRESTMapper(),
+		DefaultNamespaces: map[string]cache.Config{ns: {}},
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Secret{}: {Label: labels.NewSelector().Add(mustRequirement(keysecret.Label, selection.Exists))},
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := mgr.Add(keyCache); err != nil {
+		return nil, err
+	}
+	keys := NewKeyManager(opts.Keys, mgr.GetClient(), keyCache, mgr.GetAPIReader())
+	keyringRequest := reconcile.Request{NamespacedName: types.NamespacedName{Namespace: ns, Name: "keyring"}}
+	if err := ctrl.NewControllerManagedBy(mgr).
+		Named("keys").
+		WatchesRawSource(source.Kind(keyCache, &corev1.Secret{},
+			handler.TypedEnqueueRequestsFromMapFunc(func(context.Context, *corev1.Secret) []reconcile.Request {
+				return []reconcile.Request{keyringRequest}
+			}))).
+		WithOptions(controller.Options{NeedLeaderElection: ptr.To(false), MaxConcurrentReconciles: 1}).
+		Complete(keys); err != nil {
+		return nil, err
+	}
+	if err := mgr.Add(keys); err != nil {
+		return nil, err
+	}
+	if err := mgr.Add(keys.Generator()); err != nil {
+		return nil, err
+	}
+
+	r := &SealedSecretReconciler{
+		Client:       mgr.GetClient(),
+		APIReader:    mgr.GetAPIReader(),
+		Keys:         keys,
+		Recorder:     mgr.GetEventRecorder("sealed-secrets"),
+		AcceptV1Data: opts.AcceptV1Data,
+		UpdateStatus: opts.UpdateStatus,
+		metrics:      sealedSecretMetrics(),
+	}
+	if err := r.setupWithManager(mgr, keys, opts); err != nil {
+		return nil, err
+	}
+	return &Controller{Manager: mgr, Keys: keys}, nil
+}
+
+func mustRequirement(key string, op selection.Operator) labels.Requirement {
+	req, err := labels.NewRequirement(key, op, nil)
+	if err != nil {
+		panic(err)
+	}
+	return *req
+}
+
+func (r *SealedSecretReconciler) setupWithManager(mgr manager.Manager, keys *KeyManager, opts Options) error {
+	keyChanged := make(chan event.GenericEvent, 1)
+	keys.OnChange(func() {
+		select {
+		case keyChanged <- event.GenericEvent{Object: &ssv1alpha1.SealedSecret{}}:
+		default:
+		}
+	})
+	workers := opts.Workers
+	if workers < 1 {
+		workers = 1
+	}
+	b := ctrl.NewControllerManagedBy(mgr).
+		For(&ssv1alpha1.SealedSecret{}, builder.WithPredicates(predicate.Or(
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		// New keys (a restored backup, a relabelled key) can make failed
+		// SealedSecrets unseal: retry those.
+		WatchesRawSource(source.Channel(keyChanged, handler.EnqueueRequestsFromMapFunc(r.unsynced))).
+		WithOptions(controller.Options{
+			MaxConcurrentReconciles: workers,
+			RateLimiter:             retryLimiter(opts.MaxUnsealRetries),
+		})
+	if !opts.SkipRecreate {
+		b = b.Watches(&corev1.Secret{},
+			handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+				// A SealedSecret's Secret has its name and namespace.
+				return []reconcile.Request{{NamespacedName: client.ObjectKeyFromObject(o)}}
+			}),
+			builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
+				return o.GetLabels()[syncer.ManagedByLabel] == managedBySealedSecret
+			})))
+	}
+	return b.Complete(r)
+}
+
+// unsynced lists the SealedSecrets whose last unseal failed.
+func (r *SealedSecretReconciler) unsynced(ctx context.Context, _ client.Object) []reconcile.Request {
+	var list ssv1alpha1.SealedSecretList
+	if err := r.Client.List(ctx, &list); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "list sealed secrets after a key change")
+		return nil
+	}
+	var reqs []reconcile.Request
+	for i := range list.Items {
+		ss := &list.Items[i]
+		if !isSynced(ss) {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(ss)})
+		}
+	}
+	return reqs
+}
+
+func isSynced(ss *ssv1alpha1.SealedSecret) bool {
+	if ss.Status == nil || ss.Status.ObservedGeneration != ss.Generation {
+		return false
+	}
+	for _, c := range ss.Status.Conditions {
+		if c.Type == ssv1alpha1.SealedSecretSynced {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// retryLimiter retries a failing item quickly quick times, as Bitnami does,
+// then keeps retrying every few minutes instead of giving up.
+func retryLimiter(quick int) workqueue.TypedRateLimiter[reconcile.Request] {
+	if quick < 1 {
+		quick = 1
+	}
+	fast := workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](100*time.Millisecond, 5*time.Minute)
+	return &quickThenSlow{fast: fast, quick: quick, slow: time.Minute}
+}
+
+type quickThenSlow struct {
+	fast  workqueue.TypedRateLimiter[reconcile.Request]
+	quick int
+	slow  time.Duration
+}
+
+func (l *quickThenSlow) When(item reconcile.Request) time.Duration {
+	d := l.fast.When(item)
+	if l.fast.NumRequeues(item) > l.quick {
+		return max(d, l.slow)
+	}
+	return d
+}
+
+func (l *quickThenSlow) Forget(item reconcile.Request)          { l.fast.Forget(item) }
+func (l *quickThenSlow) NumRequeues(item reconcile.Request) int { return l.fast.NumRequeues(item) }

@@ -1,0 +1,284 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+
+	ssv1alpha1 "github.com/sealsync/sealsync/api/sealedsecrets/v1alpha1"
+	"github.com/sealsync/sealsync/crypto"
+	"github.com/sealsync/sealsync/internal/sealing"
+	"github.com/sealsync/sealsync/internal/syncer"
+)
+
+// Event reasons, as Bitnami names them.
+const (
+	// EventUnsealed: the Secret was written from the SealedSecret.
+	EventUnsealed = "Unsealed"
+	// EventUnsealFailed: the SealedSecret could not be decrypted.
+	EventUnsealFailed = "ErrUnsealFailed"
+	// EventUpdateFailed: the Secret could not be written.
+	EventUpdateFailed = "ErrUpdateFailed"
+)
+
+const (
+	// managedBySealedSecret is the value of syncer.ManagedByLabel on
+	// Secrets unsealed from SealedSecrets.
+	managedBySealedSecret = "sealedsecret"
+	// sourceHashAnnotation records the hash of the SealedSecret a Secret
+	// was unsealed from; with dataHashAnnotation it lets a reconcile that
+	// changes nothing skip decryption (e.g. after a restart).
+	sourceHashAnnotation = "sealsync.dev/source-hash"
+	// dataHashAnnotation records the hash of the data written, so that a
+	// hand edit of the data is seen as drift.
+	dataHashAnnotation = "sealsync.dev/data-hash"
+	// ownerUIDAnnotation records the UID of the SealedSecret a Secret was
+	// written from. It keeps a Secret written without owner reference
+	// (skip-set-owner-references) ours; Bitnami loses such Secrets after
+	// the first write.
+	ownerUIDAnnotation = "sealsync.dev/owner-uid"
+	// unmanagedRetry is how often a SealedSecret blocked by an unmanaged
+	// Secret looks again: unmanaged Secrets are not watched.
+	unmanagedRetry = time.Minute
+)
+
+// SealedSecretReconciler unseals SealedSecrets into Secrets.
+type SealedSecretReconciler struct {
+	// Client reads SealedSecrets and managed Secrets from the cache and
+	// writes.
+	Client client.Client
+	// APIReader reads Secrets the cache does not hold (unmanaged ones).
+	APIReader client.Reader
+	// Keys is the current keyring.
+	Keys interface{ Keyring() *crypto.Keyring }
+	// Recorder emits events.
+	Recorder recorder.EventRecorder
+	// AcceptV1Data accepts the deprecated spec.data field.
+	AcceptV1Data bool
+	// UpdateStatus writes the Synced condition (--update-status).
+	UpdateStatus bool
+
+	metrics *ssMetrics
+}
+
+// Reconcile makes the Secret of one SealedSecret match it.
+func (r *SealedSecretReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	logger := log.FromContext(ctx)
+	ss := &ssv1alpha1.SealedSecret{}
+	if err := r.Client.Get(ctx, req.NamespacedName, ss); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.metrics.forget(req.Namespace, req.Name)
+		}
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !ss.DeletionTimestamp.IsZero() {
+		// The Secret goes with its owner through garbage collection.
+		return ctrl.Result{}, nil
+	}
+	r.metrics.requests.Inc()
+
+	actual, err := r.getSecret(ctx, req.NamespacedName)
+	if err != nil {
+		r.metrics.errors.WithLabelValues(reasonFetch, ss.Namespace).Inc()
+		return ctrl.Result{}, fmt.Errorf("get secret: %w", err)
+	}
+	owned := actual != nil && (syncer.ControlledBy(actual, ss.UID) ||
+		actual.Labels[syncer.ManagedByLabel] == managedBySealedSecret && actual.Annotations[ownerUIDAnnotation] == string(ss.UID))
+	managed := actual != nil && actual.Annotations[ssv1alpha1.ManagedAnnotation] == "true"
+	patch := actual != nil && actual.Annotations[ssv1alpha1.PatchAnnotation] == "true"
+	if actual != nil && !owned && !managed && !patch {
+		msg := fmt.Sprintf("Resource %q already exists and is not managed by SealedSecret", actual.Name)
+		r.metrics.errors.WithLabelValues(reasonUnmanaged, ss.Namespace).Inc()
+		r.event(ss, corev1.EventTypeWarning, EventUpdateFailed, msg)
+		return ctrl.Result{RequeueAfter: unmanagedRetry}, r.setSynced(ctx, ss, EventUpdateFailed, errors.New(msg))
+	}
+
+	sourceHash := syncer.SourceHash(struct {
+		Meta metav1.ObjectMeta
+		Spec ssv1alpha1.SealedSecretSpec
+	}{metav1.ObjectMeta{Name: ss.Name, Namespace: ss.Namespace, UID: ss.UID, Annotations: ss.Annotations}, ss.Spec})
+
+	desired, err := r.desired(ss, actual, owned && !patch, sourceHash)
+	if err != nil {
+		logger.Info("cannot unseal", "error", err.Error())
+		r.metrics.errors.WithLabelValues(reasonUnseal, ss.Namespace).Inc()
+		r.event(ss, corev1.EventTypeWarning, EventUnsealFailed, "Failed to unseal: "+err.Error())
+		// Decryption fails the same way until the object or the keys
+		// change, and both re-trigger this reconcile: no retry.
+		return ctrl.Result{}, r.setSynced(ctx, ss, EventUnsealFailed, err)
+	}
+	if patch {
+		desired.MergeData, desired.MergeMetadata = true, true
+		desired.KeepOwners = !managed
+	}
+	desired.RecreateImmutable = actual == nil || owned || managed
+
+	plan := syncer.PlanApply(desired, actual)
+	wrote, err := r.apply(ctx, plan, actual)
+	if err != nil {
+		if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
+			// Someone else wrote meanwhile: read again and redo.
+			return ctrl.Result{Requeue: true}, nil
+		}
+		r.metrics.errors.WithLabelValues(reasonUpdate, ss.Namespace).Inc()
+		r.event(ss, corev1.EventTypeWarning, EventUpdateFailed, err.Error())
+		if serr := r.setSynced(ctx, ss, EventUpdateFailed, err); serr != nil {
+			return ctrl.Result{}, serr
+		}
+		if errors.Is(err, errImmutable) {
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	if wrote {
+		logger.V(1).Info("secret written", "action", plan.Action.String())
+		r.event(ss, corev1.EventTypeNormal, EventUnsealed, "SealedSecret unsealed successfully")
+	}
+	return ctrl.Result{}, r.setSynced(ctx, ss, "", nil)
+}
+
+// desired builds the Secret ss describes. When the existing Secret is ours,
+// was written from this very SealedSecret and its data is untouched, its
+// data is reused instead of decrypting again.
+func (r *SealedSecretReconciler) desired(ss *ssv1alpha1.SealedSecret, actual *corev1.Secret, ownedReplace bool, sourceHash string) (syncer.Desired, error) {
+	var secret *corev1.Secret
+	if ownedReplace && actual.Annotations[sourceHashAnnotation] == sourceHash &&
+		actual.Annotations[dataHashAnnotation] == syncer.DataHash(actual.Data) {
+		secret = templateOnly(ss)
+		secret.Data = actual.Data
+	} else {
+		s, _, err := sealing.Unseal(r.Keys.Keyring(), ss, sealing.Options{AcceptV1Data: r.AcceptV1Data})
+		if err != nil {
+			return syncer.Desired{}, err
+		}
+		secret = s
+	}
+	if secret.Labels == nil {
+		secret.Labels = map[string]string{}
+	}
+	secret.Labels[syncer.ManagedByLabel] = managedBySealedSecret
+	if secret.Annotations == nil {
+		secret.Annotations = map[string]string{}
+	}
+	secret.Annotations[sourceHashAnnotation] = sourceHash
+	secret.Annotations[ownerUIDAnnotation] = string(ss.UID)
+	secret.Annotations[dataHashAnnotation] = syncer.DataHash(secret.Data)
+	return syncer.Desired{Secret: secret, Owners: secret.OwnerReferences}, nil
+}
+
+// templateOnly is the Secret ss describes without its data: what can be
+// known without decrypting.
+func templateOnly(ss *ssv1alpha1.SealedSecret) *corev1.Secret {
+	s := &corev1.Secret{Type: ss.Spec.Template.Type, Immutable: ss.Spec.Template.Immutable}
+	ss.Spec.Template.ObjectMeta.DeepCopyInto(&s.ObjectMeta)
+	s.Name, s.Namespace = ss.Name, ss.Namespace
+	if ss.Spec.Template.Annotations[ssv1alpha1.SkipSetOwnerReferencesAnnotation] != "true" {
+		s.OwnerReferences = []metav1.OwnerReference{sealing.OwnerReference(ss)}
+	} else {
+		s.OwnerReferences = nil
+	}
+	return s
+}
+
+var errImmutable = errors.New("the Secret is immutable and not owned by this SealedSecret, so it cannot be replaced")
+
+// apply carries out plan and reports whether it wrote anything.
+func (r *SealedSecretReconciler) apply(ctx context.Context, plan syncer.Plan, actual *corev1.Secret) (bool, error) {
+	switch plan.Action {
+	case syncer.ActionNone:
+		return false, nil
+	case syncer.ActionCreate:
+		return true, r.Client.Create(ctx, plan.Secret)
+	case syncer.ActionUpdate:
+		return true, r.Client.Update(ctx, plan.Secret)
+	case syncer.ActionRecreate:
+		// Preconditions make the delete fail if the Secret changed since
+		// it was read, instead of deleting someone else's version.
+		uid, rv := actual.UID, actual.ResourceVersion
+		if err := r.Client.Delete(ctx, actual, client.Preconditions{UID: &uid, ResourceVersion: &rv}); err != nil && !apierrors.IsNotFound(err) {
+			return false, err
+		}
+		return true, r.Client.Create(ctx, plan.Secret)
+	case syncer.ActionBlocked:
+		return false, errImmutable
+	}
+	return false, fmt.Errorf("unknown plan action %v", plan.Action)
+}
+
+// getSecret reads the target Secret from the cache, which holds only
+// managed Secrets, and from the API server when the cache does not have it.
+func (r *SealedSecretReconciler) getSecret(ctx context.Context, key types.NamespacedName) (*corev1.Secret, error) {
+	s := &corev1.Secret{}
+	err := r.Client.Get(ctx, key, s)
+	if err == nil {
+		return s, nil
+	}
+	if !apierrors.IsNotFound(err) {
+		return nil, err
+	}
+	if err := r.APIReader.Get(ctx, key, s); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return s, nil
+}
+
+func (r *SealedSecretReconciler) event(ss *ssv1alpha1.SealedSecret, eventType, reason, note string) {
+	if r.Recorder != nil {
+		r.Recorder.Eventf(ss, nil, eventType, reason, "Unseal", "%s", note)
+	}
+}
+
+// setSynced writes Bitnami's Synced condition and observedGeneration when
+// they changed. The message is the error text, which by construction
+// carries no secret bytes (package crypto's errors are vague, template
+// errors are scrubbed).
+func (r *SealedSecretReconciler) setSynced(ctx context.Context, ss *ssv1alpha1.SealedSecret, reason string, cause error) error {
+	defer r.metrics.observe(ss)
+	if !r.UpdateStatus {
+		return nil
+	}
+	status, message := corev1.ConditionTrue, ""
+	if cause != nil {
+		status, message = corev1.ConditionFalse, cause.Error()
+	}
+	var prev *ssv1alpha1.SealedSecretCondition
+	if ss.Status != nil {
+		for i := range ss.Status.Conditions {
+			if ss.Status.Conditions[i].Type == ssv1alpha1.SealedSecretSynced {
+				prev = &ss.Status.Conditions[i]
+			}
+		}
+	}
+	if prev != nil && prev.Status == status && prev.Message == message && prev.Reason == reason &&
+		ss.Status.ObservedGeneration == ss.Generation {
+		return nil
+	}
+	now := metav1.Now()
+	cond := ssv1alpha1.SealedSecretCondition{
+		Type: ssv1alpha1.SealedSecretSynced, Status: status, Reason: reason, Message: message,
+		LastUpdateTime: now, LastTransitionTime: now,
+	}
+	if prev != nil && prev.Status == status {
+		cond.LastTransitionTime = prev.LastTransitionTime
+	}
+	before := ss.DeepCopy()
+	ss.Status = &ssv1alpha1.SealedSecretStatus{ObservedGeneration: ss.Generation, Conditions: []ssv1alpha1.SealedSecretCondition{cond}}
+	if err := r.Client.Status().Patch(ctx, ss, client.MergeFrom(before)); err != nil {
+		r.metrics.errors.WithLabelValues(reasonStatus, ss.Namespace).Inc()
+		return client.IgnoreNotFound(err)
+	}
+	return nil
+}
