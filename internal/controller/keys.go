@@ -168,6 +168,12 @@ func (m *KeyManager) Reload(ctx context.Context) error {
 	}
 	m.store(ctx, crypto.NewKeyring(keys...))
 	m.loadOnce.Do(func() { close(m.loaded) })
+	// Any change to a key Secret, even one that leaves the keys as they
+	// are (a rotation request), is a reason for the generator to look.
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
 	return nil
 }
 
@@ -188,10 +194,6 @@ func (m *KeyManager) store(ctx context.Context, ring *crypto.Keyring) {
 	m.mu.Unlock()
 	for _, f := range listeners {
 		f()
-	}
-	select {
-	case m.wake <- struct{}{}:
-	default:
 	}
 }
 
