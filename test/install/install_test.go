@@ -1,0 +1,203 @@
+// Package install_test checks config/: the kustomization builds with
+// kubectl, the API server accepts every object, and the controller works
+// with exactly the RBAC the install grants, by running it as the install's
+// ServiceAccount.
+package install_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/sealsync/sealsync/crypto"
+	"github.com/sealsync/sealsync/internal/controller"
+	"github.com/sealsync/sealsync/internal/keysecret"
+	"github.com/sealsync/sealsync/internal/manifest"
+	"github.com/sealsync/sealsync/internal/sealing"
+	"github.com/sealsync/sealsync/internal/testkit"
+)
+
+var env *testkit.Env
+
+func TestMain(m *testing.M) { os.Exit(testkit.Main(m, &env)) }
+
+const saUser = "system:serviceaccount:kube-system:sealed-secrets-controller"
+
+// build renders config/default with kubectl, as users install it.
+func build(t *testing.T) []*unstructured.Unstructured {
+	t.Helper()
+	kubectl, err := exec.LookPath("kubectl")
+	if err != nil {
+		t.Fatalf("kubectl is required: %v", err)
+	}
+	root, err := testkit.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(kubectl, "kustomize", filepath.Join(root, "config", "default")).Output()
+	if err != nil {
+		t.Fatalf("kubectl kustomize config/default: %v", err)
+	}
+	docs, err := manifest.Split(bytes.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var objs []*unstructured.Unstructured
+	for _, d := range docs {
+		u := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal(d.Raw, &u.Object); err != nil {
+			t.Fatal(err)
+		}
+		objs = append(objs, u)
+	}
+	return objs
+}
+
+func TestInstall(t *testing.T) {
+	e := testkit.RequireEnv(t, env)
+	ctx := context.Background()
+	kinds := map[string]int{}
+	for _, u := range build(t) {
+		kinds[u.GetKind()]++
+		if u.GetKind() == "CustomResourceDefinition" {
+			continue // installed by testkit from the same files
+		}
+		if u.GetNamespace() != "" && u.GetNamespace() != "kube-system" {
+			t.Errorf("%s %s is in namespace %s", u.GetKind(), u.GetName(), u.GetNamespace())
+		}
+		if err := e.Client.Create(ctx, u); err != nil {
+			t.Fatalf("the API server rejected %s %s: %v", u.GetKind(), u.GetName(), err)
+		}
+	}
+	for kind, want := range map[string]int{"CustomResourceDefinition": 5, "Deployment": 1, "Service": 2, "ServiceAccount": 1, "ClusterRole": 1, "Role": 2} {
+		if kinds[kind] != want {
+			t.Errorf("%d %s objects, want %d", kinds[kind], kind, want)
+		}
+	}
+	var svc corev1.Service
+	if err := e.Client.Get(ctx, client.ObjectKey{Namespace: "kube-system", Name: "sealed-secrets-controller"}, &svc); err != nil {
+		t.Fatal(err)
+	}
+	if svc.Spec.Ports[0].Name != "http" || svc.Spec.Ports[0].Port != 8080 {
+		t.Errorf("service port = %+v, want Bitnami's http/8080", svc.Spec.Ports[0])
+	}
+
+	t.Run("controller works with the granted RBAC only", func(t *testing.T) {
+		testControllerAsServiceAccount(t, e)
+	})
+	t.Run("authenticated users reach only the controller service proxy", func(t *testing.T) {
+		testServiceProxyRBAC(t, e)
+	})
+}
+
+func impersonate(cfg *rest.Config, user string, groups ...string) *rest.Config {
+	c := rest.CopyConfig(cfg)
+	c.Impersonate = rest.ImpersonationConfig{UserName: user, Groups: append(groups, "system:authenticated")}
+	return c
+}
+
+func testControllerAsServiceAccount(t *testing.T, e *testkit.Env) {
+	ctx := context.Background()
+	cfg := impersonate(e.Config, saUser, "system:serviceaccounts", "system:serviceaccounts:kube-system")
+	c, err := controller.New(cfg, controller.Options{
+		Keys: controller.KeyOptions{Namespace: "kube-system", Prefix: keysecret.DefaultPrefix, Bits: 2048, ValidFor: crypto.DefaultCertValidity},
+		MetricsAddr: "0", AllNamespaces: true, AcceptV1Data: true, UpdateStatus: true,
+		MaxUnsealRetries: 5, Workers: 2, LeaderElection: true, LeaderElectionID: "sealsync-install-test",
+		SkipNameValidation: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- c.Manager.Start(runCtx) }()
+	defer func() { cancel(); <-done }()
+
+	var key *crypto.Key
+	testkit.Eventually(t, 60*time.Second, func() (bool, error) {
+		k, err := c.Keys.Keyring().Latest()
+		key = k
+		return err == nil, err
+	})
+	ns := e.Namespace(t)
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: ns}, StringData: map[string]string{"k": "v"}}
+	ss, err := sealing.NewSealer(rand.Reader, &key.PrivateKey.PublicKey).SealSecret(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Client.Create(ctx, ss); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 30*time.Second, func() (bool, error) {
+		var got corev1.Secret
+		if err := e.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "db"}, &got); err != nil {
+			return false, err
+		}
+		return string(got.Data["k"]) == "v", nil
+	})
+	testkit.Eventually(t, 30*time.Second, func() (bool, error) {
+		if err := e.Client.Get(ctx, client.ObjectKeyFromObject(ss), ss); err != nil {
+			return false, err
+		}
+		if ss.Status == nil || len(ss.Status.Conditions) == 0 || ss.Status.Conditions[0].Status != corev1.ConditionTrue {
+			return false, errors.New("status not written")
+		}
+		return true, nil
+	})
+	testkit.Eventually(t, 30*time.Second, func() (bool, error) {
+		var evs corev1.EventList
+		if err := e.Client.List(ctx, &evs, client.InNamespace(ns)); err != nil {
+			return false, err
+		}
+		for _, ev := range evs.Items {
+			if ev.Reason == "Unsealed" {
+				return true, nil
+			}
+		}
+		return false, errors.New("no Unsealed event: cannot create events?")
+	})
+}
+
+func testServiceProxyRBAC(t *testing.T, e *testkit.Env) {
+	ctx := context.Background()
+	cs, err := kubernetes.NewForConfig(impersonate(e.Config, "alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Allowed by RBAC: the request reaches the proxy, which then fails for
+	// lack of endpoints (503), not for lack of rights (403).
+	_, err = cs.CoreV1().Services("kube-system").ProxyGet("http", "sealed-secrets-controller", "http", "/v1/cert.pem", nil).DoRaw(ctx)
+	if apierrors.IsForbidden(err) {
+		t.Fatalf("alice may not reach the controller: %v", err)
+	}
+	var se *apierrors.StatusError
+	if errors.As(err, &se) && se.Status().Code != http.StatusServiceUnavailable {
+		t.Logf("proxy answered %d (no endpoints in envtest)", se.Status().Code)
+	}
+	// Another service is not reachable.
+	_, err = cs.CoreV1().Services("kube-system").ProxyGet("http", "sealed-secrets-controller-metrics", "metrics", "/metrics", nil).DoRaw(ctx)
+	if !apierrors.IsForbidden(err) {
+		t.Fatalf("alice reached another service: %v", err)
+	}
+	// Nor the keys.
+	_, err = cs.CoreV1().Secrets("kube-system").List(ctx, metav1.ListOptions{})
+	if !apierrors.IsForbidden(err) {
+		t.Fatalf("alice can list kube-system secrets: %v", err)
+	}
+}
