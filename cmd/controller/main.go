@@ -1,14 +1,54 @@
 // Command controller is the sealsync in-cluster controller: it unseals
-// SealedSecrets into Secrets and syncs ExternalSecrets from providers.
+// SealedSecrets into Secrets and keeps the sealing keys. It takes Bitnami's
+// controller flags, so it can replace the Bitnami image in an existing
+// Deployment.
 package main
 
 import (
 	"fmt"
 	"os"
 
+	"github.com/spf13/pflag"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/sealsync/sealsync/internal/controller"
 	"github.com/sealsync/sealsync/internal/version"
 )
 
 func main() {
-	fmt.Fprintf(os.Stdout, "sealsync controller %s\n", version.String())
+	if err := run(); err != nil {
+		fmt.Fprintf(os.Stderr, "error: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	fs := pflag.NewFlagSet("controller", pflag.ContinueOnError)
+	flags := controller.BindFlags(fs)
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		return err
+	}
+	if err := controller.FlagsFromEnv(fs); err != nil {
+		return err
+	}
+	if flags.Version {
+		fmt.Printf("controller version: %s\n", version.String())
+		return nil
+	}
+	logger, err := controller.NewLogger(flags.LogLevel, flags.LogFormat, flags.LogInfoToStdout)
+	if err != nil {
+		return err
+	}
+	ctrl.SetLogger(logger)
+	cfg, err := controller.RESTConfig(flags.Kubeconfig, flags.KubeClientQPS, flags.KubeClientBurst)
+	if err != nil {
+		return err
+	}
+	ns := controller.ControllerNamespace()
+	opts, err := flags.Options(ns)
+	if err != nil {
+		return err
+	}
+	logger.Info("starting sealsync controller", "version", version.String(), "namespace", ns)
+	return controller.Run(ctrl.SetupSignalHandler(), cfg, opts)
 }

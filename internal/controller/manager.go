@@ -68,6 +68,9 @@ type Options struct {
 	UpdateStatus bool
 	// SkipRecreate stops watching managed Secrets (no drift repair).
 	SkipRecreate bool
+	// OldGCBehavior deletes a SealedSecret's Secret when the SealedSecret
+	// is deleted, instead of leaving it to garbage collection.
+	OldGCBehavior bool
 	// MaxUnsealRetries is how many quick retries a failing write gets
 	// before backing off to minutes; retries never stop, so a transient
 	// failure cannot lose a Secret for good (Bitnami #1599).
@@ -161,13 +164,14 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 	}
 
 	r := &SealedSecretReconciler{
-		Client:       mgr.GetClient(),
-		APIReader:    mgr.GetAPIReader(),
-		Keys:         keys,
-		Recorder:     mgr.GetEventRecorder("sealed-secrets"),
-		AcceptV1Data: opts.AcceptV1Data,
-		UpdateStatus: opts.UpdateStatus,
-		metrics:      sealedSecretMetrics(),
+		Client:        mgr.GetClient(),
+		APIReader:     mgr.GetAPIReader(),
+		Keys:          keys,
+		Recorder:      mgr.GetEventRecorder("sealed-secrets"),
+		AcceptV1Data:  opts.AcceptV1Data,
+		UpdateStatus:  opts.UpdateStatus,
+		DeleteOrphans: opts.OldGCBehavior,
+		metrics:       sealedSecretMetrics(),
 	}
 	if err := r.setupWithManager(mgr, keys, opts); err != nil {
 		return nil, err

@@ -67,19 +67,25 @@ type SealedSecretReconciler struct {
 	AcceptV1Data bool
 	// UpdateStatus writes the Synced condition (--update-status).
 	UpdateStatus bool
+	// DeleteOrphans deletes the Secret of a deleted SealedSecret itself
+	// (--old-gc-behavior) instead of leaving it to garbage collection.
+	DeleteOrphans bool
 
 	metrics *ssMetrics
 }
 
 // Reconcile makes the Secret of one SealedSecret match it.
 func (r *SealedSecretReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	logger := log.FromContext(ctx)
 	ss := &ssv1alpha1.SealedSecret{}
 	if err := r.Client.Get(ctx, req.NamespacedName, ss); err != nil {
-		if apierrors.IsNotFound(err) {
-			r.metrics.forget(req.Namespace, req.Name)
+		if !apierrors.IsNotFound(err) {
+			return ctrl.Result{}, err
 		}
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+		r.metrics.forget(req.Namespace, req.Name)
+		if r.DeleteOrphans {
+			return ctrl.Result{}, r.deleteOrphan(ctx, req.NamespacedName)
+		}
+		return ctrl.Result{}, nil
 	}
 	if !ss.DeletionTimestamp.IsZero() {
 		// The Secret goes with its owner through garbage collection.
@@ -87,11 +93,21 @@ func (r *SealedSecretReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	}
 	r.metrics.requests.Inc()
 
-	actual, err := r.getSecret(ctx, req.NamespacedName)
+	actual, err := r.cachedSecret(ctx, req.NamespacedName)
 	if err != nil {
 		r.metrics.errors.WithLabelValues(reasonFetch, ss.Namespace).Inc()
 		return ctrl.Result{}, fmt.Errorf("get secret: %w", err)
 	}
+	return r.sync(ctx, ss, actual, actual != nil)
+}
+
+// sync makes the Secret match ss. actual is the existing Secret or nil;
+// known says whether nil means "does not exist" (read from the API) or
+// only "not in the cache", in which case a create is tried first and an
+// existing Secret is read only if the create finds one: for a new
+// SealedSecret, the common case, that saves a GET.
+func (r *SealedSecretReconciler) sync(ctx context.Context, ss *ssv1alpha1.SealedSecret, actual *corev1.Secret, known bool) (ctrl.Result, error) {
+	logger := log.FromContext(ctx)
 	owned := actual != nil && (syncer.ControlledBy(actual, ss.UID) ||
 		actual.Labels[syncer.ManagedByLabel] == managedBySealedSecret && actual.Annotations[ownerUIDAnnotation] == string(ss.UID))
 	managed := actual != nil && actual.Annotations[ssv1alpha1.ManagedAnnotation] == "true"
@@ -125,6 +141,14 @@ func (r *SealedSecretReconciler) Reconcile(ctx context.Context, req ctrl.Request
 
 	plan := syncer.PlanApply(desired, actual)
 	wrote, err := r.apply(ctx, plan, actual)
+	if apierrors.IsAlreadyExists(err) && !known {
+		// Not in the cache but there: unmanaged, or not yet labelled.
+		existing := &corev1.Secret{}
+		if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(ss), existing); err != nil {
+			return ctrl.Result{}, client.IgnoreNotFound(err)
+		}
+		return r.sync(ctx, ss, existing, true)
+	}
 	if err != nil {
 		if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
 			// Someone else wrote meanwhile: read again and redo.
@@ -215,18 +239,11 @@ func (r *SealedSecretReconciler) apply(ctx context.Context, plan syncer.Plan, ac
 	return false, fmt.Errorf("unknown plan action %v", plan.Action)
 }
 
-// getSecret reads the target Secret from the cache, which holds only
-// managed Secrets, and from the API server when the cache does not have it.
-func (r *SealedSecretReconciler) getSecret(ctx context.Context, key types.NamespacedName) (*corev1.Secret, error) {
+// cachedSecret reads the target Secret from the cache, which holds only
+// managed Secrets; nil means the cache does not have it.
+func (r *SealedSecretReconciler) cachedSecret(ctx context.Context, key types.NamespacedName) (*corev1.Secret, error) {
 	s := &corev1.Secret{}
-	err := r.Client.Get(ctx, key, s)
-	if err == nil {
-		return s, nil
-	}
-	if !apierrors.IsNotFound(err) {
-		return nil, err
-	}
-	if err := r.APIReader.Get(ctx, key, s); err != nil {
+	if err := r.Client.Get(ctx, key, s); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, nil
 		}
@@ -281,4 +298,18 @@ func (r *SealedSecretReconciler) setSynced(ctx context.Context, ss *ssv1alpha1.S
 		return client.IgnoreNotFound(err)
 	}
 	return nil
+}
+
+// deleteOrphan deletes the Secret a deleted SealedSecret wrote, and only
+// one this controller wrote from a SealedSecret.
+func (r *SealedSecretReconciler) deleteOrphan(ctx context.Context, key types.NamespacedName) error {
+	s := &corev1.Secret{}
+	if err := r.Client.Get(ctx, key, s); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if s.Labels[syncer.ManagedByLabel] != managedBySealedSecret {
+		return nil
+	}
+	uid := s.UID
+	return client.IgnoreNotFound(r.Client.Delete(ctx, s, client.Preconditions{UID: &uid}))
 }

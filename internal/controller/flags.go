@@ -1,0 +1,183 @@
+package controller
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/sealsync/sealsync/crypto"
+	"github.com/sealsync/sealsync/internal/keysecret"
+)
+
+// Flags are the command-line flags of cmd/controller: Bitnami's controller
+// flags, with Bitnami's names and defaults so an existing Deployment's args
+// keep working, plus sealsync's own.
+type Flags struct {
+	KeyPrefix, MyCN, KeyOrderPriority, KeyCutoffTime string
+	KeySize                                          int
+	KeyTTL, KeyRenewPeriod                           time.Duration
+	AcceptV1Data, AllNamespaces, UpdateStatus        bool
+	AdditionalNamespaces, LabelSelector              string
+	RateLimit, RateLimitBurst                        int
+	PrivateKeyAnnotations, PrivateKeyLabels          string
+	OldGCBehavior, WatchForSecrets, SkipRecreate     bool
+	LogInfoToStdout                                  bool
+	LogLevel, LogFormat                              string
+	MaxUnsealRetries                                 int
+	KubeClientQPS                                    float32
+	KubeClientBurst                                  int
+	ListenAddr, MetricsAddr                          string
+	ReadTimeout, WriteTimeout                        time.Duration
+	Kubeconfig                                       string
+	Workers                                          int
+	LeaderElect                                      bool
+	LeaderElectionID                                 string
+	Version                                          bool
+}
+
+// BindFlags defines the flags on fs.
+func BindFlags(fs *pflag.FlagSet) *Flags {
+	f := &Flags{}
+	fs.StringVar(&f.KeyPrefix, "key-prefix", keysecret.DefaultPrefix, "Prefix used to name keys.")
+	fs.IntVar(&f.KeySize, "key-size", crypto.DefaultKeyBits, "Size of encryption key.")
+	fs.DurationVar(&f.KeyTTL, "key-ttl", crypto.DefaultCertValidity, "Duration that certificate is valid for.")
+	fs.StringVar(&f.MyCN, "my-cn", "", "Common name to be used as issuer/subject DN in generated certificate.")
+	fs.DurationVar(&f.KeyRenewPeriod, "key-renew-period", 30*24*time.Hour, "New key generation period (automatic rotation deactivated if 0)")
+	fs.DurationVar(&f.KeyRenewPeriod, "rotate-period", 30*24*time.Hour, "")
+	_ = fs.MarkDeprecated("rotate-period", "please use key-renew-period instead")
+	fs.StringVar(&f.KeyOrderPriority, "key-order-priority", "CertNotBefore", "Ordering of keys based on NotBefore certificate attribute or secret creation timestamp.")
+	fs.BoolVar(&f.AcceptV1Data, "accept-deprecated-v1-data", true, "Accept deprecated V1 data field.")
+	fs.StringVar(&f.KeyCutoffTime, "key-cutoff-time", "", "Create a new key if latest one is older than this cutoff time. RFC1123 format with numeric timezone expected.")
+	fs.BoolVar(&f.AllNamespaces, "all-namespaces", true, "Scan all namespaces or only the current namespace (default=true).")
+	fs.StringVar(&f.AdditionalNamespaces, "additional-namespaces", "", "Comma-separated list of additional namespaces to be scanned.")
+	fs.StringVar(&f.LabelSelector, "label-selector", "", "Label selector which can be used to filter sealed secrets.")
+	fs.IntVar(&f.RateLimit, "rate-limit", 2, "Number of allowed sustained request per second for each client on the HTTP API")
+	fs.IntVar(&f.RateLimitBurst, "rate-limit-burst", 2, "Number of requests allowed to exceed the rate limit per second for each client on the HTTP API")
+	fs.StringVar(&f.PrivateKeyAnnotations, "privatekey-annotations", "", "Comma-separated list of additional annotations to be put on renewed sealing keys.")
+	fs.StringVar(&f.PrivateKeyLabels, "privatekey-labels", "", "Comma-separated list of additional labels to be put on renewed sealing keys.")
+	fs.BoolVar(&f.OldGCBehavior, "old-gc-behavior", false, "Revert to old GC behavior where the controller deletes secrets instead of delegating that to k8s itself.")
+	fs.BoolVar(&f.UpdateStatus, "update-status", true, "If true, the controller will update the status sub-resource whenever it processes a sealed secret")
+	fs.BoolVar(&f.WatchForSecrets, "watch-for-secrets", true, "Accepted for compatibility: key Secrets are always watched and reloaded live.")
+	fs.BoolVar(&f.SkipRecreate, "skip-recreate", false, "If true the controller will skip listening for managed secret changes to recreate them. This helps on limited permission environments.")
+	fs.BoolVar(&f.LogInfoToStdout, "log-info-stdout", true, "If true the controller will log info to stdout and error/warn to stderr.")
+	fs.StringVar(&f.LogLevel, "log-level", "INFO", "Log level (DEBUG|INFO|ERROR).")
+	fs.StringVar(&f.LogFormat, "log-format", "text", "Log format (text|json).")
+	fs.IntVar(&f.MaxUnsealRetries, "max-unseal-retries", 5, "Quick retries of a failing Secret write before backing off to one a minute (retries never stop).")
+	fs.Float32Var(&f.KubeClientQPS, "kubeclient-qps", 50, "Kubeclient QPS (negative value disables ratelimiting)")
+	fs.IntVar(&f.KubeClientBurst, "kubeclient-burst", 100, "Kubeclient Burst")
+	fs.StringVar(&f.ListenAddr, "listen-addr", ":8080", "HTTP serving address.")
+	fs.StringVar(&f.MetricsAddr, "listen-metrics-addr", ":8081", "HTTP metrics serving address.")
+	fs.DurationVar(&f.ReadTimeout, "read-timeout", 2*time.Minute, "HTTP request timeout.")
+	fs.DurationVar(&f.WriteTimeout, "write-timeout", 2*time.Minute, "HTTP response timeout.")
+	fs.StringVar(&f.Kubeconfig, "kubeconfig", "", "Path to a kubeconfig, to run outside a cluster (default: in-cluster, then $KUBECONFIG).")
+	fs.IntVar(&f.Workers, "workers", 2*runtime.GOMAXPROCS(0), "Concurrent reconciles.")
+	fs.BoolVar(&f.LeaderElect, "leader-elect", true, "Elect a leader so that several replicas are safe; only the leader reconciles and generates keys.")
+	fs.StringVar(&f.LeaderElectionID, "leader-election-id", "sealed-secrets-controller.sealsync.dev", "Name of the leader election lease.")
+	fs.BoolVar(&f.Version, "version", false, "Print version information and exit")
+	return f
+}
+
+// FlagsFromEnv sets every flag not given on the command line from
+// SEALED_SECRETS_<FLAG>, as Bitnami's controller does.
+func FlagsFromEnv(fs *pflag.FlagSet) error {
+	var err error
+	fs.VisitAll(func(fl *pflag.Flag) {
+		if err != nil || fl.Changed {
+			return
+		}
+		name := "SEALED_SECRETS_" + strings.ToUpper(strings.ReplaceAll(fl.Name, "-", "_"))
+		if v, ok := os.LookupEnv(name); ok {
+			if serr := fs.Set(fl.Name, v); serr != nil {
+				err = fmt.Errorf("environment variable %s: %w", name, serr)
+			}
+		}
+	})
+	return err
+}
+
+// Options turns the flags into controller options. namespace is the
+// controller's own.
+func (f *Flags) Options(namespace string) (Options, error) {
+	order, err := keysecret.ParseOrder(f.KeyOrderPriority)
+	if err != nil {
+		return Options{}, err
+	}
+	var cutoff time.Time
+	if f.KeyCutoffTime != "" {
+		cutoff, err = time.Parse(time.RFC1123Z, f.KeyCutoffTime)
+		if err != nil {
+			return Options{}, fmt.Errorf("--key-cutoff-time: %w", err)
+		}
+	}
+	labels, err := parsePairs(f.PrivateKeyLabels)
+	if err != nil {
+		return Options{}, fmt.Errorf("--privatekey-labels: %w", err)
+	}
+	annotations, err := parsePairs(f.PrivateKeyAnnotations)
+	if err != nil {
+		return Options{}, fmt.Errorf("--privatekey-annotations: %w", err)
+	}
+	if f.KeySize < crypto.MinKeyBits {
+		return Options{}, fmt.Errorf("--key-size %d is below the minimum of %d", f.KeySize, crypto.MinKeyBits)
+	}
+	var extra []string
+	for _, n := range strings.Split(f.AdditionalNamespaces, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			extra = append(extra, n)
+		}
+	}
+	return Options{
+		Keys: KeyOptions{
+			Namespace: namespace, Prefix: f.KeyPrefix, Bits: f.KeySize, ValidFor: f.KeyTTL,
+			CommonName: f.MyCN, RenewPeriod: f.KeyRenewPeriod, Cutoff: cutoff, Order: order,
+			Labels: labels, Annotations: annotations,
+		},
+		MetricsAddr:          f.MetricsAddr,
+		AllNamespaces:        f.AllNamespaces,
+		AdditionalNamespaces: extra,
+		LabelSelector:        f.LabelSelector,
+		AcceptV1Data:         f.AcceptV1Data,
+		UpdateStatus:         f.UpdateStatus,
+		SkipRecreate:         f.SkipRecreate,
+		OldGCBehavior:        f.OldGCBehavior,
+		MaxUnsealRetries:     f.MaxUnsealRetries,
+		Workers:              f.Workers,
+		LeaderElection:       f.LeaderElect,
+		LeaderElectionID:     f.LeaderElectionID,
+	}, nil
+}
+
+// parsePairs parses Bitnami's "k=v,k2=v2" lists.
+func parsePairs(s string) (map[string]string, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	m := map[string]string{}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			return nil, fmt.Errorf("%q is not key=value", kv)
+		}
+		m[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	return m, nil
+}
+
+// ControllerNamespace returns the namespace the controller runs in:
+// $POD_NAMESPACE, else the service account's namespace, else "default",
+// as Bitnami's controller finds it.
+func ControllerNamespace() string {
+	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
+		return ns
+	}
+	if b, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace"); err == nil {
+		if ns := strings.TrimSpace(string(b)); ns != "" {
+			return ns
+		}
+	}
+	return "default"
+}
