@@ -1,0 +1,183 @@
+package syncer
+
+import (
+	"context"
+	"encoding/json"
+	"maps"
+	"sync"
+	"time"
+
+	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
+	"github.com/sealsync/sealsync/providers"
+)
+
+// Reads deduplicates provider reads: identical requests to the same
+// backend identity share one call while it is in flight (single-flight)
+// and its result for TTL after. An identity names a backend and the
+// credentials used against it, so a result is only ever shared between
+// callers that could have made the same call with the same rights.
+type Reads struct {
+	ttl time.Duration
+	now func() time.Time
+
+	mu      sync.Mutex
+	entries map[readKey]*readEntry
+}
+
+type readKey struct {
+	identity string
+	op       string
+	ref      string
+}
+
+type readEntry struct {
+	done    chan struct{}
+	at      time.Time
+	value   []byte
+	values  map[string][]byte
+	err     error
+	expired bool
+}
+
+// NewReads returns a dedupe layer whose results live for ttl.
+func NewReads(ttl time.Duration) *Reads {
+	return &Reads{ttl: ttl, now: time.Now, entries: map[readKey]*readEntry{}}
+}
+
+// Wrap returns a client that reads through the dedupe layer for identity.
+func (d *Reads) Wrap(identity string, c providers.Client) providers.Client {
+	return &dedupedClient{d: d, identity: identity, c: c}
+}
+
+type dedupedClient struct {
+	d        *Reads
+	identity string
+	c        providers.Client
+}
+
+var _ providers.Client = (*dedupedClient)(nil)
+
+func refKey(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("syncer: encode remote ref: " + err.Error())
+	}
+	return string(b)
+}
+
+func (c *dedupedClient) GetSecret(ctx context.Context, ref esv1.ExternalSecretDataRemoteRef) ([]byte, error) {
+	e := c.d.do(ctx, readKey{c.identity, "get", refKey(ref)}, func() *readEntry {
+		v, err := c.c.GetSecret(ctx, ref)
+		return &readEntry{value: v, err: err}
+	})
+	return clone(e.value), e.err
+}
+
+func (c *dedupedClient) GetSecretMap(ctx context.Context, ref esv1.ExternalSecretDataRemoteRef) (map[string][]byte, error) {
+	e := c.d.do(ctx, readKey{c.identity, "map", refKey(ref)}, func() *readEntry {
+		v, err := c.c.GetSecretMap(ctx, ref)
+		return &readEntry{values: v, err: err}
+	})
+	return cloneMap(e.values), e.err
+}
+
+func (c *dedupedClient) GetAllSecrets(ctx context.Context, find esv1.ExternalSecretFind) (map[string][]byte, error) {
+	e := c.d.do(ctx, readKey{c.identity, "find", refKey(find)}, func() *readEntry {
+		v, err := c.c.GetAllSecrets(ctx, find)
+		return &readEntry{values: v, err: err}
+	})
+	return cloneMap(e.values), e.err
+}
+
+// Close is a no-op: the client cache owns the underlying client.
+func (c *dedupedClient) Close(context.Context) error { return nil }
+
+// Validate passes through when the underlying client validates.
+func (c *dedupedClient) Validate(ctx context.Context) error {
+	if v, ok := c.c.(providers.Validator); ok {
+		return v.Validate(ctx)
+	}
+	return nil
+}
+
+// do returns the entry for key, calling fetch if there is no fresh one.
+// Errors are shared with concurrent waiters but not cached afterwards, so
+// a failure is retried by the next caller.
+func (d *Reads) do(ctx context.Context, key readKey, fetch func() *readEntry) *readEntry {
+	d.mu.Lock()
+	if e, ok := d.entries[key]; ok {
+		select {
+		case <-e.done:
+			if !e.expired && e.err == nil && d.now().Sub(e.at) < d.ttl {
+				d.mu.Unlock()
+				return e
+			}
+		default:
+			d.mu.Unlock()
+			select {
+			case <-e.done:
+				return e
+			case <-ctx.Done():
+				return &readEntry{err: ctx.Err()}
+			}
+		}
+	}
+	e := &readEntry{done: make(chan struct{})}
+	d.entries[key] = e
+	d.mu.Unlock()
+
+	r := fetch()
+	d.mu.Lock()
+	e.value, e.values, e.err, e.at = r.value, r.values, r.err, d.now()
+	close(e.done)
+	d.mu.Unlock()
+	return e
+}
+
+// Forget drops every cached result of identity (its store changed or its
+// client was rebuilt).
+func (d *Reads) Forget(identity string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for k, e := range d.entries {
+		if k.identity == identity {
+			e.expired = true
+			delete(d.entries, k)
+		}
+	}
+}
+
+// Sweep drops expired results; call it periodically so memory holds only
+// the last TTL's reads.
+func (d *Reads) Sweep() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	now := d.now()
+	for k, e := range d.entries {
+		select {
+		case <-e.done:
+			if now.Sub(e.at) >= d.ttl || e.err != nil {
+				delete(d.entries, k)
+			}
+		default:
+		}
+	}
+}
+
+func clone(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append([]byte(nil), b...)
+}
+
+func cloneMap(m map[string][]byte) map[string][]byte {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string][]byte, len(m))
+	for k, v := range maps.All(m) {
+		out[k] = clone(v)
+	}
+	return out
+}
