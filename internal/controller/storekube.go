@@ -57,6 +57,9 @@ func (k *storeKube) namespaceFor(ns *string) (string, error) {
 		if ns != nil && *ns != "" {
 			return *ns, nil
 		}
+		if k.store.Namespace == "" {
+			return "", errReferentAuth
+		}
 		return k.store.Namespace, nil
 	}
 	if ns != nil && *ns != "" && *ns != k.store.Namespace {
