@@ -111,11 +111,11 @@ func loadCase(t testing.TB, path string) desiredCase {
 	return c
 }
 
-func runCase(c desiredCase) (*syncer.DesiredData, error, *fakeFetcher) {
+func runCase(c desiredCase) (*syncer.DesiredData, *fakeFetcher, error) {
 	es := c.ExternalSecret.DeepCopy()
 	f := &fakeFetcher{es: es, stores: c.Stores}
 	d, err := syncer.BuildDesired(context.Background(), es, f, fakeSources{c.ConfigMaps, c.Secrets})
-	return d, err, f
+	return d, f, err
 }
 
 func TestBuildDesiredGolden(t *testing.T) {
@@ -129,7 +129,7 @@ func TestBuildDesiredGolden(t *testing.T) {
 	for _, p := range paths {
 		t.Run(strings.TrimSuffix(filepath.Base(p), ".yaml"), func(t *testing.T) {
 			c := loadCase(t, p)
-			got, err, _ := runCase(c)
+			got, _, err := runCase(c)
 			w := c.Want
 			if w.Error != "" || w.NotFound {
 				if err == nil {
@@ -227,7 +227,7 @@ func emptyNil(m map[string]string) map[string]string {
 
 func TestBuildDesiredReadsOnlyThroughFetcher(t *testing.T) {
 	c := loadCase(t, filepath.Join("testdata", "desired", "datafrom-order.yaml"))
-	_, err, f := runCase(c)
+	_, f, err := runCase(c)
 	if err != nil {
 		t.Fatal(err)
 	}

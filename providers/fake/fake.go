@@ -42,6 +42,7 @@ func (provider) NewClient(_ context.Context, store providers.Store, _ providers.
 	c := &Client{entries: map[entryKey]entry{}}
 	for _, d := range store.Spec.Provider.Fake.Data {
 		// A later entry with the same key and version wins, as in ESO.
+		//lint:ignore SA1019 stores written for ESO v1beta1 still carry valueMap.
 		c.entries[entryKey{d.Key, d.Version}] = entry{value: []byte(d.Value), valueMap: maps.Clone(d.ValueMap)}
 	}
 	return c, nil
@@ -54,6 +55,7 @@ func ValidateStore(p *esv1.FakeProvider) error {
 		if d.Key == "" {
 			return fmt.Errorf("fake: data[%d]: key must be set", i)
 		}
+		//lint:ignore SA1019 valueMap still counts as a value for old stores.
 		if d.Value == "" && len(d.ValueMap) == 0 {
 			return fmt.Errorf("fake: data[%d] (key %q): value must be set", i, d.Key)
 		}

@@ -26,6 +26,7 @@ func newClient(t *testing.T) providers.Client {
 		esv1.FakeProviderData{Key: "/foo/bar", Value: "HELLO2", Version: "v2"},
 		esv1.FakeProviderData{Key: "/foo/baz", Value: `{"john": "doe", "age": 42, "nested": {"a": "b"}}`},
 		esv1.FakeProviderData{Key: "/other/thing", Value: "x"},
+		//lint:ignore SA1019 the deprecated field must keep working.
 		esv1.FakeProviderData{Key: "legacy", Value: "ignored", ValueMap: map[string]string{"k": "v"}},
 		esv1.FakeProviderData{Key: "versioned", Value: "one", Version: "v1"},
 		esv1.FakeProviderData{Key: "versioned", Value: "two", Version: "v2"},
