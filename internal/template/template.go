@@ -13,6 +13,13 @@
 // file, a Kubernetes object or a URL. What a template can see is exactly the
 // data its caller passes.
 //
+// # Engines
+//
+// [Default] renders SealedSecret templates: the safe Sprig functions, as
+// Bitnami's controller offers them. [ESO] renders ExternalSecret templates:
+// the same plus ESO's engine v2 functions (PEM, PKCS#12, JWK, YAML), with
+// ESO's missingkey=error. [Engine.Option] derives variants.
+//
 // # Limits
 //
 // A template's source is capped at [MaxSourceSize] and its output at
