@@ -13,6 +13,13 @@
 // file, a Kubernetes object or a URL. What a template can see is exactly the
 // data its caller passes.
 //
+// # Engines
+//
+// [Default] renders SealedSecret templates: the safe Sprig functions, as
+// Bitnami's controller offers them. [ESO] renders ExternalSecret templates:
+// the same plus ESO's engine v2 functions (PEM, PKCS#12, JWK, YAML), with
+// ESO's missingkey=error. [Engine.Option] derives variants.
+//
 // # Limits
 //
 // A template's source is capped at [MaxSourceSize] and its output at
@@ -24,6 +31,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"sync"
 	gotemplate "text/template"
 
@@ -63,7 +71,8 @@ func Funcs() gotemplate.FuncMap { return maps.Clone(baseFuncs()) }
 // The zero value is not usable; use [New]. An Engine is safe for concurrent
 // use.
 type Engine struct {
-	funcs gotemplate.FuncMap
+	funcs   gotemplate.FuncMap
+	options []string
 }
 
 // New returns an engine with the safe Sprig functions and extra, whose
@@ -79,7 +88,13 @@ func New(extra gotemplate.FuncMap) (*Engine, error) {
 		}
 		fm[name] = fn
 	}
-	return &Engine{funcs: fm}, nil
+	return &Engine{funcs: fm, options: []string{"missingkey=default"}}, nil
+}
+
+// Option returns a copy of e whose templates are parsed with the
+// text/template options opts (such as "missingkey=error") after e's own.
+func (e *Engine) Option(opts ...string) *Engine {
+	return &Engine{funcs: e.funcs, options: append(slices.Clone(e.options), opts...)}
 }
 
 // Default is the engine of SealedSecret templates: the safe Sprig functions
@@ -97,7 +112,7 @@ func (e *Engine) Parse(name, text string) (*gotemplate.Template, error) {
 	if len(text) > MaxSourceSize {
 		return nil, fmt.Errorf("template %q: source exceeds %d bytes", name, MaxSourceSize)
 	}
-	t, err := gotemplate.New(name).Option("missingkey=default").Funcs(e.funcs).Parse(text)
+	t, err := gotemplate.New(name).Option(e.options...).Funcs(e.funcs).Parse(text)
 	if err != nil {
 		return nil, fmt.Errorf("parse template %q: %w", name, err)
 	}

@@ -1,0 +1,224 @@
+package syncer
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
+
+	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
+	"github.com/sealsync/sealsync/internal/template"
+	"github.com/sealsync/sealsync/providers"
+)
+
+// applyTemplate fills d's data, type and metadata from the fetched data
+// and es's template, in ESO's order: templateFrom entries, then
+// template.data (which wins over templateFrom), then the metadata labels
+// and annotations (which win over templateFrom's).
+func applyTemplate(ctx context.Context, es *esv1.ExternalSecret, data map[string][]byte, ts TemplateSources, d *DesiredData) error {
+	tpl := es.Spec.Target.Template
+	if tpl == nil {
+		// ESO copies the ExternalSecret's own labels and annotations to a
+		// Secret that has no template.
+		d.Data = data
+		d.Labels = maps.Clone(es.Labels)
+		d.Annotations = maps.Clone(es.Annotations)
+		return nil
+	}
+	if v := cmp.Or(tpl.EngineVersion, esv1.DefaultTemplateEngineVersion); v != esv1.TemplateEngineV2 {
+		return fmt.Errorf("template engineVersion %q is not supported", v)
+	}
+
+	r := &renderer{
+		data:        make(map[string]string, len(data)),
+		out:         map[string][]byte{},
+		labels:      map[string]string{},
+		annotations: map[string]string{},
+	}
+	for k, v := range data {
+		r.data[k] = string(v)
+	}
+	d.Type = tpl.Type
+	d.Finalizers = slices.Clone(tpl.Metadata.Finalizers)
+
+	noDataTemplate := len(tpl.Data) == 0 && len(tpl.TemplateFrom) == 0
+	if cmp.Or(tpl.MergePolicy, esv1.DefaultTemplateMergePolicy) == esv1.MergePolicyMerge || noDataTemplate {
+		maps.Copy(r.out, data)
+	}
+
+	for i, tf := range tpl.TemplateFrom {
+		if err := r.templateFrom(ctx, ts, i, tf); err != nil {
+			return err
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(tpl.Data)) {
+		v, err := r.render(k, tpl.Data[k])
+		if err != nil {
+			return fmt.Errorf("template key %q: %w", k, err)
+		}
+		r.out[k] = v
+	}
+	for _, k := range slices.Sorted(maps.Keys(tpl.Metadata.Labels)) {
+		v, err := r.render(k, tpl.Metadata.Labels[k])
+		if err != nil {
+			return fmt.Errorf("template label %q: %w", k, err)
+		}
+		r.labels[k] = string(v)
+	}
+	for _, k := range slices.Sorted(maps.Keys(tpl.Metadata.Annotations)) {
+		v, err := r.render(k, tpl.Metadata.Annotations[k])
+		if err != nil {
+			return fmt.Errorf("template annotation %q: %w", k, err)
+		}
+		r.annotations[k] = string(v)
+	}
+
+	// The API server would refuse these with a message about the whole
+	// Secret; name the key instead (ESO users met this as a silent
+	// failure, #3210).
+	for _, k := range slices.Sorted(maps.Keys(r.out)) {
+		if !providers.ValidSecretKey(k) {
+			return fmt.Errorf("template key %q is not a valid Secret key (^[-._a-zA-Z0-9]+$)", k)
+		}
+	}
+	if err := refuseTokenSecret(d.Type, r.annotations); err != nil {
+		return err
+	}
+	d.Data = r.out
+	d.Labels = r.labels
+	d.Annotations = r.annotations
+	return nil
+}
+
+// refuseTokenSecret keeps a template from asking Kubernetes to mint
+// credentials: a service-account-token Secret naming a service account is
+// filled with a long-lived token for it by the token controller
+// (CVE-2026-42876), and a bootstrap token authenticates nodes. The CRD
+// refuses the static forms; this also covers annotations a template
+// renders and objects stored before that validation existed.
+func refuseTokenSecret(t corev1.SecretType, annotations map[string]string) error {
+	switch t {
+	case corev1.SecretTypeBootstrapToken:
+		return fmt.Errorf("template type %q is not allowed", t)
+	case corev1.SecretTypeServiceAccountToken:
+		if _, ok := annotations[corev1.ServiceAccountNameKey]; ok {
+			return fmt.Errorf("template type %q with annotation %q is not allowed", t, corev1.ServiceAccountNameKey)
+		}
+	}
+	return nil
+}
+
+// renderer renders templates over the fetched data, as strings, and
+// collects their output.
+type renderer struct {
+	data        map[string]string
+	out         map[string][]byte
+	labels      map[string]string
+	annotations map[string]string
+}
+
+func (r *renderer) render(name, text string) ([]byte, error) {
+	return template.ESO().Execute(name, text, r.data)
+}
+
+func (r *renderer) templateFrom(ctx context.Context, ts TemplateSources, i int, tf esv1.TemplateFrom) error {
+	target := cmp.Or(tf.Target, esv1.DefaultTemplateTarget)
+	apply := func(k string, v []byte) error {
+		v, err := providers.Decode(tf.ValuesDecodingStrategy, v)
+		if err != nil {
+			return fmt.Errorf("key %q: valuesDecodingStrategy %s: %w", k, tf.ValuesDecodingStrategy, err)
+		}
+		switch target {
+		case esv1.TemplateTargetData:
+			r.out[k] = v
+		case esv1.TemplateTargetLabels:
+			r.labels[k] = string(v)
+		case esv1.TemplateTargetAnnotations:
+			r.annotations[k] = string(v)
+		default:
+			return fmt.Errorf("target %q is not one of Data, Annotations, Labels", target)
+		}
+		return nil
+	}
+	if tf.ConfigMap != nil {
+		what := fmt.Sprintf("templateFrom[%d].configMap %q", i, tf.ConfigMap.Name)
+		if ts == nil {
+			return fmt.Errorf("%s: no template sources", what)
+		}
+		cm, err := ts.ConfigMap(ctx, tf.ConfigMap.Name)
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		for _, item := range tf.ConfigMap.Items {
+			v, ok := cm[item.Key]
+			if !ok {
+				return fmt.Errorf("%s: missing key %q", what, item.Key)
+			}
+			if err := r.item(item, v, apply); err != nil {
+				return fmt.Errorf("%s item %q: %w", what, item.Key, err)
+			}
+		}
+	}
+	if tf.Secret != nil {
+		what := fmt.Sprintf("templateFrom[%d].secret %q", i, tf.Secret.Name)
+		if ts == nil {
+			return fmt.Errorf("%s: no template sources", what)
+		}
+		s, err := ts.Secret(ctx, tf.Secret.Name)
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		for _, item := range tf.Secret.Items {
+			v, ok := s[item.Key]
+			if !ok {
+				return fmt.Errorf("%s: missing key %q", what, item.Key)
+			}
+			if err := r.item(item, string(v), apply); err != nil {
+				return fmt.Errorf("%s item %q: %w", what, item.Key, err)
+			}
+		}
+	}
+	if tf.Literal != nil {
+		if err := r.keysAndValues(fmt.Sprintf("templateFrom[%d].literal", i), *tf.Literal, apply); err != nil {
+			return fmt.Errorf("templateFrom[%d].literal: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// item renders one templateFrom item: its value alone under its key
+// (Values), or a YAML map of keys and values (KeysAndValues).
+func (r *renderer) item(item esv1.TemplateRefItem, text string, apply func(string, []byte) error) error {
+	if cmp.Or(item.TemplateAs, esv1.DefaultTemplateScope) == esv1.TemplateScopeKeysAndValues {
+		return r.keysAndValues(item.Key, text, apply)
+	}
+	v, err := r.render(item.Key, text)
+	if err != nil {
+		return err
+	}
+	return apply(item.Key, v)
+}
+
+func (r *renderer) keysAndValues(name, text string, apply func(string, []byte) error) error {
+	out, err := r.render(name, text)
+	if err != nil {
+		return err
+	}
+	var m map[string]string
+	if err := yaml.Unmarshal(out, &m); err != nil {
+		// The YAML parser quotes what it read, which is rendered secret
+		// data.
+		return errors.New("rendered text is not a YAML map of strings")
+	}
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if err := apply(k, []byte(m[k])); err != nil {
+			return err
+		}
+	}
+	return nil
+}
