@@ -61,6 +61,7 @@ var baseFuncs = sync.OnceValue(func() gotemplate.FuncMap {
 	for _, name := range removed {
 		delete(fm, name)
 	}
+	bounded(fm)
 	return fm
 })
 

@@ -83,3 +83,27 @@ func TestFuncsIsACopy(t *testing.T) {
 		t.Fatal("Funcs returned the shared map")
 	}
 }
+
+func TestBoundedFunctions(t *testing.T) {
+	tests := []struct {
+		name, text string
+	}{
+		{"until", `{{ range until 1000000000 }}x{{ end }}`},
+		{"untilStep", `{{ range untilStep 0 1000000000 1 }}x{{ end }}`},
+		{"seq", `{{ seq 1000000000 }}`},
+		{"repeat", `{{ repeat 1000000000 "xyz" }}`},
+		{"indent", `{{ indent 1000000000 "x" }}`},
+		{"randAlpha", `{{ randAlpha 1000000000 }}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := template.Default().Execute(tt.name, tt.text, nil); err == nil {
+				t.Fatal("an unbounded allocation was allowed")
+			}
+		})
+	}
+	got, err := template.Default().Execute("ok", `{{ range until 3 }}{{ . }}{{ end }}{{ repeat 2 "ab" }}{{ seq 3 }}{{ indent 2 "x" }}`, nil)
+	if err != nil || string(got) != "012abab1 2 3  x" {
+		t.Fatalf("small arguments: %q, %v", got, err)
+	}
+}
