@@ -24,7 +24,10 @@ type responseError struct {
 }
 
 func (e *responseError) Error() string {
-	msgs := e.err.Errors
+	var msgs []string
+	for _, m := range e.err.Errors {
+		msgs = append(msgs, flatten(m)...)
+	}
 	if len(msgs) == 0 && e.err.RawError {
 		msgs = []string{"(unparsed answer)"}
 	}
@@ -35,6 +38,21 @@ func (e *responseError) Error() string {
 }
 
 func (e *responseError) Unwrap() error { return e.err }
+
+// flatten splits one of Vault's messages into its lines, dropping the
+// "1 error occurred:" header and bullets that Vault's multierror puts
+// around a single reason.
+func flatten(msg string) []string {
+	var out []string
+	for _, line := range strings.Split(msg, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || (strings.HasSuffix(line, "occurred:") && strings.Contains(line, " error")) {
+			continue
+		}
+		out = append(out, strings.TrimPrefix(line, "* "))
+	}
+	return out
+}
 
 // describe rewrites an error of the Vault API client for people: answers
 // become [responseError], transport failures wrap [ErrUnreachable].
