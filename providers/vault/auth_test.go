@@ -285,3 +285,22 @@ func TestUnsupportedAuth(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 }
+
+func TestAuthLDAPReachesVault(t *testing.T) {
+	// No LDAP server here: the login fails inside Vault's ldap method,
+	// which proves the request's path and shape, not the bind.
+	v := testkit.RequireVault(t, vault)
+	mount := enableAuth(t, v, "ldap")
+	kube := newMapKube()
+	kube.setSecret("ldap", "password", "hunter2")
+	before := auditLog(t)
+	_, err := New().NewClient(t.Context(), storeFor(v, func(p *esv1.VaultProvider) {
+		p.Auth = &esv1.VaultAuth{LDAP: &esv1.VaultLdapAuth{Path: mount, Username: "bob", SecretRef: ptr(sel("ldap", "password"))}}
+	}), kube)
+	if err == nil || !strings.Contains(err.Error(), "log in with ldap at auth/"+mount) || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("error %v", err)
+	}
+	if n := auditSince(t, before).Count("update", "auth/"+mount+"/login/bob"); n != 1 {
+		t.Errorf("%d ldap logins reached Vault, want 1", n)
+	}
+}

@@ -26,12 +26,28 @@
 // path. The client tells them apart with a lookup-self before logging in
 // again, so a denied path costs no login.
 //
+// # Find
+//
+// dataFrom.find lists recursively under find.path (the mount's root when
+// unset) and returns each match under the key remoteRef.key would use:
+// relative to the store's path, find.path included, slashes kept. That is
+// what ESO's provider returns; ESO's docs show "config" for find.path
+// "dev", but its code returns "dev/config", and the core's conversion
+// strategy turns slashes into underscores after any rewrite.
+//
 // # Differences from ESO
 //
 // Where ESO's behaviour is a bug rather than a contract this package
-// differs, and says so at the line concerned: a missing property is "not
-// found" (ESO: a plain error), find applies name and tags together (ESO
-// ignores tags when a name is given), forwardInconsistent works without
-// readYourWrites, and the store's caProvider of a SecretStore may not name
-// another namespace.
+// differs, and says so at the line concerned:
+//   - a missing property is "not found" (ESO: a plain error);
+//   - find applies name and tags together (ESO ignores tags when a name
+//     is given), and tags match custom_metadata only;
+//   - metadataPolicy Fetch returns custom_metadata only (newer ESO also
+//     mixes in created_time, current_version and delete_version_after);
+//   - forwardInconsistent works without readYourWrites;
+//   - the caProvider of a SecretStore may not name another namespace;
+//   - appRole with both roleId and roleRef is refused (ESO prefers
+//     roleId);
+//   - numbers keep the digits Vault returned (ESO re-formats floats);
+//   - no VAULT_* variable of the controller's environment affects a store.
 package vault

@@ -289,7 +289,10 @@ func (s *session) do(ctx context.Context, api *vaultapi.Client, req func(api *va
 // leaked.
 func (s *session) close(ctx context.Context) error {
 	if err := s.acquire(ctx); err != nil {
-		return err
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
+		return fmt.Errorf("close vault client without revoking its token: %w", err)
 	}
 	defer s.release()
 	s.mu.Lock()
