@@ -17,6 +17,10 @@ import (
 // few failed ones before the token expires.
 const renewAt = 3 // renew when the remaining TTL < lease / renewAt
 
+// refreshBackoff is how long a client keeps using a stale but unexpired
+// token after failing to renew or replace it, before trying again.
+const refreshBackoff = 5 * time.Second
+
 // errClosed is returned by a client used after Close.
 var errClosed = errors.New("vault client is closed")
 
@@ -35,6 +39,12 @@ type token struct {
 	lease time.Duration
 	// expires is when the token's current TTL runs out (zero with lease 0).
 	expires time.Time
+}
+
+// usable reports whether t is an owned token that has not expired at
+// now, fresh or not.
+func (t token) usable(now time.Time) bool {
+	return t.id != "" && t.owned && t.lease > 0 && t.expires.After(now)
 }
 
 // fresh reports whether t can be used at now without renewing it.
@@ -65,6 +75,9 @@ type session struct {
 	mu     sync.Mutex
 	tok    token
 	closed bool
+	// refreshRetry is when a stale but usable token may be refreshed
+	// again after a failed attempt.
+	refreshRetry time.Time
 
 	// refresh is a one-slot semaphore held by the goroutine that renews or
 	// replaces the token: callers that find the token stale at the same
@@ -92,7 +105,14 @@ func (s *session) set(t token) {
 	s.mu.Lock()
 	t.gen = s.tok.gen + 1
 	s.tok = t
+	s.refreshRetry = time.Time{}
 	s.mu.Unlock()
+}
+
+func (s *session) retryAfter() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refreshRetry
 }
 
 // acquire takes the refresh slot, giving up when ctx ends.
@@ -129,7 +149,8 @@ func (s *session) current(ctx context.Context) (token, error) {
 	if err != nil {
 		return token{}, err
 	}
-	if s.login == nil || t.fresh(s.now()) {
+	now := s.now()
+	if s.login == nil || t.fresh(now) || (t.usable(now) && now.Before(s.retryAfter())) {
 		return t, nil
 	}
 	if err := s.acquire(ctx); err != nil {
@@ -141,9 +162,14 @@ func (s *session) current(ctx context.Context) (token, error) {
 		return t, err
 	}
 	if err := s.renewOrLogIn(ctx, t); err != nil {
-		if t.id != "" && t.expires.After(s.now()) {
+		if now := s.now(); t.usable(now) {
 			// Vault may be briefly unreachable or refusing logins: the old
-			// token still works until it expires, so the request decides.
+			// token still works until it expires, so the request decides,
+			// and the next attempt waits a little rather than pile onto a
+			// struggling Vault with every request.
+			s.mu.Lock()
+			s.refreshRetry = now.Add(refreshBackoff)
+			s.mu.Unlock()
 			logr.FromContextOrDiscard(ctx).V(1).Info("refreshing the vault token failed; using the current one", "error", err.Error())
 			return t, nil
 		}
@@ -156,7 +182,7 @@ func (s *session) current(ctx context.Context) (token, error) {
 // refresh slot.
 func (s *session) renewOrLogIn(ctx context.Context, t token) error {
 	log := logr.FromContextOrDiscard(ctx)
-	if t.renewable && t.expires.After(s.now()) {
+	if start := s.now(); t.renewable && t.expires.After(start) {
 		auth, err := s.renewSelf(ctx, t)
 		switch {
 		case err != nil:
@@ -166,11 +192,11 @@ func (s *session) renewOrLogIn(ctx context.Context, t token) error {
 			// is this close, only a new login helps.
 			log.V(1).Info("vault token is near its max TTL; logging in again")
 		default:
-			now := s.now()
 			s.mu.Lock()
 			// Same token, same generation: requests in flight with it stay
-			// valid.
-			s.tok.expires = now.Add(time.Duration(auth.LeaseDuration) * time.Second)
+			// valid. The lease counts from before the request, erring
+			// towards renewing early.
+			s.tok.expires = start.Add(time.Duration(auth.LeaseDuration) * time.Second)
 			s.tok.renewable = auth.Renewable
 			s.mu.Unlock()
 			log.V(1).Info("renewed vault token", "ttl", time.Duration(auth.LeaseDuration)*time.Second)
