@@ -21,8 +21,7 @@ const maxFindKeys = 10000
 
 // client reads one store's KV engine.
 type client struct {
-	kv    kvLayout
-	mount string
+	kv kvLayout
 	// api reaches Vault in the namespace secrets are read in; it carries
 	// no token (see session.do).
 	api     *vaultapi.Client
@@ -289,20 +288,20 @@ func (c *client) Validate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("vault token: %w", describe(err))
 	}
-	if c.mount == "" {
+	if c.kv.mount == "" {
 		return nil
 	}
-	s, err := c.read(ctx, "sys/internal/ui/mounts/"+c.mount, nil)
+	s, err := c.read(ctx, "sys/internal/ui/mounts/"+c.kv.mount, nil)
 	if err != nil {
 		// A token may read secrets without the right to describe their
 		// mount; ESO passes here too.
 		return nil
 	}
 	if s == nil {
-		return fmt.Errorf("vault mount %q not found", c.mount)
+		return fmt.Errorf("vault mount %q not found", c.kv.mount)
 	}
 	if typ, _ := s.Data["type"].(string); typ != "kv" {
-		return fmt.Errorf("vault mount %q is a %q engine, not kv", c.mount, typ)
+		return fmt.Errorf("vault mount %q is a %q engine, not kv", c.kv.mount, typ)
 	}
 	opts, _ := s.Data["options"].(map[string]any)
 	isV2 := opts != nil && fmt.Sprint(opts["version"]) == "2"
@@ -314,7 +313,7 @@ func (c *client) Validate(ctx context.Context) error {
 		if isV2 {
 			got = "v2"
 		}
-		return fmt.Errorf("vault mount %q is KV %s but the store says %s", c.mount, got, want)
+		return fmt.Errorf("vault mount %q is KV %s but the store says %s", c.kv.mount, got, want)
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 
 	vaultapi "github.com/hashicorp/vault/api"
 
+	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
 	esmeta "github.com/sealsync/sealsync/api/meta/v1"
 	"github.com/sealsync/sealsync/providers"
 )
@@ -60,7 +61,6 @@ func (p *provider) NewClient(ctx context.Context, store providers.Store, kube pr
 	}
 	c := &client{
 		kv:      newKVLayout(cfg.mount, cfg.version),
-		mount:   cfg.mount,
 		api:     api.WithNamespace(cfg.namespace),
 		session: newSession(api.WithNamespace(cfg.authNamespace), p.now),
 	}
@@ -187,7 +187,7 @@ func caBundle(ctx context.Context, cfg *config, kube providers.Kube) ([]byte, er
 	var b []byte
 	var err error
 	switch p.Type {
-	case "Secret":
+	case esv1.CAProviderTypeSecret:
 		ref := esmeta.SecretKeySelector{Name: p.Name, Key: p.Key}
 		if cfg.caNamespace != "" {
 			ns := cfg.caNamespace
