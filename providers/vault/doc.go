@@ -1,0 +1,53 @@
+// Package vault reads secrets from the KV engine of HashiCorp Vault (or
+// OpenBao) for ExternalSecrets, accepting every field of ESO's vault
+// provider.
+//
+// # Paths
+//
+// A remote key is read the way ESO reads it. With the store's path set,
+// key "foo" of a KV v2 store reads <path>/data/foo, and a key that already
+// starts with <path>/ (or <path>/data/) is not prefixed twice. Without a
+// store path the key's first segment is the mount: "secret/foo" reads
+// secret/data/foo. KV v1 has no data/ segment.
+//
+// # Tokens
+//
+// ESO logs in on every reconcile and revokes the token afterwards, which
+// floods Vault with logins and leases at scale. A client here logs in once,
+// in NewClient, and keeps its token for as long as the core keeps the
+// client: before a request it renews the token (auth/token/renew-self)
+// once less than a third of its lease is left, and logs in again only when
+// the token cannot be renewed, has expired, or Vault refuses it. Callers
+// that need a new token at the same time share one login. Close revokes a
+// token the client logged in for; a token it was given (tokenSecretRef) is
+// never renewed or revoked.
+//
+// A 403 from Vault means either a dead token or a policy that denies the
+// path. The client tells them apart with a lookup-self before logging in
+// again, so a denied path costs no login.
+//
+// # Find
+//
+// dataFrom.find lists recursively under find.path (the mount's root when
+// unset) and returns each match under the key remoteRef.key would use:
+// relative to the store's path, find.path included, slashes kept. That is
+// what ESO's provider returns; ESO's docs show "config" for find.path
+// "dev", but its code returns "dev/config", and the core's conversion
+// strategy turns slashes into underscores after any rewrite.
+//
+// # Differences from ESO
+//
+// Where ESO's behaviour is a bug rather than a contract this package
+// differs, and says so at the line concerned:
+//   - a missing property is "not found" (ESO: a plain error);
+//   - find applies name and tags together (ESO ignores tags when a name
+//     is given), and tags match custom_metadata only;
+//   - metadataPolicy Fetch returns custom_metadata only (newer ESO also
+//     mixes in created_time, current_version and delete_version_after);
+//   - forwardInconsistent works without readYourWrites;
+//   - the caProvider of a SecretStore may not name another namespace;
+//   - appRole with both roleId and roleRef is refused (ESO prefers
+//     roleId);
+//   - numbers keep the digits Vault returned (ESO re-formats floats);
+//   - no VAULT_* variable of the controller's environment affects a store.
+package vault

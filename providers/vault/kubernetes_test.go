@@ -1,0 +1,258 @@
+package vault
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	authv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	ctrlclient "sigs.k8s.io/controller-runtime/pkg/client"
+
+	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
+	esmeta "github.com/sealsync/sealsync/api/meta/v1"
+	"github.com/sealsync/sealsync/internal/testkit"
+	"github.com/sealsync/sealsync/providers"
+)
+
+// envKube is providers.Kube over the envtest API server, for a SecretStore
+// in namespace ns: the core's implementation in miniature.
+type envKube struct {
+	c  ctrlclient.Client
+	ns string
+}
+
+var _ providers.Kube = envKube{}
+
+func (k envKube) SecretKey(ctx context.Context, ref esmeta.SecretKeySelector) ([]byte, error) {
+	var s corev1.Secret
+	if err := k.c.Get(ctx, ctrlclient.ObjectKey{Namespace: k.ns, Name: ref.Name}, &s); err != nil {
+		return nil, err
+	}
+	v, ok := s.Data[ref.Key]
+	if !ok {
+		return nil, fmt.Errorf("secret %s has no key %q", ref.Name, ref.Key)
+	}
+	return v, nil
+}
+
+func (k envKube) ConfigMapKey(ctx context.Context, _, name, key string) ([]byte, error) {
+	var cm corev1.ConfigMap
+	if err := k.c.Get(ctx, ctrlclient.ObjectKey{Namespace: k.ns, Name: name}, &cm); err != nil {
+		return nil, err
+	}
+	return []byte(cm.Data[key]), nil
+}
+
+func (k envKube) ServiceAccountToken(ctx context.Context, ref esmeta.ServiceAccountSelector, audiences []string, seconds int64) (string, error) {
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: ref.Name, Namespace: k.ns}}
+	tr := &authv1.TokenRequest{Spec: authv1.TokenRequestSpec{Audiences: audiences, ExpirationSeconds: &seconds}}
+	if err := k.c.SubResource("token").Create(ctx, sa, tr); err != nil {
+		return "", err
+	}
+	return tr.Status.Token, nil
+}
+
+// serviceAccount creates a ServiceAccount in ns; with reviewer set it is
+// bound to system:auth-delegator, which lets Vault call TokenReview with
+// the account's own token.
+func serviceAccount(tb testing.TB, e *testkit.Env, ns, name string, reviewer bool) {
+	tb.Helper()
+	ctx := tb.Context()
+	if err := e.Client.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}}); err != nil {
+		tb.Fatal(err)
+	}
+	if !reviewer {
+		return
+	}
+	crb := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "vault-review-" + ns + "-" + name},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "system:auth-delegator"},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: name, Namespace: ns}},
+	}
+	if err := e.Client.Create(ctx, crb); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = e.Client.Delete(context.Background(), crb) })
+}
+
+func TestAuthKubernetes(t *testing.T) {
+	v := testkit.RequireVault(t, vault)
+	e := testkit.RequireEnv(t, env)
+	ctx := t.Context()
+	ns := e.Namespace(t)
+	key, policy := seedApp(t, v, "k8s")
+	serviceAccount(t, e, ns, "eso-reader", true)
+	serviceAccount(t, e, ns, "no-review", false)
+	serviceAccount(t, e, ns, "stranger", true)
+
+	// Vault runs outside the cluster: it has no pod token of its own to
+	// review with (disable_local_ca_jwt), so without token_reviewer_jwt it
+	// sends each login's JWT as the TokenReview bearer.
+	mount := enableAuth(t, v, "kubernetes")
+	write(t, v, "auth/"+mount+"/config", map[string]any{
+		"kubernetes_host":      e.Config.Host,
+		"kubernetes_ca_cert":   string(e.Config.CAData),
+		"disable_local_ca_jwt": true,
+	})
+	write(t, v, "auth/"+mount+"/role/reader", map[string]any{
+		"bound_service_account_names":      []string{"eso-reader", "no-review"},
+		"bound_service_account_namespaces": []string{ns},
+		"token_policies":                   policy,
+		"token_ttl":                        "1h",
+	})
+	kube := envKube{c: e.Client, ns: ns}
+	store := func(auth esv1.VaultKubernetesAuth) providers.Store {
+		s := storeFor(v, func(p *esv1.VaultProvider) { p.Auth = &esv1.VaultAuth{Kubernetes: &auth} })
+		s.Namespace = ns
+		return s
+	}
+
+	t.Run("serviceAccountRef through TokenRequest", func(t *testing.T) {
+		before := auditLog(t)
+		c := newClient(t, store(esv1.VaultKubernetesAuth{Path: mount, Role: "reader", ServiceAccountRef: &esmeta.ServiceAccountSelector{Name: "eso-reader"}}), kube)
+		for range 5 {
+			mustRead(t, c, key, "k8s")
+		}
+		if n := auditSince(t, before).Count("update", "auth/"+mount+"/login"); n != 1 {
+			t.Errorf("%d logins for 5 reads, want 1", n)
+		}
+	})
+
+	t.Run("secretRef to a token Secret", func(t *testing.T) {
+		tok, err := kube.ServiceAccountToken(ctx, esmeta.ServiceAccountSelector{Name: "eso-reader"}, nil, 600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "eso-reader-token", Namespace: ns}, Data: map[string][]byte{"token": []byte(tok)}}
+		if err := e.Client.Create(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		c := newClient(t, store(esv1.VaultKubernetesAuth{Path: mount, Role: "reader", SecretRef: &esmeta.SecretKeySelector{Name: "eso-reader-token"}}), kube)
+		mustRead(t, c, key, "k8s")
+	})
+
+	t.Run("the controller's own token", func(t *testing.T) {
+		tok, err := kube.ServiceAccountToken(ctx, esmeta.ServiceAccountSelector{Name: "eso-reader"}, nil, 600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		file := filepath.Join(t.TempDir(), "token")
+		if err := os.WriteFile(file, []byte(tok), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		p := New().(*provider)
+		p.tokenFile = file
+		pc, err := p.NewClient(ctx, store(esv1.VaultKubernetesAuth{Path: mount, Role: "reader"}), kube)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pc.Close(ctx)
+		mustRead(t, pc.(*client), key, "k8s")
+	})
+
+	t.Run("service account not bound to the role", func(t *testing.T) {
+		_, err := New().NewClient(ctx, store(esv1.VaultKubernetesAuth{Path: mount, Role: "reader", ServiceAccountRef: &esmeta.ServiceAccountSelector{Name: "stranger"}}), kube)
+		if err == nil || !strings.Contains(err.Error(), "log in with kubernetes at auth/"+mount) {
+			t.Fatalf("error %v", err)
+		}
+		t.Logf("unbound service account: %v", err)
+	})
+
+	t.Run("service account that may not review tokens", func(t *testing.T) {
+		// The review itself is refused by the API server's RBAC: what ESO's
+		// docs warn about when system:auth-delegator is not bound.
+		_, err := New().NewClient(ctx, store(esv1.VaultKubernetesAuth{Path: mount, Role: "reader", ServiceAccountRef: &esmeta.ServiceAccountSelector{Name: "no-review"}}), kube)
+		if err == nil || !strings.Contains(err.Error(), "vault answered 403") {
+			t.Fatalf("error %v", err)
+		}
+		t.Logf("no auth-delegator: %v", err)
+	})
+}
+
+// issuerKey returns the API server's ServiceAccount token signing key (an
+// RSA or, as envtest makes it, a P-256 key), read from its OIDC discovery
+// document.
+func issuerKey(tb testing.TB, cfg *rest.Config) any {
+	tb.Helper()
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	resp, err := hc.Get(strings.TrimRight(cfg.Host, "/") + "/openid/v1/jwks")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 200 {
+		tb.Fatalf("jwks: %s %s %v", resp.Status, body, err)
+	}
+	var jwks struct {
+		Keys []struct{ Kty, Crv, N, E, X, Y string }
+	}
+	if err := json.Unmarshal(body, &jwks); err != nil || len(jwks.Keys) == 0 {
+		tb.Fatalf("jwks %s: %v", body, err)
+	}
+	k := jwks.Keys[0]
+	num := func(s string) *big.Int {
+		b, err := base64.RawURLEncoding.DecodeString(s)
+		if err != nil {
+			tb.Fatalf("jwks key: %v", err)
+		}
+		return new(big.Int).SetBytes(b)
+	}
+	switch {
+	case k.Kty == "RSA":
+		return &rsa.PublicKey{N: num(k.N), E: int(num(k.E).Int64())}
+	case k.Kty == "EC" && k.Crv == "P-256":
+		x, y := num(k.X), num(k.Y)
+		// Uncompressed point: 0x04 || X || Y, each 32 bytes.
+		point := append([]byte{4}, append(x.FillBytes(make([]byte, 32)), y.FillBytes(make([]byte, 32))...)...)
+		pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), point)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return pub
+	}
+	tb.Fatalf("jwks key of type %s %s", k.Kty, k.Crv)
+	return nil
+}
+
+func TestAuthJWTServiceAccountToken(t *testing.T) {
+	v := testkit.RequireVault(t, vault)
+	e := testkit.RequireEnv(t, env)
+	ns := e.Namespace(t)
+	key, policy := seedApp(t, v, "k8s-jwt")
+	serviceAccount(t, e, ns, "eso", false)
+	// Vault checks the ServiceAccount token's signature offline with the
+	// API server's public key: no TokenReview, no RBAC.
+	mount := enableAuth(t, v, "jwt")
+	write(t, v, "auth/"+mount+"/config", map[string]any{"jwt_validation_pubkeys": []string{publicPEM(t, issuerKey(t, e.Config))}})
+	write(t, v, "auth/"+mount+"/role/eso", map[string]any{
+		"role_type": "jwt", "user_claim": "sub", "bound_audiences": []string{"vault"},
+		"bound_subject": "system:serviceaccount:" + ns + ":eso", "token_policies": policy,
+	})
+	store := storeFor(v, func(p *esv1.VaultProvider) {
+		p.Auth = &esv1.VaultAuth{JWT: &esv1.VaultJwtAuth{Path: mount, Role: "eso", KubernetesServiceAccountToken: &esv1.VaultKubernetesServiceAccountTokenAuth{
+			ServiceAccountRef: esmeta.ServiceAccountSelector{Name: "eso"},
+		}}}
+	})
+	store.Namespace = ns
+	// The token is requested for audience "vault", ESO's default, which the
+	// role binds.
+	mustRead(t, newClient(t, store, envKube{c: e.Client, ns: ns}), key, "k8s-jwt")
+}
