@@ -47,7 +47,11 @@ func (c *client) GetSecret(ctx context.Context, ref esv1.ExternalSecretDataRemot
 		}
 		return json.Marshal(fields)
 	}
-	v, err := extractProperty(fields, ref.Property)
+	doc, err := json.Marshal(fields)
+	if err != nil {
+		return nil, fmt.Errorf("%s: encode secret as JSON: %w", ref.Key, err)
+	}
+	v, err := providers.Property(doc, ref.Property)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ref.Key, err)
 	}
@@ -62,20 +66,18 @@ func (c *client) GetSecretMap(ctx context.Context, ref esv1.ExternalSecretDataRe
 	if err != nil {
 		return nil, err
 	}
+	doc, err := json.Marshal(fields)
+	if err != nil {
+		return nil, fmt.Errorf("%s: encode secret as JSON: %w", ref.Key, err)
+	}
 	if ref.Property != "" {
-		v, err := extractProperty(fields, ref.Property)
-		if err != nil {
+		if doc, err = providers.Property(doc, ref.Property); err != nil {
 			return nil, fmt.Errorf("%s: %w", ref.Key, err)
 		}
-		if fields, err = fieldsOf(v); err != nil {
-			return nil, fmt.Errorf("%s: property %q: %w", ref.Key, ref.Property, err)
-		}
 	}
-	out := make(map[string][]byte, len(fields))
-	for k, v := range fields {
-		if out[k], err = byteValue(v); err != nil {
-			return nil, fmt.Errorf("%s: field %q: %w", ref.Key, k, err)
-		}
+	out, err := providers.SecretMapFromJSON(doc)
+	if err != nil {
+		return nil, fmt.Errorf("%s: property %q: %w", ref.Key, ref.Property, err)
 	}
 	return out, nil
 }

@@ -48,6 +48,6 @@
 //   - the caProvider of a SecretStore may not name another namespace;
 //   - appRole with both roleId and roleRef is refused (ESO prefers
 //     roleId);
-//   - numbers keep the digits Vault returned (ESO re-formats floats);
+//   - in dataFrom.extract, numbers keep the digits Vault returned (ESO re-formats floats); a single property is formatted as ESO formats it;
 //   - no VAULT_* variable of the controller's environment affects a store.
 package vault

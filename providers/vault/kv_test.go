@@ -1,7 +1,6 @@
 package vault
 
 import (
-	"encoding/json"
 	"errors"
 	"testing"
 
@@ -88,18 +87,15 @@ func TestListRoot(t *testing.T) {
 	}
 }
 
-func TestExtractProperty(t *testing.T) {
-	var fields map[string]any
-	doc := `{"user":"admin","port":5432,"ratio":1.50,"big":12345678901234567890,"on":true,"none":null,
-		"a.b":"dotted","a":{"b":"nested","list":[1,"x"]},"foo":{"nested":{"bar":"mysecret","baz":"bang"}}}`
-	fields, err := fieldsOf([]byte(doc))
-	if err != nil {
-		t.Fatal(err)
-	}
+// TestPropertiesOfVaultData checks the shared property helper on data as
+// Vault returns it (numbers kept as written).
+func TestPropertiesOfVaultData(t *testing.T) {
+	doc := []byte(`{"user":"admin","port":5432,"ratio":1.50,"big":12345678901234567890,"on":true,"none":null,
+		"a.b":"dotted","a":{"b":"nested","list":[1,"x"]},"foo":{"nested":{"bar":"mysecret","baz":"bang"}}}`)
 	tests := []struct{ property, want string }{
 		{"user", "admin"},
 		{"port", "5432"},
-		{"ratio", "1.50"}, // as written; ESO re-formats floats (1.5)
+		{"ratio", "1.5"}, // floats formatted as ESO does
 		{"big", "12345678901234567890"},
 		{"on", "true"},
 		{"none", ""},
@@ -110,38 +106,14 @@ func TestExtractProperty(t *testing.T) {
 		{"foo", `{"nested":{"bar":"mysecret","baz":"bang"}}`},
 	}
 	for _, tt := range tests {
-		got, err := extractProperty(fields, tt.property)
+		got, err := providers.Property(doc, tt.property)
 		if err != nil || string(got) != tt.want {
-			t.Errorf("extractProperty(%q) = %q, %v; want %q", tt.property, got, err, tt.want)
+			t.Errorf("Property(%q) = %q, %v; want %q", tt.property, got, err, tt.want)
 		}
 	}
 	for _, missing := range []string{"nope", "foo.nested.nope", "a.list.5"} {
-		if _, err := extractProperty(fields, missing); !errors.Is(err, providers.ErrSecretNotFound) {
-			t.Errorf("extractProperty(%q) error %v, want ErrSecretNotFound", missing, err)
+		if _, err := providers.Property(doc, missing); !errors.Is(err, providers.ErrSecretNotFound) {
+			t.Errorf("Property(%q) error %v, want ErrSecretNotFound", missing, err)
 		}
-	}
-}
-
-func TestByteValue(t *testing.T) {
-	tests := []struct {
-		in   any
-		want string
-	}{
-		{"s", "s"},
-		{json.Number("7"), "7"},
-		{float64(2.5), "2.5"},
-		{false, "false"},
-		{nil, ""},
-		{map[string]any{"k": "v"}, `{"k":"v"}`},
-		{[]any{"a", json.Number("1")}, `["a",1]`},
-	}
-	for _, tt := range tests {
-		got, err := byteValue(tt.in)
-		if err != nil || string(got) != tt.want {
-			t.Errorf("byteValue(%#v) = %q, %v; want %q", tt.in, got, err, tt.want)
-		}
-	}
-	if _, err := byteValue(struct{}{}); err == nil {
-		t.Error("byteValue(struct{}{}) succeeded, want an error")
 	}
 }
