@@ -13,6 +13,9 @@ import (
 
 	"github.com/sealsync/sealsync/internal/controller"
 	"github.com/sealsync/sealsync/internal/version"
+	"github.com/sealsync/sealsync/providers"
+	"github.com/sealsync/sealsync/providers/fake"
+	"github.com/sealsync/sealsync/providers/vault"
 )
 
 func main() {
@@ -49,6 +52,18 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	if flags.ExternalSecrets {
+		opts.ES.Providers = registry()
+	}
 	logger.Info("starting sealsync controller", "version", version.String(), "namespace", ns)
 	return controller.Run(ctrl.SetupSignalHandler(), cfg, opts)
+}
+
+// registry wires the providers this build includes; the core never imports
+// a provider itself.
+func registry() *providers.Registry {
+	r := providers.NewRegistry()
+	r.Register(providers.Vault, vault.New())
+	r.Register(providers.Fake, fake.New())
+	return r
 }

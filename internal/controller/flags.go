@@ -17,26 +17,50 @@ import (
 // flags, with Bitnami's names and defaults so an existing Deployment's args
 // keep working, plus sealsync's own.
 type Flags struct {
+	// Key generation: --key-prefix, --my-cn, --key-order-priority,
+	// --key-cutoff-time, --key-size, --key-ttl, --key-renew-period.
 	KeyPrefix, MyCN, KeyOrderPriority, KeyCutoffTime string
 	KeySize                                          int
 	KeyTTL, KeyRenewPeriod                           time.Duration
-	AcceptV1Data, AllNamespaces, UpdateStatus        bool
-	AdditionalNamespaces, LabelSelector              string
-	RateLimit, RateLimitBurst                        int
-	PrivateKeyAnnotations, PrivateKeyLabels          string
-	OldGCBehavior, WatchForSecrets, SkipRecreate     bool
-	LogInfoToStdout                                  bool
-	LogLevel, LogFormat                              string
-	MaxUnsealRetries                                 int
-	KubeClientQPS                                    float32
-	KubeClientBurst                                  int
-	ListenAddr, MetricsAddr                          string
-	ReadTimeout, WriteTimeout                        time.Duration
-	Kubeconfig                                       string
-	Workers                                          int
-	LeaderElect                                      bool
-	LeaderElectionID                                 string
-	Version                                          bool
+	// Unsealing: --accept-deprecated-v1-data, --all-namespaces,
+	// --update-status, --additional-namespaces, --label-selector.
+	AcceptV1Data, AllNamespaces, UpdateStatus bool
+	AdditionalNamespaces, LabelSelector       string
+	// HTTP API rate limit per client: --rate-limit, --rate-limit-burst.
+	RateLimit, RateLimitBurst int
+	// Extra metadata of new key Secrets: --privatekey-annotations,
+	// --privatekey-labels.
+	PrivateKeyAnnotations, PrivateKeyLabels string
+	// Behaviour switches: --old-gc-behavior, --watch-for-secrets,
+	// --skip-recreate.
+	OldGCBehavior, WatchForSecrets, SkipRecreate bool
+	// Logging: --log-info-stdout, --log-level, --log-format.
+	LogInfoToStdout     bool
+	LogLevel, LogFormat string
+	// MaxUnsealRetries is --max-unseal-retries.
+	MaxUnsealRetries int
+	// API client: --kubeclient-qps, --kubeclient-burst, --kubeconfig.
+	KubeClientQPS   float32
+	KubeClientBurst int
+	Kubeconfig      string
+	// Serving: --listen-addr, --listen-metrics-addr, --read-timeout,
+	// --write-timeout.
+	ListenAddr, MetricsAddr   string
+	ReadTimeout, WriteTimeout time.Duration
+	// Workers is --workers, the concurrent SealedSecret reconciles.
+	Workers int
+	// Leader election: --leader-elect, --leader-election-id.
+	LeaderElect      bool
+	LeaderElectionID string
+	// Version is --version.
+	Version bool
+	// ExternalSecrets: --enable-external-secrets, --controller-class,
+	// --enable-flood-gate, --store-requeue-interval, --read-dedupe-ttl,
+	// --refresh-spread, --es-workers.
+	ExternalSecrets, FloodGate                     bool
+	ControllerClass                                string
+	StoreRequeueInterval, DedupeTTL, RefreshSpread time.Duration
+	ESWorkers                                      int
 }
 
 // BindFlags defines the flags on fs.
@@ -78,6 +102,13 @@ func BindFlags(fs *pflag.FlagSet) *Flags {
 	fs.BoolVar(&f.LeaderElect, "leader-elect", true, "Elect a leader so that several replicas are safe; only the leader reconciles and generates keys.")
 	fs.StringVar(&f.LeaderElectionID, "leader-election-id", "sealed-secrets-controller.sealsync.dev", "Name of the leader election lease.")
 	fs.BoolVar(&f.Version, "version", false, "Print version information and exit")
+	fs.BoolVar(&f.ExternalSecrets, "enable-external-secrets", true, "Sync ExternalSecrets (external-secrets.io) besides unsealing SealedSecrets.")
+	fs.StringVar(&f.ControllerClass, "controller-class", "default", "Serve SecretStores whose spec.controller is empty or this class, as ESO's --controller-class.")
+	fs.BoolVar(&f.FloodGate, "enable-flood-gate", true, "Fail ExternalSecrets whose store is not Ready instead of calling its provider, as ESO's.")
+	fs.DurationVar(&f.StoreRequeueInterval, "store-requeue-interval", 5*time.Minute, "How often SecretStores are validated again.")
+	fs.DurationVar(&f.DedupeTTL, "read-dedupe-ttl", 10*time.Second, "How long an identical provider read is shared among ExternalSecrets using the same backend and credentials.")
+	fs.DurationVar(&f.RefreshSpread, "refresh-spread", 2*time.Second, "Offset spread of ExternalSecret refreshes inside their refresh slot; keep below --read-dedupe-ttl.")
+	fs.IntVar(&f.ESWorkers, "es-workers", 4*runtime.GOMAXPROCS(0), "Concurrent ExternalSecret reconciles (mostly waiting on providers).")
 	return f
 }
 
@@ -148,6 +179,11 @@ func (f *Flags) Options(namespace string) (Options, error) {
 		Workers:              f.Workers,
 		LeaderElection:       f.LeaderElect,
 		LeaderElectionID:     f.LeaderElectionID,
+		ES: ESOptions{
+			ControllerClass: f.ControllerClass, FloodGate: f.FloodGate,
+			StoreInterval: f.StoreRequeueInterval, DedupeTTL: f.DedupeTTL,
+			Spread: f.RefreshSpread, Workers: f.ESWorkers,
+		},
 	}, nil
 }
 

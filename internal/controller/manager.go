@@ -84,6 +84,8 @@ type Options struct {
 	// SkipNameValidation lets one process run several controllers, as
 	// tests do.
 	SkipNameValidation bool
+	// ES configure the ExternalSecret controllers.
+	ES ESOptions
 }
 
 // Controller is a configured manager with its key manager.
@@ -174,6 +176,9 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 		metrics:       sealedSecretMetrics(),
 	}
 	if err := r.setupWithManager(mgr, keys, opts); err != nil {
+		return nil, err
+	}
+	if err := setupExternalSecrets(context.Background(), mgr, opts.ES); err != nil {
 		return nil, err
 	}
 	return &Controller{Manager: mgr, Keys: keys}, nil

@@ -28,6 +28,8 @@ type store interface {
 	spec() *esv1.SecretStoreSpec
 	status() *esv1.SecretStoreStatus
 	kind() string
+	// object is the API object itself, for client calls.
+	object() client.Object
 }
 
 type namespacedStore struct{ *esv1.SecretStore }
@@ -35,12 +37,14 @@ type namespacedStore struct{ *esv1.SecretStore }
 func (s namespacedStore) spec() *esv1.SecretStoreSpec     { return &s.Spec }
 func (s namespacedStore) status() *esv1.SecretStoreStatus { return &s.Status }
 func (s namespacedStore) kind() string                    { return esv1.SecretStoreKind }
+func (s namespacedStore) object() client.Object           { return s.SecretStore }
 
 type clusterStore struct{ *esv1.ClusterSecretStore }
 
 func (s clusterStore) spec() *esv1.SecretStoreSpec     { return &s.Spec }
 func (s clusterStore) status() *esv1.SecretStoreStatus { return &s.Status }
 func (s clusterStore) kind() string                    { return esv1.ClusterSecretStoreKind }
+func (s clusterStore) object() client.Object           { return s.ClusterSecretStore }
 
 // storeSpecHash identifies a store's spec version for the client cache.
 func storeSpecHash(s store) string {
@@ -102,7 +106,7 @@ func (r *StoreReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 	} else {
 		s = namespacedStore{&esv1.SecretStore{}}
 	}
-	if err := r.Client.Get(ctx, req.NamespacedName, s); err != nil {
+	if err := r.Client.Get(ctx, req.NamespacedName, s.object()); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.metrics.condition.DeletePartialMatch(prometheus.Labels{"name": req.Name, "namespace": req.Namespace})
 			r.metrics.duration.DeleteLabelValues(req.Name, req.Namespace)
@@ -126,7 +130,7 @@ func (r *StoreReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 		}
 	}
 	if status == corev1.ConditionFalse && r.Recorder != nil {
-		r.Recorder.Eventf(s, nil, corev1.EventTypeWarning, reason, "Validate", "%s", msg)
+		r.Recorder.Eventf(s.object(), nil, corev1.EventTypeWarning, reason, "Validate", "%s", msg)
 	}
 	if err := r.setReady(ctx, s, status, reason, msg); err != nil {
 		return ctrl.Result{}, err
@@ -194,7 +198,7 @@ func (r *StoreReconciler) setReady(ctx context.Context, s store, status corev1.C
 			return nil
 		}
 	}
-	before := s.DeepCopyObject().(client.Object)
+	before := s.object().DeepCopyObject().(client.Object)
 	cond := esv1.SecretStoreStatusCondition{Type: esv1.SecretStoreReady, Status: status, Reason: reason, Message: msg, LastTransitionTime: metav1.Now()}
 	for _, c := range st.Conditions {
 		if c.Type == esv1.SecretStoreReady && c.Status == status {
@@ -203,7 +207,7 @@ func (r *StoreReconciler) setReady(ctx context.Context, s store, status corev1.C
 	}
 	st.Conditions = []esv1.SecretStoreStatusCondition{cond}
 	st.Capabilities = esv1.SecretStoreReadOnly
-	if err := r.Client.Status().Patch(ctx, s, client.MergeFrom(before)); err != nil {
+	if err := r.Client.Status().Patch(ctx, s.object(), client.MergeFrom(before)); err != nil {
 		log.FromContext(ctx).Error(err, "patch store status")
 		return client.IgnoreNotFound(err)
 	}

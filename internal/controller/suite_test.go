@@ -2,6 +2,7 @@ package controller_test
 
 import (
 	"context"
+	"fmt"
 	"crypto/rand"
 	"errors"
 	"os"
@@ -144,7 +145,7 @@ func hasData(want map[string]string) func(*corev1.Secret) error {
 	return func(s *corev1.Secret) error {
 		for k, v := range want {
 			if string(s.Data[k]) != v {
-				return errors.New("data " + k + " not yet as expected")
+				return fmt.Errorf("data %s is %q, want %q", k, s.Data[k], v)
 			}
 		}
 		return nil

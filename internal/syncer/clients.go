@@ -37,6 +37,9 @@ type ClientCacheOptions struct {
 	Recheck time.Duration
 	// IdleTimeout closes clients unused this long.
 	IdleTimeout time.Duration
+	// Instrument, if set, wraps each client as built, below the dedupe
+	// layer, so it sees the calls that reach the backend (metrics).
+	Instrument func(providers.Name, providers.Client) providers.Client
 }
 
 // ClientCache keeps one authenticated client per store (per referent
@@ -106,6 +109,9 @@ func (c *ClientCache) Client(ctx context.Context, store providers.Store, specHas
 		return nil, "", err
 	}
 	id := identity(name, store, kube.Fingerprint())
+	if c.opts.Instrument != nil {
+		cl = c.opts.Instrument(name, cl)
+	}
 	if c.opts.Reads != nil {
 		cl = c.opts.Reads.Wrap(id, cl)
 	}

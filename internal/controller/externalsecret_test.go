@@ -1,0 +1,582 @@
+package controller_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
+	"github.com/sealsync/sealsync/internal/controller"
+	"github.com/sealsync/sealsync/internal/syncer"
+	"github.com/sealsync/sealsync/internal/testkit"
+	"github.com/sealsync/sealsync/providers"
+	"github.com/sealsync/sealsync/providers/fake"
+)
+
+// countingProvider wraps the fake provider and counts what reaches the
+// backend: logins (NewClient) and reads.
+type countingProvider struct {
+	providers.Provider
+	logins, reads atomic.Int64
+}
+
+func (p *countingProvider) NewClient(ctx context.Context, s providers.Store, k providers.Kube) (providers.Client, error) {
+	p.logins.Add(1)
+	c, err := p.Provider.NewClient(ctx, s, k)
+	if err != nil {
+		return nil, err
+	}
+	return &countingReads{Client: c, n: &p.reads}, nil
+}
+
+type countingReads struct {
+	providers.Client
+	n *atomic.Int64
+}
+
+func (c *countingReads) GetSecret(ctx context.Context, ref esv1.ExternalSecretDataRemoteRef) ([]byte, error) {
+	c.n.Add(1)
+	return c.Client.GetSecret(ctx, ref)
+}
+
+func (c *countingReads) GetSecretMap(ctx context.Context, ref esv1.ExternalSecretDataRemoteRef) (map[string][]byte, error) {
+	c.n.Add(1)
+	return c.Client.GetSecretMap(ctx, ref)
+}
+
+func (c *countingReads) GetAllSecrets(ctx context.Context, f esv1.ExternalSecretFind) (map[string][]byte, error) {
+	c.n.Add(1)
+	return c.Client.GetAllSecrets(ctx, f)
+}
+
+// setupES starts a controller that serves ExternalSecrets in its namespace
+// with a counting fake provider.
+func setupES(t *testing.T) (*testkit.Env, *running, *countingProvider) {
+	t.Helper()
+	p := &countingProvider{Provider: fake.New()}
+	reg := providers.NewRegistry()
+	reg.Register(providers.Fake, p)
+	e, r := setup(t, func(o *controller.Options) {
+		o.ES = controller.ESOptions{
+			Providers: reg, ControllerClass: "default", FloodGate: true,
+			StoreInterval: time.Minute, DedupeTTL: 5 * time.Second, Spread: 0, Workers: 4,
+		}
+	})
+	return e, r, p
+}
+
+// apply creates the objects of a YAML stream in namespace ns.
+func apply(t *testing.T, e *testkit.Env, ns, docs string) {
+	t.Helper()
+	for _, doc := range strings.Split(docs, "\n---\n") {
+		if strings.TrimSpace(doc) == "" {
+			continue
+		}
+		doc += "\n" // the separator took the document's last newline
+		var obj client.Object
+		var meta struct{ Kind string }
+		if err := yaml.Unmarshal([]byte(doc), &meta); err != nil {
+			t.Fatal(err)
+		}
+		switch meta.Kind {
+		case "SecretStore":
+			obj = &esv1.SecretStore{}
+		case "ClusterSecretStore":
+			obj = &esv1.ClusterSecretStore{}
+		case "ExternalSecret":
+			obj = &esv1.ExternalSecret{}
+		case "ClusterExternalSecret":
+			obj = &esv1.ClusterExternalSecret{}
+		case "Secret":
+			obj = &corev1.Secret{}
+		case "ConfigMap":
+			obj = &corev1.ConfigMap{}
+		default:
+			t.Fatalf("unknown kind %q", meta.Kind)
+		}
+		if err := yaml.UnmarshalStrict([]byte(doc), obj); err != nil {
+			t.Fatalf("%s: %v", meta.Kind, err)
+		}
+		if obj.GetNamespace() == "" && meta.Kind != "ClusterSecretStore" && meta.Kind != "ClusterExternalSecret" {
+			obj.SetNamespace(ns)
+		}
+		create(t, e, obj)
+	}
+}
+
+const fakeStore = `apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata:
+  name: fake
+spec:
+  provider:
+    fake:
+      data:
+      - key: /foo/bar
+        value: HELLO1
+        version: v1
+      - key: /foo/bar
+        value: HELLO2
+        version: v2
+      - key: /foo/baz
+        value: '{"john": "doe", "jane": "roe"}'
+      - key: /db
+        value: '{"user": "app", "password": "p@ss"}'
+`
+
+// waitES waits for the Ready condition of an ExternalSecret.
+func waitES(t *testing.T, e *testkit.Env, ns, name string, status corev1.ConditionStatus, msg string) *esv1.ExternalSecret {
+	t.Helper()
+	es := &esv1.ExternalSecret{}
+	testkit.Eventually(t, 20*time.Second, func() (bool, error) {
+		if err := e.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, es); err != nil {
+			return false, err
+		}
+		for _, c := range es.Status.Conditions {
+			if c.Type == esv1.ExternalSecretReady {
+				if c.Status == status && strings.Contains(c.Message, msg) {
+					return true, nil
+				}
+				return false, fmt.Errorf("Ready=%s: %s", c.Status, c.Message)
+			}
+		}
+		return false, errors.New("no Ready condition")
+	})
+	return es
+}
+
+func TestExternalSecretSyncsFromFakeStore(t *testing.T) {
+	e, r, p := setupES(t)
+	apply(t, e, r.ns, fakeStore+`---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: example
+spec:
+  refreshInterval: 1h
+  secretStoreRef:
+    name: fake
+    kind: SecretStore
+  target:
+    name: secret-to-be-created
+  data:
+  - secretKey: foo_bar
+    remoteRef:
+      key: /foo/bar
+      version: v1
+  dataFrom:
+  - extract:
+      key: /foo/baz
+`)
+	s := waitSecret(t, e, r.ns, "secret-to-be-created", hasData(map[string]string{"foo_bar": "HELLO1", "john": "doe", "jane": "roe"}))
+	if s.Labels[esv1.LabelManaged] != "true" || s.Annotations[esv1.AnnotationDataHash] != syncer.ESODataHash(s.Data) {
+		t.Fatalf("ESO metadata missing: %v %v", s.Labels, s.Annotations)
+	}
+	es := waitES(t, e, r.ns, "example", corev1.ConditionTrue, "secret synced")
+	if ref := metav1.GetControllerOf(s); ref == nil || ref.UID != es.UID {
+		t.Fatalf("owner = %v", s.OwnerReferences)
+	}
+	if es.Status.Binding.Name != "secret-to-be-created" || es.Status.SyncedResourceVersion == "" || es.Status.RefreshTime.IsZero() {
+		t.Fatalf("status = %+v", es.Status)
+	}
+	waitEvent(t, e, r.ns, "example", esv1.ReasonCreated)
+	var store esv1.SecretStore
+	testkit.Eventually(t, 10*time.Second, func() (bool, error) {
+		if err := e.Client.Get(ctx, client.ObjectKey{Namespace: r.ns, Name: "fake"}, &store); err != nil {
+			return false, err
+		}
+		return len(store.Status.Conditions) == 1 && store.Status.Conditions[0].Status == corev1.ConditionTrue &&
+			store.Status.Capabilities == esv1.SecretStoreReadOnly, nil
+	})
+
+	// Drift: a hand edit is repaired without calling the provider again.
+	logins, reads := p.logins.Load(), p.reads.Load()
+	s.Data["foo_bar"] = []byte("edited")
+	if err := e.Client.Update(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	waitSecret(t, e, r.ns, "secret-to-be-created", hasData(map[string]string{"foo_bar": "HELLO1"}))
+	if p.reads.Load() != reads || p.logins.Load() != logins {
+		t.Fatalf("drift repair called the provider: %d reads, %d logins", p.reads.Load()-reads, p.logins.Load()-logins)
+	}
+	// Deleted: recreated, again from memory.
+	if err := e.Client.Delete(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	waitSecret(t, e, r.ns, "secret-to-be-created", func(n *corev1.Secret) error {
+		if n.UID == s.UID {
+			return errors.New("not recreated yet")
+		}
+		return nil
+	})
+	if p.reads.Load() != reads {
+		t.Fatal("recreation called the provider")
+	}
+}
+
+func TestExternalSecretTemplatesAndPolicies(t *testing.T) {
+	e, r, _ := setupES(t)
+	apply(t, e, r.ns, fakeStore+`---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: tmpl
+data:
+  config.yaml: |
+    user: {{ .user }}
+---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: templated
+spec:
+  secretStoreRef:
+    name: fake
+  target:
+    template:
+      type: kubernetes.io/basic-auth
+      metadata:
+        labels:
+          app: db
+      data:
+        username: "{{ .user }}"
+        password: "{{ .password }}"
+        dsn: "postgres://{{ .user }}:{{ .password | urlquery }}@db/app"
+      templateFrom:
+      - configMap:
+          name: tmpl
+          items:
+          - key: config.yaml
+  dataFrom:
+  - extract:
+      key: /db
+---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: orphan
+spec:
+  secretStoreRef:
+    name: fake
+  target:
+    creationPolicy: Orphan
+  data:
+  - secretKey: v
+    remoteRef:
+      key: /foo/bar
+      version: v2
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: existing
+  labels:
+    theirs: "1"
+data:
+  theirs: eA==
+---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: merge
+spec:
+  secretStoreRef:
+    name: fake
+  target:
+    name: existing
+    creationPolicy: Merge
+  data:
+  - secretKey: ours
+    remoteRef:
+      key: /foo/bar
+      version: v1
+---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: merge-missing
+spec:
+  secretStoreRef:
+    name: fake
+  target:
+    name: not-there
+    creationPolicy: Merge
+  data:
+  - secretKey: ours
+    remoteRef:
+      key: /foo/bar
+      version: v1
+---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: none
+spec:
+  secretStoreRef:
+    name: fake
+  target:
+    creationPolicy: None
+  data:
+  - secretKey: ours
+    remoteRef:
+      key: /foo/bar
+      version: v1
+`)
+	s := waitSecret(t, e, r.ns, "templated", hasData(map[string]string{"dsn": "postgres://app:p%40ss@db/app", "config.yaml": "user: app\n"}))
+	if s.Type != corev1.SecretTypeBasicAuth || s.Labels["app"] != "db" {
+		t.Errorf("template metadata: type %s labels %v", s.Type, s.Labels)
+	}
+	o := waitSecret(t, e, r.ns, "orphan", hasData(map[string]string{"v": "HELLO2"}))
+	if len(o.OwnerReferences) != 0 {
+		t.Error("Orphan Secret has an owner")
+	}
+	m := waitSecret(t, e, r.ns, "existing", hasData(map[string]string{"ours": "HELLO1", "theirs": "x"}))
+	if m.Labels["theirs"] != "1" || len(m.OwnerReferences) != 0 {
+		t.Errorf("merge lost metadata: %v %v", m.Labels, m.OwnerReferences)
+	}
+	waitES(t, e, r.ns, "merge-missing", corev1.ConditionFalse, "With creationPolicy=Merge the secret won't be created")
+	waitES(t, e, r.ns, "none", corev1.ConditionTrue, "")
+	if err := e.Client.Get(ctx, client.ObjectKey{Namespace: r.ns, Name: "none"}, &corev1.Secret{}); !isNotFound(err) {
+		t.Fatal("creationPolicy None wrote a Secret")
+	}
+}
+
+func TestExternalSecretBadInputIsReported(t *testing.T) {
+	e, r, _ := setupES(t)
+	apply(t, e, r.ns, fakeStore+`---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: bad-template
+spec:
+  secretStoreRef:
+    name: fake
+  target:
+    template:
+      data:
+        broken: "{{ .user "
+  dataFrom:
+  - extract:
+      key: /db
+---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: bad-regexp
+spec:
+  secretStoreRef:
+    name: fake
+  dataFrom:
+  - find:
+      name:
+        regexp: "([a-z"
+---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: missing-key
+spec:
+  secretStoreRef:
+    name: fake
+  data:
+  - secretKey: x
+    remoteRef:
+      key: /does/not/exist
+---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: missing-store
+spec:
+  secretStoreRef:
+    name: nope
+  data:
+  - secretKey: x
+    remoteRef:
+      key: /foo/bar
+`)
+	for name, want := range map[string]string{
+		"bad-template":  `could not get secret data from provider`,
+		"bad-regexp":    "regexp",
+		"missing-key":   "secret not found",
+		"missing-store": `could not get SecretStore "nope"`,
+	} {
+		es := waitES(t, e, r.ns, name, corev1.ConditionFalse, want)
+		if es.Status.Conditions[0].Reason != esv1.ConditionReasonSecretSyncedError {
+			t.Errorf("%s: reason %s", name, es.Status.Conditions[0].Reason)
+		}
+		waitEvent(t, e, r.ns, name, esv1.ReasonUpdateFailed)
+		if strings.Contains(es.Status.Conditions[0].Message, "p@ss") {
+			t.Fatalf("%s: secret value in status", name)
+		}
+	}
+}
+
+func TestStoreReadinessGatesAndRetriggers(t *testing.T) {
+	e, r, _ := setupES(t)
+	apply(t, e, r.ns, `apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata:
+  name: later
+spec:
+  provider:
+    aws:
+      service: SecretsManager
+      region: eu-west-1
+---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: waiting
+spec:
+  refreshInterval: 1h
+  secretStoreRef:
+    name: later
+  data:
+  - secretKey: v
+    remoteRef:
+      key: /foo/bar
+      version: v1
+`)
+	waitES(t, e, r.ns, "waiting", corev1.ConditionFalse, "SecretStore is not ready")
+	var st esv1.SecretStore
+	if err := e.Client.Get(ctx, client.ObjectKey{Namespace: r.ns, Name: "later"}, &st); err != nil {
+		t.Fatal(err)
+	}
+	if c := st.Status.Conditions; len(c) != 1 || c[0].Reason != esv1.ReasonInvalidProviderConfig {
+		t.Fatalf("store status = %+v", st.Status)
+	}
+	// Fix the store: the ExternalSecret syncs at once, not after a backoff.
+	var fixed esv1.SecretStore
+	if err := yaml.Unmarshal([]byte(fakeStore), &fixed); err != nil {
+		t.Fatal(err)
+	}
+	st.Spec.Provider = fixed.Spec.Provider
+	if err := e.Client.Update(ctx, &st); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	waitSecret(t, e, r.ns, "waiting", hasData(map[string]string{"v": "HELLO1"}))
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("took %v after the store became ready", d)
+	}
+}
+
+func TestClusterSecretStoreConditions(t *testing.T) {
+	e, r, _ := setupES(t)
+	other := e.Namespace(t)
+	css := strings.Replace(strings.Replace(fakeStore, "kind: SecretStore", "kind: ClusterSecretStore", 1), "name: fake", "name: css-"+r.ns, 1)
+	css = strings.Replace(css, "spec:\n", "spec:\n  conditions:\n  - namespaces: [\""+r.ns+"\"]\n  - namespaceRegexes: [\"^never$\"]\n", 1)
+	apply(t, e, r.ns, css)
+	es := `apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: via-cluster-store
+spec:
+  secretStoreRef:
+    kind: ClusterSecretStore
+    name: css-` + r.ns + `
+  data:
+  - secretKey: v
+    remoteRef:
+      key: /foo/bar
+      version: v1
+`
+	apply(t, e, r.ns, es)
+	waitSecret(t, e, r.ns, "via-cluster-store", hasData(map[string]string{"v": "HELLO1"}))
+	// The controller watches only its own namespaces: start one for other.
+	r2 := start(t, e.Namespace(t), other, func(o *controller.Options) {
+		reg := providers.NewRegistry()
+		reg.Register(providers.Fake, fake.New())
+		o.ES = controller.ESOptions{Providers: reg, ControllerClass: "default", FloodGate: true, StoreInterval: time.Minute, DedupeTTL: time.Second, Workers: 2}
+	})
+	_ = r2
+	apply(t, e, other, es)
+	waitES(t, e, other, "via-cluster-store", corev1.ConditionFalse, "namespace not allowed by the ClusterSecretStore's conditions")
+	if err := e.Client.Get(ctx, client.ObjectKey{Namespace: other, Name: "via-cluster-store"}, &corev1.Secret{}); !isNotFound(err) {
+		t.Fatal("a Secret was written in a namespace the conditions refuse")
+	}
+}
+
+func TestClusterExternalSecretProvisions(t *testing.T) {
+	e, r, _ := setupES(t)
+	apply(t, e, r.ns, fakeStore)
+	var ns corev1.Namespace
+	if err := e.Client.Get(ctx, client.ObjectKey{Name: r.ns}, &ns); err != nil {
+		t.Fatal(err)
+	}
+	ns.Labels["ces-test"] = r.ns
+	if err := e.Client.Update(ctx, &ns); err != nil {
+		t.Fatal(err)
+	}
+	apply(t, e, "", `apiVersion: external-secrets.io/v1
+kind: ClusterExternalSecret
+metadata:
+  name: ces-`+r.ns+`
+spec:
+  externalSecretName: from-ces
+  namespaceSelectors:
+  - matchLabels:
+      ces-test: `+r.ns+`
+  externalSecretSpec:
+    secretStoreRef:
+      name: fake
+    data:
+    - secretKey: v
+      remoteRef:
+        key: /foo/bar
+        version: v2
+`)
+	waitSecret(t, e, r.ns, "from-ces", hasData(map[string]string{"v": "HELLO2"}))
+	var ces esv1.ClusterExternalSecret
+	testkit.Eventually(t, 10*time.Second, func() (bool, error) {
+		if err := e.Client.Get(ctx, client.ObjectKey{Name: "ces-" + r.ns}, &ces); err != nil {
+			return false, err
+		}
+		return len(ces.Status.ProvisionedNamespaces) == 1 && ces.Status.ProvisionedNamespaces[0] == r.ns, nil
+	})
+	// The namespace stops matching: its ExternalSecret goes.
+	delete(ns.Labels, "ces-test")
+	_ = e.Client.Get(ctx, client.ObjectKey{Name: r.ns}, &ns)
+	delete(ns.Labels, "ces-test")
+	if err := e.Client.Update(ctx, &ns); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 10*time.Second, func() (bool, error) {
+		err := e.Client.Get(ctx, client.ObjectKey{Namespace: r.ns, Name: "from-ces"}, &esv1.ExternalSecret{})
+		return isNotFound(err), err
+	})
+}
+
+// TestInvalidSecretIsReportedNotRetried: the API server refuses the Secret
+// the template describes; the status says why and no hot retry loop runs.
+func TestInvalidSecretIsReported(t *testing.T) {
+	e, r, _ := setupES(t)
+	apply(t, e, r.ns, fakeStore+`---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: invalid
+spec:
+  secretStoreRef:
+    name: fake
+  target:
+    template:
+      type: kubernetes.io/basic-auth
+      data:
+        dsn: "{{ .user }}"
+  dataFrom:
+  - extract:
+      key: /db
+`)
+	waitES(t, e, r.ns, "invalid", corev1.ConditionFalse, "data[username]: Required value")
+}
