@@ -123,19 +123,24 @@ func (l *clientLimiter) len() int {
 }
 
 // clientAddr returns the address that identifies r's client for rate
-// limiting: the first X-Forwarded-For entry, which the API server's service
-// proxy sets to the address it was called from, else the peer's address.
-// IPv6 addresses count per /64, the block one host usually has.
+// limiting: the last X-Forwarded-For entry, else the peer's address. IPv6
+// addresses count per /64, the block one host usually has.
 //
-// Both can be chosen by the caller: a client that reaches the proxy with
-// its own X-Forwarded-For header, or this Service directly, can claim any
-// address and so get a fresh bucket per request. The rate limit is
-// therefore fairness between honest clients; what bounds the damage a
-// dishonest one can do is the global limit on concurrent unsealing.
+// The last entry, not the first: the API server's service proxy keeps the
+// X-Forwarded-For its caller sent and appends the address it was called
+// from, so only the last entry is the API server's word; a first entry
+// would let any user pick a fresh bucket per request. A caller that
+// bypasses the proxy and reaches the Service directly can still claim any
+// address. The rate limit is therefore fairness between honest clients;
+// what bounds the damage a dishonest one can do is the global limit on
+// concurrent unsealing.
 func clientAddr(r *http.Request) netip.Addr {
-	if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-		first, _, _ := strings.Cut(xff, ",")
-		if a, err := netip.ParseAddr(strings.TrimSpace(first)); err == nil {
+	if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+		last := xff[len(xff)-1]
+		if i := strings.LastIndexByte(last, ','); i >= 0 {
+			last = last[i+1:]
+		}
+		if a, err := netip.ParseAddr(strings.TrimSpace(last)); err == nil {
 			return bucketAddr(a)
 		}
 	}

@@ -16,24 +16,30 @@ import (
 
 func TestClientAddr(t *testing.T) {
 	for _, tc := range []struct {
-		name, remote, xff, want string
+		name, remote string
+		xff          []string
+		want         string
 	}{
-		{"peer", "192.0.2.1:5000", "", "192.0.2.1"},
-		{"forwarded", "10.0.0.1:443", "198.51.100.7", "198.51.100.7"},
-		{"first of several", "10.0.0.1:443", "198.51.100.7, 10.1.1.1, 10.2.2.2", "198.51.100.7"},
-		{"spaces", "10.0.0.1:443", "  198.51.100.7  ,10.1.1.1", "198.51.100.7"},
-		{"garbage falls back to the peer", "10.0.0.1:443", "unknown", "10.0.0.1"},
-		{"IPv4-mapped IPv6", "[::ffff:192.0.2.1]:5000", "", "192.0.2.1"},
-		{"IPv6 per /64", "[2001:db8:1:2:3:4:5:6]:5000", "", "2001:db8:1:2::"},
-		{"forwarded IPv6 per /64", "10.0.0.1:443", "2001:db8:1:2:ffff::1", "2001:db8:1:2::"},
-		{"zone dropped", "[fe80::1%eth0]:5000", "", "fe80::"},
-		{"no TCP peer", "@", "", "invalid IP"},
+		{"peer", "192.0.2.1:5000", nil, "192.0.2.1"},
+		{"forwarded", "10.0.0.1:443", []string{"198.51.100.7"}, "198.51.100.7"},
+		// The service proxy appends the address it saw to what its caller
+		// sent: the last entry is the one to trust.
+		{"last of several", "10.0.0.1:443", []string{"203.0.113.9, 10.1.1.1, 198.51.100.7"}, "198.51.100.7"},
+		{"spaces", "10.0.0.1:443", []string{"203.0.113.9 ,  198.51.100.7  "}, "198.51.100.7"},
+		{"several headers", "10.0.0.1:443", []string{"203.0.113.9", "198.51.100.7"}, "198.51.100.7"},
+		{"garbage falls back to the peer", "10.0.0.1:443", []string{"unknown"}, "10.0.0.1"},
+		{"forged entry, garbage last", "10.0.0.1:443", []string{"203.0.113.9, unknown"}, "10.0.0.1"},
+		{"IPv4-mapped IPv6", "[::ffff:192.0.2.1]:5000", nil, "192.0.2.1"},
+		{"IPv6 per /64", "[2001:db8:1:2:3:4:5:6]:5000", nil, "2001:db8:1:2::"},
+		{"forwarded IPv6 per /64", "10.0.0.1:443", []string{"2001:db8:1:2:ffff::1"}, "2001:db8:1:2::"},
+		{"zone dropped", "[fe80::1%eth0]:5000", nil, "fe80::"},
+		{"no TCP peer", "@", nil, "invalid IP"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := httptest.NewRequest(http.MethodGet, "/", nil)
 			r.RemoteAddr = tc.remote
-			if tc.xff != "" {
-				r.Header.Set("X-Forwarded-For", tc.xff)
+			for _, v := range tc.xff {
+				r.Header.Add("X-Forwarded-For", v)
 			}
 			if got := clientAddr(r).String(); got != tc.want {
 				t.Errorf("got %s, want %s", got, tc.want)
