@@ -3,6 +3,7 @@ package cli_test
 import (
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -254,5 +255,54 @@ func TestOnlineForgedForwardedFor(t *testing.T) {
 	}
 	if codes[0] != http.StatusOK || codes[1] != http.StatusOK || codes[2] != http.StatusTooManyRequests {
 		t.Fatalf("statuses %v, want [200 200 429]: a forged X-Forwarded-For escaped the rate limit", codes)
+	}
+}
+
+// TestBitnamiKubesealOnline runs Bitnami's kubeseal v0.36.6 (built by
+// hack/tools.sh) against our server through the service proxy: the API is
+// a drop-in for Bitnami's controller.
+func TestBitnamiKubesealOnline(t *testing.T) {
+	bin := testkit.Tool(t, "kubeseal", "kubeseal")
+	latest, older := cliKey(t, "key", t0.Add(time.Hour)), cliKey(t, "other-key", t0)
+	ns, kc := onlineController(t, newKeys(older, latest), server.Options{})
+	home := t.TempDir()
+	bitnami := func(stdin string, args ...string) (string, string, error) {
+		cmd := exec.Command(bin, append([]string{"--kubeconfig", kc, "--controller-namespace", ns}, args...)...)
+		cmd.Env = []string{"HOME=" + home, "PATH=/usr/bin:/bin"}
+		cmd.Stdin = strings.NewReader(stdin)
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		return stdout.String(), stderr.String(), err
+	}
+
+	cert, stderr, err := bitnami("", "--fetch-cert")
+	if err != nil {
+		t.Fatalf("--fetch-cert: %v: %s", err, stderr)
+	}
+	if cert != string(crypto.EncodeCertificatePEM(latest.Certificate)) {
+		t.Fatalf("--fetch-cert printed another certificate:\n%s", cert)
+	}
+	sealed, stderr, err := bitnami(dbSecret, "-o", "yaml")
+	if err != nil {
+		t.Fatalf("seal: %v: %s", err, stderr)
+	}
+	if _, stderr, err := bitnami(sealed, "--validate"); err != nil {
+		t.Fatalf("--validate of its own output: %v: %s", err, stderr)
+	}
+	wrong := strings.Replace(sealed, "namespace: prod\n", "namespace: dev\n", 1)
+	if _, stderr, err := bitnami(wrong, "--validate"); err == nil || !strings.Contains(stderr, "unable to decrypt sealed secret") {
+		t.Errorf("--validate of a retargeted SealedSecret: %v: %s", err, stderr)
+	}
+
+	rotated, stderr, err := bitnami(sealOffline(t, older, "db"), "--re-encrypt", "-o", "yaml")
+	if err != nil {
+		t.Fatalf("--re-encrypt: %v: %s", err, stderr)
+	}
+	if got := decodeSealed(t, rotated).Annotations[ssv1alpha1.KeyIDAnnotation]; got != latest.ID.String() {
+		t.Errorf("re-encrypted with key %s, want the latest %s", got, latest.ID)
+	}
+	if _, stderr, err := bitnami(wrong, "--re-encrypt"); err == nil || !strings.Contains(stderr, "unable to rotate secret") {
+		t.Errorf("--re-encrypt of a retargeted SealedSecret: %v: %s", err, stderr)
 	}
 }
