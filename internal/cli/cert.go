@@ -11,7 +11,8 @@ import (
 	"time"
 )
 
-// maxCertSize is the largest certificate file or response in bytes.
+// maxCertSize is the largest certificate file, or response from the
+// controller, in bytes.
 const maxCertSize = 1 << 20
 
 // openCert returns the PEM certificate to seal with: from --cert (or
@@ -41,7 +42,7 @@ func openCertLocal(ctx context.Context, nameOrURL string) ([]byte, error) {
 			return nil, err
 		}
 		defer f.Close()
-		return readLimited(f, nameOrURL)
+		return readLimited(f, "certificate "+nameOrURL)
 	}
 	t := &http.Transport{Proxy: http.ProxyFromEnvironment}
 	t.RegisterProtocol("file", http.NewFileTransport(http.Dir("/")))
@@ -58,7 +59,7 @@ func openCertLocal(ctx context.Context, nameOrURL string) ([]byte, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("cannot fetch %q: %s", nameOrURL, resp.Status)
 	}
-	return readLimited(resp.Body, nameOrURL)
+	return readLimited(resp.Body, "certificate "+nameOrURL)
 }
 
 func readLimited(r io.Reader, what string) ([]byte, error) {
@@ -67,7 +68,7 @@ func readLimited(r io.Reader, what string) ([]byte, error) {
 		return nil, err
 	}
 	if len(b) > maxCertSize {
-		return nil, fmt.Errorf("certificate %s exceeds %d bytes", what, maxCertSize)
+		return nil, fmt.Errorf("%s exceeds %d bytes", what, maxCertSize)
 	}
 	return b, nil
 }

@@ -15,13 +15,21 @@ import (
 	"github.com/sealsync/sealsync/crypto"
 	"github.com/sealsync/sealsync/internal/cli"
 	"github.com/sealsync/sealsync/internal/manifest"
+	"github.com/sealsync/sealsync/internal/testkit"
 )
 
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	testscript.Main(withEnv{m}, map[string]func(){
 		"kubeseal": func() { os.Exit(cli.Main()) },
 	})
 }
+
+// withEnv runs the tests with the envtest control plane that the online
+// tests need; it starts only in the test process, never in the kubeseal
+// processes testscript runs.
+type withEnv struct{ m *testing.M }
+
+func (w withEnv) Run() int { return testkit.Main(w.m, &env) }
 
 // TestScripts runs the txtar scripts in testdata/script. Each starts with
 // key.pem (a 4096-bit key and its certificate), cert.pem (that certificate

@@ -53,16 +53,22 @@ func (c *controllerClient) portName(ctx context.Context) (string, error) {
 }
 
 func (c *controllerClient) fetchCert(ctx context.Context) ([]byte, error) {
+	return c.get(ctx, "/v1/cert.pem", "fetch certificate")
+}
+
+// get fetches path from the controller, up to maxCertSize bytes. A failed
+// request is reported as "cannot <what>: <client-go error>", wrapped.
+func (c *controllerClient) get(ctx context.Context, path, what string) ([]byte, error) {
 	port, err := c.portName(ctx)
 	if err != nil {
 		return nil, err
 	}
-	rc, err := c.core.Services(c.namespace).ProxyGet("http", c.name, port, "/v1/cert.pem", nil).Stream(ctx)
+	rc, err := c.core.Services(c.namespace).ProxyGet("http", c.name, port, path, nil).Stream(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("cannot fetch certificate: %v", err)
+		return nil, fmt.Errorf("cannot %s: %w", what, err)
 	}
 	defer rc.Close()
-	return readLimited(rc, "from the controller")
+	return readLimited(rc, "response to GET "+path)
 }
 
 // post sends body to path on the controller and returns the response body.
