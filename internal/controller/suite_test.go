@@ -2,9 +2,9 @@ package controller_test
 
 import (
 	"context"
-	"fmt"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"

@@ -3,9 +3,9 @@ package syncer
 import (
 	"crypto/sha256"
 	"crypto/sha3"
-	"fmt"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"slices"
 )
