@@ -50,7 +50,8 @@ test-short: ## Unit tests only (no control plane, no peers).
 	$(GO) test -short ./...
 
 .PHONY: demo
-demo: build ## Seal a Secret and recover it, printing both.
+demo: build ## Run the controller on a local control plane: seal, unseal, rotate, sync.
+	$(TOOLS_SH) envtest
 	hack/demo.sh
 
 .PHONY: bench

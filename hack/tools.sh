@@ -4,11 +4,12 @@
 #
 #   ~/.cache/sealsync/tools/<name>-<version>/   (override with SEALSYNC_CACHE)
 #
-# Usage: hack/tools.sh [--print-dir NAME] [NAME...]
+# Usage: hack/tools.sh [--print-dir NAME | --cached NAME] [NAME...]
 #   With no NAME it builds every tool in DEFAULT_TOOLS. Each tool is built at most
 #   once: a stamp file holding the recipe's version is written after a successful
 #   build and checked before the next, so a warm run only stats a few files.
 #   --print-dir NAME prints the folder holding NAME's binaries (building it first).
+#   --cached NAME prints it only if NAME is already built, else exits 1.
 #
 # Peers are built in throwaway wrapper modules under the cache's build/ folder,
 # never inside the repository, and their code is never committed.
@@ -214,6 +215,14 @@ ensure() {
 }
 
 main() {
+  if [[ "${1:-}" == "--cached" ]]; then
+    # Prints NAME's folder if it is already built; exits 1 without building.
+    [[ -n "${VERSIONS[$2]:-}" ]] || exit 1
+    local d; d=$(dir_of "$2")
+    [[ -f "$d/.sealsync-stamp" && "$(<"$d/.sealsync-stamp")" == "$(recipe_of "$2")" ]] || exit 1
+    echo "$d"
+    return
+  fi
   if [[ "${1:-}" == "--print-dir" ]]; then
     ensure "$2" >&2
     dir_of "$2"

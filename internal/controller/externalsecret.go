@@ -149,6 +149,10 @@ func (r *ESReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctr
 	}
 
 	f := &esFetcher{r: r, es: es, own: st}
+	if es.Status.SyncedResourceVersion == version && !due.IsZero() {
+		// A scheduled refresh: only reads from this slot on will do.
+		ctx = syncer.WithNotBefore(ctx, due)
+	}
 	d, err := syncer.BuildDesired(ctx, es, f, &templateSources{api: r.APIReader, namespace: es.Namespace})
 	if err != nil {
 		return r.failed(es, msgProviderError, err, true)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sealsync/sealsync/crypto"
 	"github.com/sealsync/sealsync/internal/keysecret"
+	"github.com/sealsync/sealsync/internal/server"
 )
 
 // Flags are the command-line flags of cmd/controller: Bitnami's controller
@@ -179,6 +180,10 @@ func (f *Flags) Options(namespace string) (Options, error) {
 		Workers:              f.Workers,
 		LeaderElection:       f.LeaderElect,
 		LeaderElectionID:     f.LeaderElectionID,
+		Server: &server.Options{
+			Addr: f.ListenAddr, RateLimit: float64(f.RateLimit), RateBurst: f.RateLimitBurst,
+			ReadTimeout: f.ReadTimeout, WriteTimeout: f.WriteTimeout,
+		},
 		ES: ESOptions{
 			ControllerClass: f.ControllerClass, FloodGate: f.FloodGate,
 			StoreInterval: f.StoreRequeueInterval, DedupeTTL: f.DedupeTTL,

@@ -36,6 +36,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -44,6 +45,7 @@ import (
 	ssv1alpha1 "github.com/sealsync/sealsync/api/sealedsecrets/v1alpha1"
 	"github.com/sealsync/sealsync/internal/keysecret"
 	"github.com/sealsync/sealsync/internal/manifest"
+	"github.com/sealsync/sealsync/internal/server"
 	"github.com/sealsync/sealsync/internal/syncer"
 )
 
@@ -86,6 +88,8 @@ type Options struct {
 	SkipNameValidation bool
 	// ES configure the ExternalSecret controllers.
 	ES ESOptions
+	// Server configures the HTTP API; nil serves none (tests).
+	Server *server.Options
 }
 
 // Controller is a configured manager with its key manager.
@@ -180,6 +184,18 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 	}
 	if err := setupExternalSecrets(context.Background(), mgr, opts.ES); err != nil {
 		return nil, err
+	}
+	if opts.Server != nil {
+		so := *opts.Server
+		so.Registerer = ctrlmetrics.Registry
+		so.Logger = mgr.GetLogger().WithName("server")
+		srv, err := server.New(so, keys)
+		if err != nil {
+			return nil, err
+		}
+		if err := mgr.Add(srv); err != nil {
+			return nil, err
+		}
 	}
 	return &Controller{Manager: mgr, Keys: keys}, nil
 }

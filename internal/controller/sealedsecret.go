@@ -159,7 +159,8 @@ func (r *SealedSecretReconciler) sync(ctx context.Context, ss *ssv1alpha1.Sealed
 		if serr := r.setSynced(ctx, ss, EventUpdateFailed, err); serr != nil {
 			return ctrl.Result{}, serr
 		}
-		if errors.Is(err, errImmutable) {
+		if errors.Is(err, errImmutable) || apierrors.IsInvalid(err) {
+			// Stays so until the SealedSecret changes, which re-triggers.
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err

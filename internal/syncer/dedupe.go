@@ -100,6 +100,22 @@ func (c *dedupedClient) Validate(ctx context.Context) error {
 	return nil
 }
 
+type notBeforeKey struct{}
+
+// WithNotBefore returns a context under which deduplicated reads accept
+// only results fetched at or after t. A scheduled refresh passes its slot
+// time, so that it never reuses a read from before the slot: otherwise a
+// value changed just after one refresh could stay hidden for another whole
+// interval. Refreshes sharing the slot still share one read.
+func WithNotBefore(ctx context.Context, t time.Time) context.Context {
+	return context.WithValue(ctx, notBeforeKey{}, t)
+}
+
+func notBefore(ctx context.Context) time.Time {
+	t, _ := ctx.Value(notBeforeKey{}).(time.Time)
+	return t
+}
+
 // do returns the entry for key, calling fetch if there is no fresh one.
 // Errors are shared with concurrent waiters but not cached afterwards, so
 // a failure is retried by the next caller.
@@ -108,7 +124,7 @@ func (d *Reads) do(ctx context.Context, key readKey, fetch func() *readEntry) *r
 	if e, ok := d.entries[key]; ok {
 		select {
 		case <-e.done:
-			if !e.expired && e.err == nil && d.now().Sub(e.at) < d.ttl {
+			if !e.expired && e.err == nil && d.now().Sub(e.at) < d.ttl && !e.at.Before(notBefore(ctx)) {
 				d.mu.Unlock()
 				return e
 			}

@@ -320,3 +320,21 @@ func TestESODataHash(t *testing.T) {
 		t.Fatal("map order changed the hash")
 	}
 }
+
+func TestReadsNotBefore(t *testing.T) {
+	reads := syncer.NewReads(time.Hour)
+	under := &countingClient{}
+	c := reads.Wrap("id", under)
+	ref := esv1.ExternalSecretDataRemoteRef{Key: "k"}
+	if _, err := c.GetSecret(context.Background(), ref); err != nil {
+		t.Fatal(err)
+	}
+	slot := time.Now().Add(time.Millisecond)
+	time.Sleep(2 * time.Millisecond)
+	ctx := syncer.WithNotBefore(context.Background(), slot)
+	_, _ = c.GetSecret(ctx, ref)
+	_, _ = c.GetSecret(ctx, ref)
+	if n := under.calls.Load(); n != 2 {
+		t.Fatalf("%d backend calls: a read from before the slot was reused, or the slot's read was not shared", n)
+	}
+}
