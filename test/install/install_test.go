@@ -25,13 +25,22 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
+	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
 	"github.com/sealsync/sealsync/crypto"
 	"github.com/sealsync/sealsync/internal/controller"
 	"github.com/sealsync/sealsync/internal/keysecret"
 	"github.com/sealsync/sealsync/internal/manifest"
 	"github.com/sealsync/sealsync/internal/sealing"
 	"github.com/sealsync/sealsync/internal/testkit"
+	"github.com/sealsync/sealsync/providers"
+	"github.com/sealsync/sealsync/providers/fake"
 )
+
+func fakeRegistry() *providers.Registry {
+	r := providers.NewRegistry()
+	r.Register(providers.Fake, fake.New())
+	return r
+}
 
 var env *testkit.Env
 
@@ -116,10 +125,14 @@ func testControllerAsServiceAccount(t *testing.T, e *testkit.Env) {
 	ctx := context.Background()
 	cfg := impersonate(e.Config, saUser, "system:serviceaccounts", "system:serviceaccounts:kube-system")
 	c, err := controller.New(cfg, controller.Options{
-		Keys: controller.KeyOptions{Namespace: "kube-system", Prefix: keysecret.DefaultPrefix, Bits: 2048, ValidFor: crypto.DefaultCertValidity},
+		Keys:        controller.KeyOptions{Namespace: "kube-system", Prefix: keysecret.DefaultPrefix, Bits: 2048, ValidFor: crypto.DefaultCertValidity},
 		MetricsAddr: "0", AllNamespaces: true, AcceptV1Data: true, UpdateStatus: true,
 		MaxUnsealRetries: 5, Workers: 2, LeaderElection: true, LeaderElectionID: "sealsync-install-test",
 		SkipNameValidation: true,
+		ES: controller.ESOptions{
+			Providers: fakeRegistry(), ControllerClass: "default", FloodGate: true,
+			StoreInterval: time.Minute, DedupeTTL: time.Second, Workers: 2,
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -160,6 +173,39 @@ func testControllerAsServiceAccount(t *testing.T, e *testkit.Env) {
 		}
 		return true, nil
 	})
+	// The ExternalSecret half, with a ClusterExternalSecret provisioning an
+	// ExternalSecret that reads a SecretStore in the namespace.
+	store := &esv1.SecretStore{ObjectMeta: metav1.ObjectMeta{Name: "fake", Namespace: ns}, Spec: esv1.SecretStoreSpec{
+		Provider: &esv1.SecretStoreProvider{Fake: &esv1.FakeProvider{Data: []esv1.FakeProviderData{{Key: "/k", Value: "from-fake"}}}},
+	}}
+	if err := e.Client.Create(ctx, store); err != nil {
+		t.Fatal(err)
+	}
+	ces := &esv1.ClusterExternalSecret{ObjectMeta: metav1.ObjectMeta{Name: "install-test"}, Spec: esv1.ClusterExternalSecretSpec{
+		Namespaces: []string{ns},
+		ExternalSecretSpec: esv1.ExternalSecretSpec{
+			SecretStoreRef: esv1.SecretStoreRef{Name: "fake"},
+			Data:           []esv1.ExternalSecretData{{SecretKey: "v", RemoteRef: esv1.ExternalSecretDataRemoteRef{Key: "/k"}}},
+		},
+	}}
+	if err := e.Client.Create(ctx, ces); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 30*time.Second, func() (bool, error) {
+		var got corev1.Secret
+		if err := e.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "install-test"}, &got); err != nil {
+			return false, err
+		}
+		return string(got.Data["v"]) == "from-fake", nil
+	})
+	testkit.Eventually(t, 30*time.Second, func() (bool, error) {
+		var es esv1.ExternalSecret
+		if err := e.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "install-test"}, &es); err != nil {
+			return false, err
+		}
+		return len(es.Status.Conditions) > 0 && es.Status.Conditions[0].Status == corev1.ConditionTrue, errors.New("ExternalSecret status not written")
+	})
+
 	testkit.Eventually(t, 30*time.Second, func() (bool, error) {
 		var evs corev1.EventList
 		if err := e.Client.List(ctx, &evs, client.InNamespace(ns)); err != nil {
