@@ -89,10 +89,12 @@ func (r *CESReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 // ORed, plus the deprecated namespaceSelector and namespaces.
 func (r *CESReconciler) namespaces(ctx context.Context, ces *esv1.ClusterExternalSecret) ([]string, error) {
 	selectors := slices.Clone(ces.Spec.NamespaceSelectors)
-	if ces.Spec.NamespaceSelector != nil {
-		selectors = append(selectors, *ces.Spec.NamespaceSelector)
+	//lint:ignore SA1019 deprecated fields still select namespaces, as in ESO.
+	if legacy := ces.Spec.NamespaceSelector; legacy != nil {
+		selectors = append(selectors, *legacy)
 	}
 	set := map[string]bool{}
+	//lint:ignore SA1019 deprecated fields still select namespaces, as in ESO.
 	for _, n := range ces.Spec.Namespaces {
 		set[n] = true
 	}

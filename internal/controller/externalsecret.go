@@ -182,7 +182,7 @@ func (r *ESReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctr
 	if secret != nil {
 		if err := r.write(ctx, es, secret, actual); err != nil {
 			if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
-				return ctrl.Result{Requeue: true}, nil
+				return ctrl.Result{RequeueAfter: conflictRetry}, nil
 			}
 			// An immutable target or a Secret the API server finds invalid
 			// stays so until the spec changes, which re-triggers.

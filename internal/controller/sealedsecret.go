@@ -47,6 +47,9 @@ const (
 	// (skip-set-owner-references) ours; Bitnami loses such Secrets after
 	// the first write.
 	ownerUIDAnnotation = "sealsync.dev/owner-uid"
+	// conflictRetry is how soon an object whose write lost a race with
+	// another writer is read again and redone.
+	conflictRetry = 100 * time.Millisecond
 	// unmanagedRetry is how often a SealedSecret blocked by an unmanaged
 	// Secret looks again: unmanaged Secrets are not watched.
 	unmanagedRetry = time.Minute
@@ -152,7 +155,7 @@ func (r *SealedSecretReconciler) sync(ctx context.Context, ss *ssv1alpha1.Sealed
 	if err != nil {
 		if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
 			// Someone else wrote meanwhile: read again and redo.
-			return ctrl.Result{Requeue: true}, nil
+			return ctrl.Result{RequeueAfter: conflictRetry}, nil
 		}
 		r.metrics.errors.WithLabelValues(reasonUpdate, ss.Namespace).Inc()
 		r.event(ss, corev1.EventTypeWarning, EventUpdateFailed, err.Error())

@@ -182,7 +182,7 @@ func testControllerAsServiceAccount(t *testing.T, e *testkit.Env) {
 		t.Fatal(err)
 	}
 	ces := &esv1.ClusterExternalSecret{ObjectMeta: metav1.ObjectMeta{Name: "install-test"}, Spec: esv1.ClusterExternalSecretSpec{
-		Namespaces: []string{ns},
+		NamespaceSelectors: []metav1.LabelSelector{{MatchLabels: map[string]string{"kubernetes.io/metadata.name": ns}}},
 		ExternalSecretSpec: esv1.ExternalSecretSpec{
 			SecretStoreRef: esv1.SecretStoreRef{Name: "fake"},
 			Data:           []esv1.ExternalSecretData{{SecretKey: "v", RemoteRef: esv1.ExternalSecretDataRemoteRef{Key: "/k"}}},
