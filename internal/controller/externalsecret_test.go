@@ -189,6 +189,13 @@ spec:
 		t.Fatalf("status = %+v", es.Status)
 	}
 	waitEvent(t, e, r.ns, "example", esv1.ReasonCreated)
+	families := gather(t)
+	for _, name := range []string{"externalsecret_sync_calls_total", "externalsecret_status_condition",
+		"externalsecret_reconcile_duration", "externalsecret_provider_api_calls_count", "secretstore_status_condition"} {
+		if _, ok := families[name]; !ok {
+			t.Errorf("metric %s not exposed", name)
+		}
+	}
 	var store esv1.SecretStore
 	testkit.Eventually(t, 10*time.Second, func() (bool, error) {
 		if err := e.Client.Get(ctx, client.ObjectKey{Namespace: r.ns, Name: "fake"}, &store); err != nil {

@@ -147,7 +147,9 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := mgr.Add(keyCache); err != nil {
+	// A bare cache would start only on the leader; every replica serves
+	// the keys, so it must run everywhere.
+	if err := mgr.Add(everyReplica{keyCache}); err != nil {
 		return nil, err
 	}
 	keys := NewKeyManager(opts.Keys, mgr.GetClient(), keyCache, mgr.GetAPIReader())
@@ -199,6 +201,11 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 	}
 	return &Controller{Manager: mgr, Keys: keys}, nil
 }
+
+// everyReplica runs a runnable on every replica, leader or not.
+type everyReplica struct{ manager.Runnable }
+
+func (everyReplica) NeedLeaderElection() bool { return false }
 
 func mustRequirement(key string, op selection.Operator) labels.Requirement {
 	req, err := labels.NewRequirement(key, op, nil)

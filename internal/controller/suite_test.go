@@ -208,3 +208,5 @@ func updateSS(t *testing.T, e *testkit.Env, ns, name string, mutate func(*ssv1al
 		t.Fatal(err)
 	}
 }
+
+var errNotYet = errors.New("not yet")

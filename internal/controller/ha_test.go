@@ -1,0 +1,89 @@
+package controller_test
+
+import (
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/sealsync/sealsync/crypto"
+	"github.com/sealsync/sealsync/internal/controller"
+	"github.com/sealsync/sealsync/internal/testkit"
+)
+
+// TestTwoReplicas runs two controllers with leader election: one key is
+// generated, both serve it, and when the leader stops the other takes over.
+func TestTwoReplicas(t *testing.T) {
+	e := testkit.RequireEnv(t, env)
+	keyNS, ns := e.Namespace(t), e.Namespace(t)
+	elect := func(o *controller.Options) {
+		o.LeaderElection = true
+		o.LeaderElectionID = "sealsync-ha-test"
+	}
+	leader := start(t, keyNS, ns, elect)
+	k := leader.latestKey(t)
+	standby := start(t, keyNS, ns, elect)
+	waitKeyring(t, standby, func(ring *crypto.Keyring) error {
+		if _, ok := ring.Lookup(k.ID); !ok {
+			return errNotYet
+		}
+		return nil
+	})
+	create(t, e, seal(t, k, ns, "before", crypto.ScopeStrict, map[string]string{"v": "1"}))
+	waitSecret(t, e, ns, "before", hasData(map[string]string{"v": "1"}))
+
+	leader.stop()
+	create(t, e, seal(t, k, ns, "after", crypto.ScopeStrict, map[string]string{"v": "2"}))
+	waitSecret(t, e, ns, "after", hasData(map[string]string{"v": "2"}))
+	time.Sleep(time.Second)
+	if n := len(keySecrets(t, e, keyNS)); n != 1 {
+		t.Fatalf("%d keys: the standby generated a key although one exists", n)
+	}
+}
+
+// TestMetricNames checks that Bitnami's metric names are exposed (the
+// ExternalSecret metrics are checked by the ExternalSecret tests).
+func TestMetricNames(t *testing.T) {
+	e, r := setup(t)
+	k := r.latestKey(t)
+	create(t, e, seal(t, k, r.ns, "m", crypto.ScopeStrict, map[string]string{"v": "1"}))
+	waitSecret(t, e, r.ns, "m", nil)
+	waitSynced(t, e, r.ns, "m", "True", "")
+	families := gather(t)
+	for _, name := range []string{
+		"sealed_secrets_controller_unseal_requests_total",
+		"sealed_secrets_controller_condition_info",
+		"controller_runtime_reconcile_total",
+	} {
+		if _, ok := families[name]; !ok {
+			t.Errorf("metric %s not exposed", name)
+		}
+	}
+	var found bool
+	for _, m := range families["sealed_secrets_controller_condition_info"].GetMetric() {
+		labels := map[string]string{}
+		for _, l := range m.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
+		}
+		if labels["name"] == "m" && labels["namespace"] == r.ns && labels["condition"] == "Synced" && m.GetGauge().GetValue() == 1 {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("condition_info{condition=Synced} is not 1 for the unsealed SealedSecret")
+	}
+}
+
+func gather(t *testing.T) map[string]*dto.MetricFamily {
+	t.Helper()
+	mfs, err := ctrlmetrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]*dto.MetricFamily{}
+	for _, mf := range mfs {
+		out[mf.GetName()] = mf
+	}
+	return out
+}
