@@ -77,18 +77,9 @@ func isRoot(c *x509.Certificate) bool {
 // the leaf (signs nothing else in the bundle) up to the root, linking each
 // certificate to the one whose subject key ID is its authority key ID.
 func orderChain(data []byte) ([]*x509.Certificate, error) {
-	var certs []*x509.Certificate
-	for {
-		var block *pem.Block
-		block, data = pem.Decode(data)
-		if block == nil {
-			break
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, errors.New("certificate chain: a block is not a certificate")
-		}
-		certs = append(certs, c)
+	certs, err := parseCerts(data)
+	if err != nil {
+		return nil, errors.New("certificate chain: a block is not a certificate")
 	}
 	if len(certs) == 0 {
 		return nil, errors.New("certificate chain: no certificate found")
