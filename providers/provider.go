@@ -84,6 +84,16 @@ type Validator interface {
 	Validate(ctx context.Context) error
 }
 
+// Identifier is implemented by clients that can name exactly what they may
+// read: two clients with the same identity have the same rights on the same
+// backend. The core shares reads between clients only when their
+// identities are equal, so an identity must change whenever rights could
+// differ. Clients that cannot tell return "", and the core falls back to
+// comparing their configuration and credentials byte for byte.
+type Identifier interface {
+	Identity() string
+}
+
 // ErrSecretNotFound is wrapped by clients when a referenced secret or
 // property does not exist. It drives deletionPolicy and is the one error
 // the core treats as "gone" rather than "failed".

@@ -149,8 +149,10 @@ func (r *ESReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctr
 	}
 
 	f := &esFetcher{r: r, es: es, own: st}
-	if es.Status.SyncedResourceVersion == version && !due.IsZero() {
-		// A scheduled refresh: only reads from this slot on will do.
+	if es.Status.SyncedResourceVersion == version && !due.IsZero() && !due.After(start) {
+		// A scheduled refresh: only reads from this slot on will do. (A
+		// refresh before its slot, such as a drift repair after a restart,
+		// takes any read still within the dedupe TTL.)
 		ctx = syncer.WithNotBefore(ctx, due)
 	}
 	d, err := syncer.BuildDesired(ctx, es, f, &templateSources{api: r.APIReader, namespace: es.Namespace})

@@ -109,6 +109,11 @@ func (c *ClientCache) Client(ctx context.Context, store providers.Store, specHas
 		return nil, "", err
 	}
 	id := identity(name, store, kube.Fingerprint())
+	if ider, ok := cl.(providers.Identifier); ok {
+		if own := ider.Identity(); own != "" {
+			id = string(name) + ":" + own
+		}
+	}
 	if c.opts.Instrument != nil {
 		cl = c.opts.Instrument(name, cl)
 	}

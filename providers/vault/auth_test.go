@@ -304,3 +304,50 @@ func TestAuthLDAPReachesVault(t *testing.T) {
 		t.Errorf("%d ldap logins reached Vault, want 1", n)
 	}
 }
+
+// TestIdentity: clients logging in with the same role, even with different
+// secret IDs, have the same rights and so the same identity; another role,
+// or another KV layout, does not.
+func TestIdentity(t *testing.T) {
+	v := testkit.RequireVault(t, vault)
+	ctx := t.Context()
+	_, policy := seedApp(t, v, "id")
+	_, otherPolicy := seedApp(t, v, "id-other")
+	role, other := "id-"+suffix(t), "id-other-"+suffix(t)
+	a, err := v.CreateAppRole(ctx, role, policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := write(t, v, "auth/approle/role/"+role+"/secret-id", nil).Data["secret_id"].(string)
+	o, err := v.CreateAppRole(ctx, other, otherPolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kube := newMapKube()
+	kube.setSecret("ns-a", "secret-id", a.SecretID)
+	kube.setSecret("ns-b", "secret-id", b)
+	kube.setSecret("ns-o", "secret-id", o.SecretID)
+	login := func(roleID, secret string, edit func(*esv1.VaultProvider)) string {
+		c := newClient(t, storeFor(v, func(p *esv1.VaultProvider) {
+			p.Auth = &esv1.VaultAuth{AppRole: &esv1.VaultAppRole{RoleID: roleID, SecretRef: sel(secret, "secret-id")}}
+			if edit != nil {
+				edit(p)
+			}
+		}), kube)
+		id := c.Identity()
+		if id == "" {
+			t.Fatal("no identity")
+		}
+		return id
+	}
+	idA := login(a.RoleID, "ns-a", nil)
+	if idB := login(a.RoleID, "ns-b", nil); idB != idA {
+		t.Error("two secret IDs of one role have different identities")
+	}
+	if idO := login(o.RoleID, "ns-o", nil); idO == idA {
+		t.Error("another role with other policies has the same identity")
+	}
+	if idV1 := login(a.RoleID, "ns-a", func(p *esv1.VaultProvider) { p.Version = "v1" }); idV1 == idA {
+		t.Error("another KV layout has the same identity")
+	}
+}

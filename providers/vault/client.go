@@ -2,10 +2,13 @@ package vault
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -21,7 +24,9 @@ const maxFindKeys = 10000
 
 // client reads one store's KV engine.
 type client struct {
-	kv kvLayout
+	// identity names what the client may read; see Identity.
+	identity string
+	kv       kvLayout
 	// api reaches Vault in the namespace secrets are read in; it carries
 	// no token (see session.do).
 	api     *vaultapi.Client
@@ -29,9 +34,47 @@ type client struct {
 }
 
 var (
-	_ providers.Client    = (*client)(nil)
-	_ providers.Validator = (*client)(nil)
+	_ providers.Client     = (*client)(nil)
+	_ providers.Validator  = (*client)(nil)
+	_ providers.Identifier = (*client)(nil)
 )
+
+// Identity names what the client may read: the server, the namespace and
+// KV layout it reads, and its token's rights — its policies and, because
+// templated ACL policies depend on it, its identity entity. Clients of
+// different stores that log in with the same role get the same identity,
+// so their identical reads can be shared. "" when the token could not be
+// looked up.
+func (c *client) Identity() string { return c.identity }
+
+// lookupIdentity computes Identity from a lookup-self of the token.
+func (c *client) lookupIdentity(ctx context.Context) string {
+	var data map[string]any
+	err := c.session.do(ctx, c.session.api, func(api *vaultapi.Client) error {
+		s, err := api.Auth().Token().LookupSelfWithContext(ctx)
+		if err == nil && s != nil {
+			data = s.Data
+		}
+		return err
+	})
+	if err != nil || data == nil {
+		return ""
+	}
+	var policies []string
+	for _, k := range []string{"policies", "identity_policies"} {
+		if l, ok := data[k].([]any); ok {
+			for _, p := range l {
+				policies = append(policies, fmt.Sprint(p))
+			}
+		}
+	}
+	slices.Sort(policies)
+	policies = slices.Compact(policies)
+	entity, _ := data["entity_id"].(string)
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%s\x00%v\x00%s\x00%s",
+		c.api.Address(), c.api.Namespace(), c.kv.mount, c.kv.v2, strings.Join(policies, ","), entity))
+	return hex.EncodeToString(sum[:16])
+}
 
 // GetSecret returns the secret at ref.Key as JSON, or its property
 // ref.Property. With metadataPolicy Fetch it reads the KV v2

@@ -83,6 +83,7 @@ func (p *provider) NewClient(ctx context.Context, store providers.Store, kube pr
 	if err := c.session.start(ctx); err != nil {
 		return nil, fmt.Errorf("vault store %s: %w", store.Name, err)
 	}
+	c.identity = c.lookupIdentity(ctx)
 	return c, nil
 }
 
