@@ -1,0 +1,498 @@
+package main
+
+// The unseal benchmark, as the issue asks: on one envtest API server, 500
+// SealedSecrets × 2 items sealed with the oldest of 12 keys (a year of
+// 30-day renewal). Each contender is started as a process after its
+// predecessor's Secrets are deleted and the SealedSecrets created afresh,
+// and timed from process start until a watch has seen all 500 Secrets.
+// The floor is measured first, in the same run. Then memory: each
+// controller's VmHWM and VmRSS once it has synced, with no other Secrets
+// and with 20,000 unrelated 1 KiB Secrets in the cluster.
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/spf13/pflag"
+
+	ssv1alpha1 "github.com/sealsync/sealsync/api/sealedsecrets/v1alpha1"
+	"github.com/sealsync/sealsync/crypto"
+	"github.com/sealsync/sealsync/internal/controller"
+	"github.com/sealsync/sealsync/internal/keysecret"
+	"github.com/sealsync/sealsync/internal/sealing"
+	"github.com/sealsync/sealsync/internal/testkit"
+)
+
+const (
+	// keyNamespace is the controllers' namespace, holding the keys.
+	keyNamespace = "kube-system"
+	// benchKeys are the committed keys crypto/testdata/keys/bench-NN.pem,
+	// bench-01 the oldest.
+	benchKeys = 12
+	// namespaceCount namespaces hold sealedCount SealedSecrets of two
+	// items each, in strict scope.
+	namespaceCount = 5
+	sealedCount    = 500
+	// targetLabel is on every Secret the controllers write (through the
+	// template), so that one watch sees exactly those.
+	targetLabel = "bench.sealsync.dev/unseal"
+	// noiseNamespace holds noiseCount unrelated Secrets of noiseSize bytes
+	// for the memory comparison.
+	noiseNamespace = "bench-noise"
+	noiseCount     = 20000
+	noiseSize      = 1 << 10
+	// settle is how long a controller runs on after its Secrets exist
+	// before its memory is read.
+	settle = 3 * time.Second
+	// bitnamiDefaultWall is Bitnami's time with its default 5 QPS, for the
+	// message when that run is skipped.
+	bitnamiDefaultWall = "≈298 s"
+)
+
+// unsealBench holds what the runs share.
+type unsealBench struct {
+	k          *cluster
+	dir        string
+	kubeconfig string
+	inCluster  *inCluster
+	ours       string // our controller binary
+	bitnami    string // Bitnami's controller binary
+	timeout    time.Duration
+	targets    map[string]bool // "namespace/name" of every Secret to be written
+	leaseID    string          // our default leader election lease
+}
+
+// contender is one controller configuration to time.
+type contender struct {
+	name   string
+	sealed []*ssv1alpha1.SealedSecret
+	spec   func(logPath string) (procSpec, error)
+}
+
+// runResult is what one contender run measured.
+type runResult struct {
+	Name     string
+	Wall     time.Duration // process start to all Secrets seen
+	CPU      time.Duration // user+system until then
+	HWM, RSS int64         // bytes, read after the settle time
+	Killed   bool          // needed SIGKILL to stop
+	// ControlPlaneCPU is what kube-apiserver and etcd used meanwhile: on
+	// two cores they compete with the controller.
+	ControlPlaneCPU time.Duration
+	Skipped         string // why it did not run
+}
+
+func runUnseal(ctx context.Context, c *cleanups, args []string) (err error) {
+	fs := flag.NewFlagSet("unseal", flag.ContinueOnError)
+	skipSlow := fs.Bool("skip-slow", false, "skip Bitnami with its default --kubeclient-qps=5 (≈5 min)")
+	skipRSS := fs.Bool("skip-rss", false, "skip the memory comparison with 20,000 unrelated Secrets")
+	out := fs.String("o", "", "also write the report (markdown) to `FILE`")
+	profileDir := fs.String("profile", "", "also run our controller in-process with a CPU profile and API call counts, written to `DIR`")
+	timeout := fs.Duration("timeout", 15*time.Minute, "give up on a controller run after this long")
+	keep := fs.Bool("keep", false, "keep the work folder (controller logs, kubeconfig) even on success")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+
+	rep := &unsealReport{Load: [2]string{loadAverage(), ""}, GOMAXPROCS: runtime.GOMAXPROCS(0), CPUModel: cpuModel(), GoVersion: runtime.Version()}
+	root, err := testkit.RepoRoot()
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "sealsync-bench-")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil || *keep {
+			progress("work folder kept: %s", dir)
+			return
+		}
+		c.add(func() { os.RemoveAll(dir) })
+	}()
+	b := &unsealBench{dir: dir, timeout: *timeout, leaseID: defaultLeaseID()}
+
+	keys, err := loadBenchKeys(root)
+	if err != nil {
+		return err
+	}
+	progress("building cmd/controller")
+	b.ours = filepath.Join(dir, "sealsync-controller")
+	build := exec.CommandContext(ctx, "go", "build", "-o", b.ours, "./cmd/controller")
+	build.Dir, build.Stdout, build.Stderr = root, os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("go build ./cmd/controller: %w", err)
+	}
+	toolDir, err := testkit.LookupToolDir("kubeseal")
+	if err != nil {
+		return err
+	}
+	b.bitnami = filepath.Join(toolDir, "controller")
+
+	progress("starting the API server")
+	if b.k, err = startCluster(c); err != nil {
+		return err
+	}
+	if v, err := b.k.clientset.Discovery().ServerVersion(); err == nil {
+		rep.APIServer = v.GitVersion
+	}
+	if b.kubeconfig, err = b.k.writeKubeconfig(dir); err != nil {
+		return err
+	}
+	if b.inCluster, err = prepareInCluster(ctx, b.k, keyNamespace, dir); err != nil {
+		return err
+	}
+
+	progress("creating %d key Secrets, sealing %d SealedSecrets with the oldest key", len(keys), sealedCount)
+	hinted, targets, err := b.setup(ctx, keys)
+	if err != nil {
+		return err
+	}
+	unhinted := make([]*ssv1alpha1.SealedSecret, len(hinted))
+	for i, ss := range hinted {
+		unhinted[i] = ss.DeepCopy()
+		delete(unhinted[i].Annotations, ssv1alpha1.KeyIDAnnotation)
+	}
+
+	progress("measuring the floor")
+	if rep.Floor, err = measureFloor(ctx, b, keys[0], hinted, targets); err != nil {
+		return err
+	}
+	progress("floor %.2f s (decrypt %.2f s, create %.2f s)", rep.Floor.Total().Seconds(), rep.Floor.Decrypt.Seconds(), rep.Floor.Create.Seconds())
+
+	ours := b.oursContender("sealsync", hinted)
+	bitnamiTuned := b.bitnamiContender("Bitnami v0.36.6, --kubeclient-qps=-1", hinted, "--kubeclient-qps=-1")
+	for _, ct := range []contender{
+		ours,
+		b.oursContender("sealsync, no key-id hint", unhinted),
+		bitnamiTuned,
+		b.bitnamiContender("Bitnami v0.36.6, default (5 QPS)", hinted),
+	} {
+		if *skipSlow && ct.name == "Bitnami v0.36.6, default (5 QPS)" {
+			rep.Runs = append(rep.Runs, runResult{Name: ct.name, Skipped: "-skip-slow (reference: " + bitnamiDefaultWall + ")"})
+			continue
+		}
+		r, err := b.run(ctx, ct, 0)
+		if err != nil {
+			return err
+		}
+		rep.Runs = append(rep.Runs, r)
+	}
+
+	if *profileDir != "" {
+		progress("profiling our controller in-process")
+		if rep.Profile, err = b.profile(ctx, hinted, *profileDir); err != nil {
+			return err
+		}
+	}
+
+	if !*skipRSS {
+		for _, ct := range []contender{ours, bitnamiTuned} {
+			r, err := b.run(ctx, ct, settle)
+			if err != nil {
+				return err
+			}
+			rep.Memory = append(rep.Memory, memoryResult{Name: ct.name, Without: r})
+		}
+		progress("creating %d unrelated %d-byte Secrets in %s", noiseCount, noiseSize, noiseNamespace)
+		if err := b.createNoise(ctx); err != nil {
+			return err
+		}
+		for i, ct := range []contender{ours, bitnamiTuned} {
+			r, err := b.run(ctx, ct, settle)
+			if err != nil {
+				return err
+			}
+			rep.Memory[i].With = r
+		}
+	}
+
+	rep.Load[1] = loadAverage()
+	text := rep.markdown()
+	fmt.Print(text)
+	if *out != "" {
+		if err := os.WriteFile(*out, []byte(text), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// loadBenchKeys reads the twelve bench keys, oldest first.
+func loadBenchKeys(root string) ([]*crypto.Key, error) {
+	var keys []*crypto.Key
+	for i := 1; i <= benchKeys; i++ {
+		path := filepath.Join(root, "crypto", "testdata", "keys", fmt.Sprintf("bench-%02d.pem", i))
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		ks, err := keysecret.ParseKeyFile(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		keys = append(keys, ks[0])
+	}
+	return keys, nil
+}
+
+// defaultLeaseID is the name of our controller's leader election lease
+// with default flags.
+func defaultLeaseID() string {
+	return controller.BindFlags(pflag.NewFlagSet("", pflag.ContinueOnError)).LeaderElectionID
+}
+
+// setup creates the namespaces and key Secrets and seals the SealedSecrets
+// (without creating them) with keys[0]. It returns them with the Secrets
+// they unseal to.
+func (b *unsealBench) setup(ctx context.Context, keys []*crypto.Key) ([]*ssv1alpha1.SealedSecret, []*corev1.Secret, error) {
+	for _, ns := range append(benchNamespaces(), keyNamespace, noiseNamespace) {
+		err := b.k.client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			return nil, nil, fmt.Errorf("create namespace %s: %w", ns, err)
+		}
+	}
+	for _, k := range keys {
+		if err := b.k.client.Create(ctx, keysecret.New(k, keyNamespace, keysecret.DefaultPrefix, nil, nil)); err != nil {
+			return nil, nil, fmt.Errorf("create key secret: %w", err)
+		}
+	}
+	sealer := sealing.NewSealer(rand.Reader, &keys[0].PrivateKey.PublicKey)
+	b.targets = map[string]bool{}
+	var sealed []*ssv1alpha1.SealedSecret
+	var targets []*corev1.Secret
+	for i := range sealedCount {
+		password := make([]byte, 24)
+		if _, err := rand.Read(password); err != nil {
+			return nil, nil, err
+		}
+		s := &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{
+				Name:      fmt.Sprintf("app-%03d", i),
+				Namespace: benchNamespaces()[i%namespaceCount],
+				Labels:    map[string]string{targetLabel: "true"},
+			},
+			Type: corev1.SecretTypeOpaque,
+			Data: map[string][]byte{
+				"username": fmt.Appendf(nil, "app-%03d", i),
+				"password": []byte(base64.StdEncoding.EncodeToString(password)),
+			},
+		}
+		ss, err := sealer.SealSecret(s)
+		if err != nil {
+			return nil, nil, err
+		}
+		sealed = append(sealed, ss)
+		targets = append(targets, s)
+		b.targets[s.Namespace+"/"+s.Name] = true
+	}
+	return sealed, targets, nil
+}
+
+func benchNamespaces() []string {
+	ns := make([]string, namespaceCount)
+	for i := range ns {
+		ns[i] = "bench-" + strconv.Itoa(i+1)
+	}
+	return ns
+}
+
+// oursContender runs our controller with its default flags, plus a
+// kubeconfig, free ports and --key-renew-period=0 as Bitnami gets: the
+// bench keys' dates are fixed, and a renewal due at start would add a
+// key generation and a thirteenth key to what is measured.
+func (b *unsealBench) oursContender(name string, sealed []*ssv1alpha1.SealedSecret) contender {
+	return contender{name: name, sealed: sealed, spec: func(logPath string) (procSpec, error) {
+		listen, err := listenFlags()
+		if err != nil {
+			return procSpec{}, err
+		}
+		args := append([]string{"--kubeconfig", b.kubeconfig, "--key-renew-period=0"}, listen...)
+		return procSpec{name: name, path: b.ours, args: args, env: baseEnv(keyNamespace), logPath: logPath}, nil
+	}}
+}
+
+// bitnamiContender runs Bitnami's controller as if in a pod, with the
+// flags the reference measurements used plus extra.
+func (b *unsealBench) bitnamiContender(name string, sealed []*ssv1alpha1.SealedSecret, extra ...string) contender {
+	return contender{name: name, sealed: sealed, spec: func(logPath string) (procSpec, error) {
+		listen, err := listenFlags()
+		if err != nil {
+			return procSpec{}, err
+		}
+		args := append(append([]string{"--key-renew-period=0", "--update-status"}, listen...), extra...)
+		path, argv, env := b.inCluster.command(b.bitnami, args, keyNamespace)
+		return procSpec{name: name, path: path, args: argv, env: env, logPath: logPath}, nil
+	}}
+}
+
+// listenFlags returns --listen-addr and --listen-metrics-addr on free
+// local ports.
+func listenFlags() ([]string, error) {
+	var flags []string
+	for _, name := range []string{"--listen-addr", "--listen-metrics-addr"} {
+		p, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		flags = append(flags, fmt.Sprintf("%s=127.0.0.1:%d", name, p))
+	}
+	return flags, nil
+}
+
+// reset deletes the previous run's Secrets and SealedSecrets and our
+// leader lease, then creates sealed afresh, so that every run starts from
+// the same state: no Secret, no status, no lease to wait for.
+func (b *unsealBench) reset(ctx context.Context, sealed []*ssv1alpha1.SealedSecret) error {
+	if err := b.deleteTargets(ctx); err != nil {
+		return err
+	}
+	for _, ns := range benchNamespaces() {
+		if err := b.k.client.DeleteAllOf(ctx, &ssv1alpha1.SealedSecret{}, client.InNamespace(ns)); err != nil {
+			return fmt.Errorf("delete sealed secrets in %s: %w", ns, err)
+		}
+	}
+	lease := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: b.leaseID, Namespace: keyNamespace}}
+	if err := b.k.client.Delete(ctx, lease); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("delete lease: %w", err)
+	}
+	return parallel(ctx, len(sealed), 4*runtime.GOMAXPROCS(0), func(ctx context.Context, i int) error {
+		return b.k.client.Create(ctx, sealed[i].DeepCopy())
+	})
+}
+
+// deleteTargets deletes every Secret a run writes.
+func (b *unsealBench) deleteTargets(ctx context.Context) error {
+	for _, ns := range benchNamespaces() {
+		if err := b.k.client.DeleteAllOf(ctx, &corev1.Secret{}, client.InNamespace(ns), client.HasLabels{targetLabel}); err != nil {
+			return fmt.Errorf("delete secrets in %s: %w", ns, err)
+		}
+	}
+	return nil
+}
+
+// run times one contender from a fresh start. With a settle time it lets
+// the controller run that much longer before reading its memory.
+func (b *unsealBench) run(ctx context.Context, ct contender, settle time.Duration) (runResult, error) {
+	r := runResult{Name: ct.name}
+	if err := b.reset(ctx, ct.sealed); err != nil {
+		return r, err
+	}
+	w, err := watchSecrets(ctx, b.k.clientset, targetLabel, b.targets)
+	if err != nil {
+		return r, err
+	}
+	defer w.stop()
+	if n := w.count(); n != 0 {
+		return r, fmt.Errorf("%d Secrets of the previous run are still there", n)
+	}
+	logPath := filepath.Join(b.dir, fmt.Sprintf("%s-%d.log", slug(ct.name), time.Now().UnixNano()))
+	spec, err := ct.spec(logPath)
+	if err != nil {
+		return r, err
+	}
+	cp0, err := b.k.controlPlaneCPU()
+	if err != nil {
+		return r, err
+	}
+	progress("%s: starting (log %s)", ct.name, logPath)
+	p, err := startProc(spec)
+	if err != nil {
+		return r, err
+	}
+	defer p.stop()
+	runCtx, cancel := context.WithTimeout(ctx, b.timeout)
+	defer cancel()
+	doneAt, err := w.wait(runCtx, p.exited, p.errExited, func(n int) {
+		progress("%s: %d/%d Secrets after %.0f s", ct.name, n, len(b.targets), time.Since(p.started).Seconds())
+	})
+	if err != nil {
+		return r, fmt.Errorf("%s: %w; last lines of its log:\n%s", ct.name, err, tail(logPath, 20))
+	}
+	r.Wall = doneAt.Sub(p.started)
+	st, err := p.stats()
+	if err != nil {
+		return r, err
+	}
+	r.CPU = st.CPU
+	cp1, err := b.k.controlPlaneCPU()
+	if err != nil {
+		return r, err
+	}
+	r.ControlPlaneCPU = cp1 - cp0
+	if settle > 0 {
+		select {
+		case <-time.After(settle):
+		case <-ctx.Done():
+			return r, ctx.Err()
+		}
+		if st, err = p.stats(); err != nil {
+			return r, err
+		}
+	}
+	r.HWM, r.RSS = st.HWM, st.RSS
+	r.Killed = p.stop()
+	progress("%s: %d Secrets in %.2f s, CPU %.2f s, VmHWM %.1f MiB, VmRSS %.1f MiB%s", ct.name, len(b.targets),
+		r.Wall.Seconds(), r.CPU.Seconds(), mib(r.HWM), mib(r.RSS), map[bool]string{true: " (needed SIGKILL)"}[r.Killed])
+	return r, nil
+}
+
+// createNoise creates the unrelated Secrets, in parallel.
+func (b *unsealBench) createNoise(ctx context.Context) error {
+	start := time.Now()
+	err := parallel(ctx, noiseCount, 8*runtime.GOMAXPROCS(0), func(ctx context.Context, i int) error {
+		data := make([]byte, noiseSize)
+		if _, err := rand.Read(data); err != nil {
+			return err
+		}
+		s := &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("noise-%05d", i), Namespace: noiseNamespace},
+			Data:       map[string][]byte{"blob": data},
+		}
+		if err := b.k.client.Create(ctx, s); err != nil && !apierrors.IsAlreadyExists(err) {
+			return err
+		}
+		if (i+1)%5000 == 0 {
+			progress("%d unrelated Secrets created", i+1)
+		}
+		return nil
+	})
+	progress("created %d unrelated Secrets in %.1f s", noiseCount, time.Since(start).Seconds())
+	return err
+}
+
+// slug turns a contender name into a file name part.
+func slug(s string) string {
+	out := make([]byte, 0, len(s))
+	for _, c := range []byte(s) {
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+			out = append(out, c)
+		case c >= 'A' && c <= 'Z':
+			out = append(out, c+'a'-'A')
+		case len(out) > 0 && out[len(out)-1] != '-':
+			out = append(out, '-')
+		}
+	}
+	return string(out)
+}
+
+func mib(bytes int64) float64 { return float64(bytes) / (1 << 20) }
