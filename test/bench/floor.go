@@ -32,13 +32,16 @@ type floor struct {
 	Create        time.Duration
 	Creates       int
 	CreateWorkers int
+	// CreateControlPlaneCPU is what kube-apiserver and etcd used for the
+	// creates.
+	CreateControlPlaneCPU time.Duration
 }
 
 // Total is the floor: both parts one after the other.
 func (f floor) Total() time.Duration { return f.Decrypt + f.Create }
 
-// measureFloor opens every value of sealed with key and creates targets,
-// then deletes them again.
+// measureFloor opens every value of sealed with key and creates targets
+// (after deleting those of an earlier run), then deletes them again.
 func measureFloor(ctx context.Context, b *unsealBench, key *crypto.Key, sealed []*ssv1alpha1.SealedSecret, targets []*corev1.Secret) (floor, error) {
 	type item struct{ blob, label []byte }
 	var items []item
@@ -73,6 +76,13 @@ func measureFloor(ctx context.Context, b *unsealBench, key *crypto.Key, sealed [
 	}
 	f.DecryptCPU = cpu1.CPU - cpu0.CPU
 
+	if err := b.deleteTargets(ctx); err != nil {
+		return f, err
+	}
+	cp0, err := b.k.controlPlaneCPU()
+	if err != nil {
+		return f, err
+	}
 	start = time.Now()
 	err = parallel(ctx, len(targets), f.CreateWorkers, func(ctx context.Context, i int) error {
 		return b.k.client.Create(ctx, targets[i].DeepCopy())
@@ -81,5 +91,10 @@ func measureFloor(ctx context.Context, b *unsealBench, key *crypto.Key, sealed [
 	if err != nil {
 		return f, fmt.Errorf("floor: create secrets: %w", err)
 	}
+	cp1, err := b.k.controlPlaneCPU()
+	if err != nil {
+		return f, err
+	}
+	f.CreateControlPlaneCPU = cp1 - cp0
 	return f, b.deleteTargets(ctx)
 }

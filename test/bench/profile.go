@@ -33,6 +33,7 @@ import (
 
 // profileResult is what the in-process run found.
 type profileResult struct {
+	Extra      string // flags added to the defaults
 	Wall       time.Duration
 	CPU        time.Duration // of the whole bench process while it ran
 	Workers    int
@@ -138,8 +139,8 @@ func resourceOf(path string) string {
 }
 
 // profile runs our controller in-process on sealed from a fresh start,
-// with a CPU profile written to dir.
-func (b *unsealBench) profile(ctx context.Context, sealed []*ssv1alpha1.SealedSecret, dir string) (*profileResult, error) {
+// with its default flags plus extra, and a CPU profile written to dir.
+func (b *unsealBench) profile(ctx context.Context, sealed []*ssv1alpha1.SealedSecret, dir string, extra []string) (*profileResult, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -149,7 +150,8 @@ func (b *unsealBench) profile(ctx context.Context, sealed []*ssv1alpha1.SealedSe
 	}
 	fs := pflag.NewFlagSet("controller", pflag.ContinueOnError)
 	flags := controller.BindFlags(fs)
-	if err := fs.Parse(append([]string{"--kubeconfig", b.kubeconfig, "--key-renew-period=0"}, listen...)); err != nil {
+	args := append(append([]string{"--kubeconfig", b.kubeconfig, "--key-renew-period=0"}, listen...), extra...)
+	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	cfg, err := controller.RESTConfig(flags.Kubeconfig, flags.KubeClientQPS, flags.KubeClientBurst)
@@ -176,7 +178,7 @@ func (b *unsealBench) profile(ctx context.Context, sealed []*ssv1alpha1.SealedSe
 	}
 	defer w.stop()
 
-	res := &profileResult{Workers: opts.Workers, QPS: cfg.QPS, Burst: cfg.Burst, Dir: dir}
+	res := &profileResult{Extra: strings.Join(extra, " "), Workers: opts.Workers, QPS: cfg.QPS, Burst: cfg.Burst, Dir: dir}
 	profPath := filepath.Join(dir, "cpu.pprof")
 	pf, err := os.Create(profPath)
 	if err != nil {
@@ -289,8 +291,12 @@ func reconcileMetrics() reconcileStats {
 }
 
 func (p *profileResult) markdown(w io.Writer) {
-	fmt.Fprintf(w, "In-process profile of our controller (default flags: %d workers, client QPS %g burst %d): %.2f s wall, %.2f s CPU (whole bench process). Files in %s.\n\n",
-		p.Workers, p.QPS, p.Burst, p.Wall.Seconds(), p.CPU.Seconds(), p.Dir)
+	flags := "default flags"
+	if p.Extra != "" {
+		flags += " + " + p.Extra
+	}
+	fmt.Fprintf(w, "In-process profile of our controller (%s: %d workers, client QPS %g burst %d): %.2f s wall, %.2f s CPU (whole bench process). Files in %s.\n\n",
+		flags, p.Workers, p.QPS, p.Burst, p.Wall.Seconds(), p.CPU.Seconds(), p.Dir)
 	r := p.Reconciles
 	if r.Count > 0 {
 		fmt.Fprintf(w, "Reconciles: %.0f, %.2f s inside Reconcile summed over workers (%.0f%% of %d workers × wall); an item waited %.2f s in the queue on average.\n\n",

@@ -2,8 +2,10 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,15 +30,55 @@ type memoryResult struct {
 	Without, With runResult
 }
 
+// contenderResult holds every timed run of one contender.
+type contenderResult struct {
+	Name    string
+	Runs    []runResult
+	Skipped string // why it did not run
+}
+
+// median returns the run with the median wall time (the faster of the two
+// middle ones for an even count), or nil if there was none.
+func (c *contenderResult) median() *runResult {
+	if len(c.Runs) == 0 {
+		return nil
+	}
+	runs := slices.Clone(c.Runs)
+	slices.SortFunc(runs, func(a, b runResult) int { return cmp.Compare(a.Wall, b.Wall) })
+	return &runs[(len(runs)-1)/2]
+}
+
+// wall returns the median wall time, with the range when there are
+// several runs.
+func (c *contenderResult) wall() string {
+	m := c.median()
+	if len(c.Runs) == 1 {
+		return fmt.Sprintf("%.2f", m.Wall.Seconds())
+	}
+	lo, hi := c.Runs[0].Wall, c.Runs[0].Wall
+	for _, r := range c.Runs {
+		lo, hi = min(lo, r.Wall), max(hi, r.Wall)
+	}
+	return fmt.Sprintf("%.2f (%.2f–%.2f)", m.Wall.Seconds(), lo.Seconds(), hi.Seconds())
+}
+
 // unsealReport is everything the unseal benchmark prints.
 type unsealReport struct {
 	CPUModel, GoVersion, APIServer string
 	GOMAXPROCS                     int
 	Load                           [2]string // load averages before and after
-	Floor                          floor
-	Runs                           []runResult // ours first, then ours unhinted, Bitnami tuned, Bitnami default
-	Profile                        *profileResult
-	Memory                         []memoryResult
+	Floors                         []floor   // one a round
+	// Contenders are ours, ours unhinted, Bitnami tuned, Bitnami default.
+	Contenders []*contenderResult
+	Profile    *profileResult
+	Memory     []memoryResult
+}
+
+// floor returns the floor with the median total.
+func (r *unsealReport) floor() floor {
+	fs := slices.Clone(r.Floors)
+	slices.SortFunc(fs, func(a, b floor) int { return cmp.Compare(a.Total(), b.Total()) })
+	return fs[(len(fs)-1)/2]
 }
 
 func (r *unsealReport) markdown() string {
@@ -48,20 +90,29 @@ func (r *unsealReport) markdown() string {
 	if l, err := strconv.ParseFloat(strings.Fields(r.Load[0])[0], 64); err == nil && l > 0.5*float64(r.GOMAXPROCS) {
 		w("**Note:** the load average was %.2f on %d cores before the run: other work competed for the CPU, and the figures are slower than on an idle machine.\n\n", l, r.GOMAXPROCS)
 	}
-	f := r.Floor
-	w("Floor %.2f s = %d RSA-4096 OAEP decryptions with the right key on %d goroutines, %.2f s (%.2f s CPU: %.1f ms each, %.2f cores obtained) + %d two-item Secret creates, unthrottled, %d workers, %.2f s.\n\n",
-		f.Total().Seconds(), f.Ops, f.DecryptWorkers, f.Decrypt.Seconds(), f.DecryptCPU.Seconds(),
-		perOpMS(f.DecryptCPU, f.Ops), f.DecryptCPU.Seconds()/f.Decrypt.Seconds(), f.Creates, f.CreateWorkers, f.Create.Seconds())
+	if len(r.Floors) == 0 {
+		return b.String()
+	}
+	f := r.floor()
+	rounds := ""
+	if n := len(r.Floors); n > 1 {
+		rounds = fmt.Sprintf(" (median of %d rounds; wall times are medians with their range)", n)
+	}
+	w("Floor%s %.2f s = %d RSA-4096 OAEP decryptions with the right key on %d goroutines, %.2f s (%.2f s CPU: %.1f ms each, %.2f cores obtained) + %d two-item Secret creates, unthrottled, %d workers, %.2f s (API server + etcd CPU %.2f s).\n\n",
+		rounds, f.Total().Seconds(), f.Ops, f.DecryptWorkers, f.Decrypt.Seconds(), f.DecryptCPU.Seconds(),
+		perOpMS(f.DecryptCPU, f.Ops), f.DecryptCPU.Seconds()/f.Decrypt.Seconds(), f.Creates, f.CreateWorkers, f.Create.Seconds(),
+		f.CreateControlPlaneCPU.Seconds())
 
-	bitnamiDefault, bitnamiTuned := r.find("Bitnami v0.36.6, default (5 QPS)"), r.find("Bitnami v0.36.6, --kubeclient-qps=-1")
+	bitnamiDefault, bitnamiTuned := r.median(nameBitnamiDefault), r.median(nameBitnamiTuned)
 	w("| contender | wall s | objects/s | CPU s | peak RSS MiB | speed-up vs Bitnami default | speed-up vs Bitnami tuned | × floor | API server + etcd CPU s |\n")
 	w("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-	for _, run := range r.Runs {
-		if run.Skipped != "" {
-			w("| %s | skipped: %s | | | | | | | |\n", run.Name, run.Skipped)
+	for _, c := range r.Contenders {
+		run := c.median()
+		if run == nil {
+			w("| %s | skipped: %s | | | | | | | |\n", c.Name, c.Skipped)
 			continue
 		}
-		w("| %s | %.2f | %.1f | %.2f | %.1f | %s | %s | %.2f | %.2f |\n", run.Name, run.Wall.Seconds(),
+		w("| %s | %s | %.1f | %.2f | %.1f | %s | %s | %.2f | %.2f |\n", c.Name, c.wall(),
 			float64(sealedCount)/run.Wall.Seconds(), run.CPU.Seconds(), mib(run.HWM),
 			speedup(bitnamiDefault, run), speedup(bitnamiTuned, run), run.Wall.Seconds()/f.Total().Seconds(),
 			run.ControlPlaneCPU.Seconds())
@@ -85,8 +136,7 @@ func (r *unsealReport) markdown() string {
 	}
 
 	w("Goals:\n")
-	if len(r.Runs) > 0 {
-		ours := r.Runs[0]
+	if ours := r.median(nameOurs); ours != nil {
 		for _, bn := range []*runResult{bitnamiDefault, bitnamiTuned} {
 			if bn != nil {
 				s := bn.Wall.Seconds() / ours.Wall.Seconds()
@@ -105,16 +155,17 @@ func (r *unsealReport) markdown() string {
 	return b.String()
 }
 
-func (r *unsealReport) find(name string) *runResult {
-	for i := range r.Runs {
-		if r.Runs[i].Name == name && r.Runs[i].Skipped == "" {
-			return &r.Runs[i]
+// median returns the median run of the named contender, or nil.
+func (r *unsealReport) median(name string) *runResult {
+	for _, c := range r.Contenders {
+		if c.Name == name {
+			return c.median()
 		}
 	}
 	return nil
 }
 
-func speedup(base *runResult, run runResult) string {
+func speedup(base, run *runResult) string {
 	if base == nil {
 		return "—"
 	}

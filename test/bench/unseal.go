@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -64,6 +65,14 @@ const (
 	bitnamiDefaultWall = "≈298 s"
 )
 
+// Contender names; the report finds the Bitnami baselines by name.
+const (
+	nameOurs           = "sealsync"
+	nameOursUnhinted   = "sealsync, no key-id hint"
+	nameBitnamiTuned   = "Bitnami v0.36.6, --kubeclient-qps=-1"
+	nameBitnamiDefault = "Bitnami v0.36.6, default (5 QPS)"
+)
+
 // unsealBench holds what the runs share.
 type unsealBench struct {
 	k          *cluster
@@ -94,7 +103,6 @@ type runResult struct {
 	// ControlPlaneCPU is what kube-apiserver and etcd used meanwhile: on
 	// two cores they compete with the controller.
 	ControlPlaneCPU time.Duration
-	Skipped         string // why it did not run
 }
 
 func runUnseal(ctx context.Context, c *cleanups, args []string) (err error) {
@@ -105,11 +113,21 @@ func runUnseal(ctx context.Context, c *cleanups, args []string) (err error) {
 	profileDir := fs.String("profile", "", "also run our controller in-process with a CPU profile and API call counts, written to `DIR`")
 	timeout := fs.Duration("timeout", 15*time.Minute, "give up on a controller run after this long")
 	keep := fs.Bool("keep", false, "keep the work folder (controller logs, kubeconfig) even on success")
+	count := fs.Int("count", 1, "measure the floor and time each contender `N` times, interleaved, and report medians (Bitnami's default run is paced by its rate limiter and runs once)")
+	profileFlags := fs.String("profile-flags", "", "extra controller `FLAGS` for the -profile run, e.g. --kubeclient-qps=-1, to see what a change would gain")
+	var try []string
+	fs.Func("try", "also time our controller with these extra `FLAGS` (space-separated; repeatable), e.g. -try=--kubeclient-qps=-1", func(v string) error {
+		try = append(try, v)
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *count < 1 {
+		return fmt.Errorf("-count must be at least 1")
 	}
 
 	rep := &unsealReport{Load: [2]string{loadAverage(), ""}, GOMAXPROCS: runtime.GOMAXPROCS(0), CPUModel: cpuModel(), GoVersion: runtime.Version()}
@@ -172,34 +190,46 @@ func runUnseal(ctx context.Context, c *cleanups, args []string) (err error) {
 		delete(unhinted[i].Annotations, ssv1alpha1.KeyIDAnnotation)
 	}
 
-	progress("measuring the floor")
-	if rep.Floor, err = measureFloor(ctx, b, keys[0], hinted, targets); err != nil {
-		return err
+	ours := b.oursContender(nameOurs, hinted)
+	bitnamiTuned := b.bitnamiContender(nameBitnamiTuned, hinted, "--kubeclient-qps=-1")
+	contenders := []contender{ours, b.oursContender(nameOursUnhinted, unhinted)}
+	for _, flags := range try {
+		contenders = append(contenders, b.oursContender(nameOurs+", "+flags, hinted, strings.Fields(flags)...))
 	}
-	progress("floor %.2f s (decrypt %.2f s, create %.2f s)", rep.Floor.Total().Seconds(), rep.Floor.Decrypt.Seconds(), rep.Floor.Create.Seconds())
-
-	ours := b.oursContender("sealsync", hinted)
-	bitnamiTuned := b.bitnamiContender("Bitnami v0.36.6, --kubeclient-qps=-1", hinted, "--kubeclient-qps=-1")
-	for _, ct := range []contender{
-		ours,
-		b.oursContender("sealsync, no key-id hint", unhinted),
-		bitnamiTuned,
-		b.bitnamiContender("Bitnami v0.36.6, default (5 QPS)", hinted),
-	} {
-		if *skipSlow && ct.name == "Bitnami v0.36.6, default (5 QPS)" {
-			rep.Runs = append(rep.Runs, runResult{Name: ct.name, Skipped: "-skip-slow (reference: " + bitnamiDefaultWall + ")"})
-			continue
-		}
-		r, err := b.run(ctx, ct, 0)
+	contenders = append(contenders, bitnamiTuned, b.bitnamiContender(nameBitnamiDefault, hinted))
+	for _, ct := range contenders {
+		rep.Contenders = append(rep.Contenders, &contenderResult{Name: ct.name})
+	}
+	if *skipSlow {
+		rep.Contenders[len(rep.Contenders)-1].Skipped = "-skip-slow (reference: " + bitnamiDefaultWall + ")"
+	}
+	// Rounds interleave the contenders, so that a burst of other work on a
+	// shared machine spreads over all of them instead of hitting one.
+	for round := range *count {
+		progress("round %d of %d: measuring the floor", round+1, *count)
+		f, err := measureFloor(ctx, b, keys[0], hinted, targets)
 		if err != nil {
 			return err
 		}
-		rep.Runs = append(rep.Runs, r)
+		rep.Floors = append(rep.Floors, f)
+		progress("floor %.2f s (decrypt %.2f s, create %.2f s)", f.Total().Seconds(), f.Decrypt.Seconds(), f.Create.Seconds())
+		for i, ct := range contenders {
+			// Bitnami's default run is paced by its rate limiter, not by
+			// the machine: once is enough.
+			if rep.Contenders[i].Skipped != "" || (ct.name == nameBitnamiDefault && round > 0) {
+				continue
+			}
+			r, err := b.run(ctx, ct, 0)
+			if err != nil {
+				return err
+			}
+			rep.Contenders[i].Runs = append(rep.Contenders[i].Runs, r)
+		}
 	}
 
 	if *profileDir != "" {
 		progress("profiling our controller in-process")
-		if rep.Profile, err = b.profile(ctx, hinted, *profileDir); err != nil {
+		if rep.Profile, err = b.profile(ctx, hinted, *profileDir, strings.Fields(*profileFlags)); err != nil {
 			return err
 		}
 	}
@@ -316,16 +346,16 @@ func benchNamespaces() []string {
 }
 
 // oursContender runs our controller with its default flags, plus a
-// kubeconfig, free ports and --key-renew-period=0 as Bitnami gets: the
+// kubeconfig, free ports and --key-renew-period=0 as Bitnami gets (the
 // bench keys' dates are fixed, and a renewal due at start would add a
-// key generation and a thirteenth key to what is measured.
-func (b *unsealBench) oursContender(name string, sealed []*ssv1alpha1.SealedSecret) contender {
+// key generation and a thirteenth key to what is measured), plus extra.
+func (b *unsealBench) oursContender(name string, sealed []*ssv1alpha1.SealedSecret, extra ...string) contender {
 	return contender{name: name, sealed: sealed, spec: func(logPath string) (procSpec, error) {
 		listen, err := listenFlags()
 		if err != nil {
 			return procSpec{}, err
 		}
-		args := append([]string{"--kubeconfig", b.kubeconfig, "--key-renew-period=0"}, listen...)
+		args := append(append([]string{"--kubeconfig", b.kubeconfig, "--key-renew-period=0"}, listen...), extra...)
 		return procSpec{name: name, path: b.ours, args: args, env: baseEnv(keyNamespace), logPath: logPath}, nil
 	}}
 }
