@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -115,6 +116,7 @@ func runUnseal(ctx context.Context, c *cleanups, args []string) (err error) {
 	keep := fs.Bool("keep", false, "keep the work folder (controller logs, kubeconfig) even on success")
 	count := fs.Int("count", 1, "measure the floor and time each contender `N` times, interleaved, and report medians (Bitnami's default run is paced by its rate limiter and runs once)")
 	profileFlags := fs.String("profile-flags", "", "extra controller `FLAGS` for the -profile run, e.g. --kubeclient-qps=-1, to see what a change would gain")
+	only := fs.String("run", "", "time only the contenders whose name matches `REGEXP` (the floor is always measured)")
 	var try []string
 	fs.Func("try", "also time our controller with these extra `FLAGS` (space-separated; repeatable), e.g. -try=--kubeclient-qps=-1", func(v string) error {
 		try = append(try, v)
@@ -128,6 +130,10 @@ func runUnseal(ctx context.Context, c *cleanups, args []string) (err error) {
 	}
 	if *count < 1 {
 		return fmt.Errorf("-count must be at least 1")
+	}
+	selected, err := regexp.Compile(*only)
+	if err != nil {
+		return fmt.Errorf("-run: %w", err)
 	}
 
 	rep := &unsealReport{Load: [2]string{loadAverage(), ""}, GOMAXPROCS: runtime.GOMAXPROCS(0), CPUModel: cpuModel(), GoVersion: runtime.Version()}
@@ -200,8 +206,13 @@ func runUnseal(ctx context.Context, c *cleanups, args []string) (err error) {
 	for _, ct := range contenders {
 		rep.Contenders = append(rep.Contenders, &contenderResult{Name: ct.name})
 	}
-	if *skipSlow {
-		rep.Contenders[len(rep.Contenders)-1].Skipped = "-skip-slow (reference: " + bitnamiDefaultWall + ")"
+	for _, c := range rep.Contenders {
+		switch {
+		case !selected.MatchString(c.Name):
+			c.Skipped = "not selected by -run"
+		case *skipSlow && c.Name == nameBitnamiDefault:
+			c.Skipped = "-skip-slow (reference: " + bitnamiDefaultWall + ")"
+		}
 	}
 	// Rounds interleave the contenders, so that a burst of other work on a
 	// shared machine spreads over all of them instead of hitting one.
