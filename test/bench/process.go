@@ -74,7 +74,7 @@ func (p *proc) pid() int { return p.cmd.Process.Pid }
 
 // errExited reports a process that ended before it was stopped.
 func (p *proc) errExited() error {
-	return fmt.Errorf("%s exited early (%v); last lines of %s:\n%s", p.spec.name, p.waitErr, p.spec.logPath, tail(p.spec.logPath, 20))
+	return fmt.Errorf("exited before all Secrets existed (%v)", p.waitErr)
 }
 
 // stop sends SIGTERM to the process group, then SIGKILL after stopGrace,

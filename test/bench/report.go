@@ -28,13 +28,15 @@ const (
 type memoryResult struct {
 	Name          string
 	Without, With runResult
+	Failure       string // why a run failed
 }
 
 // contenderResult holds every timed run of one contender.
 type contenderResult struct {
-	Name    string
-	Runs    []runResult
-	Skipped string // why it did not run
+	Name     string
+	Runs     []runResult
+	Failures []string // runs that did not finish, and why
+	Skipped  string   // why it did not run
 }
 
 // median returns the run with the median wall time (the faster of the two
@@ -108,8 +110,12 @@ func (r *unsealReport) markdown() string {
 	w("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, c := range r.Contenders {
 		run := c.median()
-		if run == nil {
+		switch {
+		case c.Skipped != "":
 			w("| %s | skipped: %s | | | | | | | |\n", c.Name, c.Skipped)
+			continue
+		case run == nil:
+			w("| %s | failed | | | | | | | |\n", c.Name)
 			continue
 		}
 		w("| %s | %s | %.1f | %.2f | %.1f | %s | %s | %.2f | %.2f |\n", c.Name, c.wall(),
@@ -118,6 +124,19 @@ func (r *unsealReport) markdown() string {
 			run.ControlPlaneCPU.Seconds())
 	}
 	w("\nWall time runs from process start until a watch has seen all %d Secrets; CPU is the controller's user+system time until then (/proc/PID/stat), peak RSS its VmHWM.\n\n", sealedCount)
+	var failed bool
+	for _, c := range r.Contenders {
+		for _, f := range c.Failures {
+			if !failed {
+				w("Failed runs (left out of the medians):\n\n")
+				failed = true
+			}
+			w("- %s: %s\n", c.Name, f)
+		}
+	}
+	if failed {
+		w("\n")
+	}
 
 	if r.Profile != nil {
 		r.Profile.markdown(&b)
@@ -129,6 +148,10 @@ func (r *unsealReport) markdown() string {
 		w("| controller | VmHWM MiB | VmRSS MiB | VmHWM MiB +%d | VmRSS MiB +%d | VmHWM ratio | VmRSS ratio |\n", noiseCount, noiseCount)
 		w("|---|---:|---:|---:|---:|---:|---:|\n")
 		for _, m := range r.Memory {
+			if m.Failure != "" {
+				w("| %s | failed: %s | | | | | |\n", m.Name, m.Failure)
+				continue
+			}
 			w("| %s | %.1f | %.1f | %.1f | %.1f | %.2f | %.2f |\n", m.Name, mib(m.Without.HWM), mib(m.Without.RSS),
 				mib(m.With.HWM), mib(m.With.RSS), ratio(m.With.HWM, m.Without.HWM), ratio(m.With.RSS, m.Without.RSS))
 		}
@@ -146,7 +169,7 @@ func (r *unsealReport) markdown() string {
 		x := ours.Wall.Seconds() / f.Total().Seconds()
 		w("- within %.1f× of the floor: %.2f× — %s\n", goalFloor, x, verdict(x <= goalFloor))
 	}
-	if len(r.Memory) > 0 {
+	if len(r.Memory) > 0 && r.Memory[0].Failure == "" {
 		m := r.Memory[0]
 		h, s := ratio(m.With.HWM, m.Without.HWM), ratio(m.With.RSS, m.Without.RSS)
 		w("- memory with %d unrelated Secrets within %.2f×: VmHWM %.2f×, VmRSS %.2f× — %s\n", noiseCount, goalMemory, h, s,

@@ -13,6 +13,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -231,6 +232,10 @@ func runUnseal(ctx context.Context, c *cleanups, args []string) (err error) {
 				continue
 			}
 			r, err := b.run(ctx, ct, 0)
+			if f := recorded(err); f != nil {
+				rep.Contenders[i].Failures = append(rep.Contenders[i].Failures, f.short())
+				continue
+			}
 			if err != nil {
 				return err
 			}
@@ -247,11 +252,15 @@ func runUnseal(ctx context.Context, c *cleanups, args []string) (err error) {
 
 	if !*skipRSS {
 		for _, ct := range []contender{ours, bitnamiTuned} {
+			m := memoryResult{Name: ct.name}
 			r, err := b.run(ctx, ct, settle)
-			if err != nil {
+			if f := recorded(err); f != nil {
+				m.Failure = "without: " + f.short()
+			} else if err != nil {
 				return err
 			}
-			rep.Memory = append(rep.Memory, memoryResult{Name: ct.name, Without: r})
+			m.Without = r
+			rep.Memory = append(rep.Memory, m)
 		}
 		progress("creating %d unrelated %d-byte Secrets in %s", noiseCount, noiseSize, noiseNamespace)
 		if err := b.createNoise(ctx); err != nil {
@@ -259,7 +268,9 @@ func runUnseal(ctx context.Context, c *cleanups, args []string) (err error) {
 		}
 		for i, ct := range []contender{ours, bitnamiTuned} {
 			r, err := b.run(ctx, ct, settle)
-			if err != nil {
+			if f := recorded(err); f != nil {
+				rep.Memory[i].Failure = strings.TrimPrefix(rep.Memory[i].Failure+"; ", "; ") + "with: " + f.short()
+			} else if err != nil {
 				return err
 			}
 			rep.Memory[i].With = r
@@ -466,7 +477,13 @@ func (b *unsealBench) run(ctx context.Context, ct contender, settle time.Duratio
 		progress("%s: %d/%d Secrets after %.0f s", ct.name, n, len(b.targets), time.Since(p.started).Seconds())
 	})
 	if err != nil {
-		return r, fmt.Errorf("%s: %w; last lines of its log:\n%s", ct.name, err, tail(logPath, 20))
+		if ctx.Err() != nil {
+			return r, ctx.Err()
+		}
+		if runCtx.Err() != nil {
+			err = fmt.Errorf("%d of %d Secrets after %s", w.count(), len(b.targets), b.timeout)
+		}
+		return r, &runFailure{name: ct.name, err: err, log: logPath}
 	}
 	r.Wall = doneAt.Sub(p.started)
 	st, err := p.stats()
@@ -494,6 +511,35 @@ func (b *unsealBench) run(ctx context.Context, ct contender, settle time.Duratio
 	progress("%s: %d Secrets in %.2f s, CPU %.2f s, VmHWM %.1f MiB, VmRSS %.1f MiB%s", ct.name, len(b.targets),
 		r.Wall.Seconds(), r.CPU.Seconds(), mib(r.HWM), mib(r.RSS), map[bool]string{true: " (needed SIGKILL)"}[r.Killed])
 	return r, nil
+}
+
+// runFailure is a contender that did not finish its run: it exited early
+// or timed out. The bench records it and goes on.
+type runFailure struct {
+	name string
+	err  error
+	log  string
+}
+
+func (f *runFailure) Error() string {
+	return fmt.Sprintf("%s: %v; last lines of %s:\n%s", f.name, f.err, f.log, tail(f.log, 20))
+}
+
+// short is the failure in one line.
+func (f *runFailure) short() string {
+	msg, _, _ := strings.Cut(f.err.Error(), "\n")
+	return msg
+}
+
+// recorded returns the failure err reports, after printing it, or nil
+// when err is something else: an error that must end the bench.
+func recorded(err error) *runFailure {
+	var f *runFailure
+	if errors.As(err, &f) {
+		progress("run failed: %v", f)
+		return f
+	}
+	return nil
 }
 
 // createNoise creates the unrelated Secrets, in parallel.
