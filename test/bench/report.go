@@ -28,7 +28,7 @@ const (
 type memoryResult struct {
 	Name          string
 	Without, With runResult
-	Failure       string // why a run failed
+	Failures      []string // runs that did not finish, and why
 }
 
 // contenderResult holds every timed run of one contender.
@@ -148,8 +148,8 @@ func (r *unsealReport) markdown() string {
 		w("| controller | VmHWM MiB | VmRSS MiB | VmHWM MiB +%d | VmRSS MiB +%d | VmHWM ratio | VmRSS ratio |\n", noiseCount, noiseCount)
 		w("|---|---:|---:|---:|---:|---:|---:|\n")
 		for _, m := range r.Memory {
-			if m.Failure != "" {
-				w("| %s | failed: %s | | | | | |\n", m.Name, m.Failure)
+			if len(m.Failures) > 0 {
+				w("| %s | failed: %s | | | | | |\n", m.Name, strings.Join(m.Failures, "; "))
 				continue
 			}
 			w("| %s | %.1f | %.1f | %.1f | %.1f | %.2f | %.2f |\n", m.Name, mib(m.Without.HWM), mib(m.Without.RSS),
@@ -169,7 +169,7 @@ func (r *unsealReport) markdown() string {
 		x := ours.Wall.Seconds() / f.Total().Seconds()
 		w("- within %.1f× of the floor: %.2f× — %s\n", goalFloor, x, verdict(x <= goalFloor))
 	}
-	if len(r.Memory) > 0 && r.Memory[0].Failure == "" {
+	if len(r.Memory) > 0 && len(r.Memory[0].Failures) == 0 {
 		m := r.Memory[0]
 		h, s := ratio(m.With.HWM, m.Without.HWM), ratio(m.With.RSS, m.Without.RSS)
 		w("- memory with %d unrelated Secrets within %.2f×: VmHWM %.2f×, VmRSS %.2f× — %s\n", noiseCount, goalMemory, h, s,

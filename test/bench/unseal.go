@@ -107,36 +107,55 @@ type runResult struct {
 	ControlPlaneCPU time.Duration
 }
 
-func runUnseal(ctx context.Context, c *cleanups, args []string) (err error) {
+// unsealOptions are the flags of the unseal subcommand.
+type unsealOptions struct {
+	skipSlow, skipRSS, keep bool
+	out, profileDir         string
+	profileFlags            []string
+	timeout                 time.Duration
+	count                   int
+	run                     *regexp.Regexp
+	try                     []string
+}
+
+func parseUnsealFlags(args []string) (*unsealOptions, error) {
+	o := &unsealOptions{}
 	fs := flag.NewFlagSet("unseal", flag.ContinueOnError)
-	skipSlow := fs.Bool("skip-slow", false, "skip Bitnami with its default --kubeclient-qps=5 (≈5 min)")
-	skipRSS := fs.Bool("skip-rss", false, "skip the memory comparison with 20,000 unrelated Secrets")
-	out := fs.String("o", "", "also write the report (markdown) to `FILE`")
-	profileDir := fs.String("profile", "", "also run our controller in-process with a CPU profile and API call counts, written to `DIR`")
-	timeout := fs.Duration("timeout", 15*time.Minute, "give up on a controller run after this long")
-	keep := fs.Bool("keep", false, "keep the work folder (controller logs, kubeconfig) even on success")
-	count := fs.Int("count", 1, "measure the floor and time each contender `N` times, interleaved, and report medians (Bitnami's default run is paced by its rate limiter and runs once)")
+	fs.BoolVar(&o.skipSlow, "skip-slow", false, "skip Bitnami with its default --kubeclient-qps=5 (≈5 min)")
+	fs.BoolVar(&o.skipRSS, "skip-rss", false, "skip the memory comparison with 20,000 unrelated Secrets")
+	fs.StringVar(&o.out, "o", "", "also write the report (markdown) to `FILE`")
+	fs.StringVar(&o.profileDir, "profile", "", "also run our controller in-process with a CPU profile and API call counts, written to `DIR`")
 	profileFlags := fs.String("profile-flags", "", "extra controller `FLAGS` for the -profile run, e.g. --kubeclient-qps=-1, to see what a change would gain")
-	only := fs.String("run", "", "time only the contenders whose name matches `REGEXP` (the floor is always measured)")
-	var try []string
+	fs.DurationVar(&o.timeout, "timeout", 15*time.Minute, "give up on a controller run after this long")
+	fs.BoolVar(&o.keep, "keep", false, "keep the work folder (controller logs, kubeconfig) even on success")
+	fs.IntVar(&o.count, "count", 1, "measure the floor and time each contender `N` times, interleaved, and report medians (Bitnami's default run is paced by its rate limiter and runs once)")
+	run := fs.String("run", "", "time only the contenders whose name matches `REGEXP` (the floor is always measured)")
 	fs.Func("try", "also time our controller with these extra `FLAGS` (space-separated; repeatable), e.g. -try=--kubeclient-qps=-1", func(v string) error {
-		try = append(try, v)
+		o.try = append(o.try, v)
 		return nil
 	})
 	if err := fs.Parse(args); err != nil {
-		return err
+		return nil, err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
+		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	if *count < 1 {
-		return fmt.Errorf("-count must be at least 1")
+	if o.count < 1 {
+		return nil, fmt.Errorf("-count must be at least 1")
 	}
-	selected, err := regexp.Compile(*only)
-	if err != nil {
-		return fmt.Errorf("-run: %w", err)
+	var err error
+	if o.run, err = regexp.Compile(*run); err != nil {
+		return nil, fmt.Errorf("-run: %w", err)
 	}
+	o.profileFlags = strings.Fields(*profileFlags)
+	return o, nil
+}
 
+func runUnseal(ctx context.Context, c *cleanups, args []string) (err error) {
+	o, err := parseUnsealFlags(args)
+	if err != nil {
+		return err
+	}
 	rep := &unsealReport{Load: [2]string{loadAverage(), ""}, GOMAXPROCS: runtime.GOMAXPROCS(0), CPUModel: cpuModel(), GoVersion: runtime.Version()}
 	root, err := testkit.RepoRoot()
 	if err != nil {
@@ -147,13 +166,13 @@ func runUnseal(ctx context.Context, c *cleanups, args []string) (err error) {
 		return err
 	}
 	defer func() {
-		if err != nil || *keep {
+		if err != nil || o.keep {
 			progress("work folder kept: %s", dir)
 			return
 		}
 		c.add(func() { os.RemoveAll(dir) })
 	}()
-	b := &unsealBench{dir: dir, timeout: *timeout, leaseID: defaultLeaseID()}
+	b := &unsealBench{dir: dir, timeout: o.timeout, leaseID: defaultLeaseID()}
 
 	keys, err := loadBenchKeys(root)
 	if err != nil {
@@ -200,92 +219,111 @@ func runUnseal(ctx context.Context, c *cleanups, args []string) (err error) {
 	ours := b.oursContender(nameOurs, hinted)
 	bitnamiTuned := b.bitnamiContender(nameBitnamiTuned, hinted, "--kubeclient-qps=-1")
 	contenders := []contender{ours, b.oursContender(nameOursUnhinted, unhinted)}
-	for _, flags := range try {
+	for _, flags := range o.try {
 		contenders = append(contenders, b.oursContender(nameOurs+", "+flags, hinted, strings.Fields(flags)...))
 	}
 	contenders = append(contenders, bitnamiTuned, b.bitnamiContender(nameBitnamiDefault, hinted))
 	for _, ct := range contenders {
-		rep.Contenders = append(rep.Contenders, &contenderResult{Name: ct.name})
-	}
-	for _, c := range rep.Contenders {
+		cr := &contenderResult{Name: ct.name}
 		switch {
-		case !selected.MatchString(c.Name):
-			c.Skipped = "not selected by -run"
-		case *skipSlow && c.Name == nameBitnamiDefault:
-			c.Skipped = "-skip-slow (reference: " + bitnamiDefaultWall + ")"
+		case !o.run.MatchString(ct.name):
+			cr.Skipped = "not selected by -run"
+		case o.skipSlow && ct.name == nameBitnamiDefault:
+			cr.Skipped = "-skip-slow (reference: " + bitnamiDefaultWall + ")"
 		}
+		rep.Contenders = append(rep.Contenders, cr)
 	}
-	// Rounds interleave the contenders, so that a burst of other work on a
-	// shared machine spreads over all of them instead of hitting one.
-	for round := range *count {
-		progress("round %d of %d: measuring the floor", round+1, *count)
-		f, err := measureFloor(ctx, b, keys[0], hinted, targets)
-		if err != nil {
-			return err
-		}
-		rep.Floors = append(rep.Floors, f)
-		progress("floor %.2f s (decrypt %.2f s, create %.2f s)", f.Total().Seconds(), f.Decrypt.Seconds(), f.Create.Seconds())
-		for i, ct := range contenders {
-			// Bitnami's default run is paced by its rate limiter, not by
-			// the machine: once is enough.
-			if rep.Contenders[i].Skipped != "" || (ct.name == nameBitnamiDefault && round > 0) {
-				continue
-			}
-			r, err := b.run(ctx, ct, 0)
-			if f := recorded(err); f != nil {
-				rep.Contenders[i].Failures = append(rep.Contenders[i].Failures, f.short())
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			rep.Contenders[i].Runs = append(rep.Contenders[i].Runs, r)
-		}
+	if err := b.timeRounds(ctx, rep, o.count, contenders, func() (floor, error) {
+		return measureFloor(ctx, b, keys[0], hinted, targets)
+	}); err != nil {
+		return err
 	}
-
-	if *profileDir != "" {
+	if o.profileDir != "" {
 		progress("profiling our controller in-process")
-		if rep.Profile, err = b.profile(ctx, hinted, *profileDir, strings.Fields(*profileFlags)); err != nil {
+		if rep.Profile, err = b.profile(ctx, hinted, o.profileDir, o.profileFlags); err != nil {
 			return err
 		}
 	}
-
-	if !*skipRSS {
-		for _, ct := range []contender{ours, bitnamiTuned} {
-			m := memoryResult{Name: ct.name}
-			r, err := b.run(ctx, ct, settle)
-			if f := recorded(err); f != nil {
-				m.Failure = "without: " + f.short()
-			} else if err != nil {
-				return err
-			}
-			m.Without = r
-			rep.Memory = append(rep.Memory, m)
-		}
-		progress("creating %d unrelated %d-byte Secrets in %s", noiseCount, noiseSize, noiseNamespace)
-		if err := b.createNoise(ctx); err != nil {
+	if !o.skipRSS {
+		if rep.Memory, err = b.compareMemory(ctx, ours, bitnamiTuned); err != nil {
 			return err
-		}
-		for i, ct := range []contender{ours, bitnamiTuned} {
-			r, err := b.run(ctx, ct, settle)
-			if f := recorded(err); f != nil {
-				rep.Memory[i].Failure = strings.TrimPrefix(rep.Memory[i].Failure+"; ", "; ") + "with: " + f.short()
-			} else if err != nil {
-				return err
-			}
-			rep.Memory[i].With = r
 		}
 	}
 
 	rep.Load[1] = loadAverage()
 	text := rep.markdown()
 	fmt.Print(text)
-	if *out != "" {
-		if err := os.WriteFile(*out, []byte(text), 0o644); err != nil {
+	if o.out != "" {
+		return os.WriteFile(o.out, []byte(text), 0o644)
+	}
+	return nil
+}
+
+// timeRounds measures the floor and times every contender not skipped,
+// count times. Rounds interleave the contenders, so that a burst of other
+// work on a shared machine spreads over all of them instead of hitting
+// one.
+func (b *unsealBench) timeRounds(ctx context.Context, rep *unsealReport, count int, contenders []contender, measureFloor func() (floor, error)) error {
+	for round := range count {
+		progress("round %d of %d: measuring the floor", round+1, count)
+		f, err := measureFloor()
+		if err != nil {
 			return err
+		}
+		rep.Floors = append(rep.Floors, f)
+		progress("floor %.2f s (decrypt %.2f s, create %.2f s)", f.Total().Seconds(), f.Decrypt.Seconds(), f.Create.Seconds())
+		for i, ct := range contenders {
+			cr := rep.Contenders[i]
+			// Bitnami's default run is paced by its rate limiter, not by
+			// the machine: once is enough.
+			if cr.Skipped != "" || (ct.name == nameBitnamiDefault && round > 0) {
+				continue
+			}
+			r, err := b.run(ctx, ct, 0)
+			if f := recorded(err); f != nil {
+				cr.Failures = append(cr.Failures, f.short())
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			cr.Runs = append(cr.Runs, r)
 		}
 	}
 	return nil
+}
+
+// compareMemory reads each contender's memory once synced, then creates
+// the unrelated Secrets and reads it again.
+func (b *unsealBench) compareMemory(ctx context.Context, contenders ...contender) ([]memoryResult, error) {
+	results := make([]memoryResult, len(contenders))
+	for _, phase := range []string{"without", "with"} {
+		with := phase == "with"
+		if with {
+			progress("creating %d unrelated %d-byte Secrets in %s", noiseCount, noiseSize, noiseNamespace)
+			if err := b.createNoise(ctx); err != nil {
+				return nil, err
+			}
+		}
+		for i, ct := range contenders {
+			m := &results[i]
+			m.Name = ct.name
+			r, err := b.run(ctx, ct, settle)
+			if f := recorded(err); f != nil {
+				m.Failures = append(m.Failures, phase+": "+f.short())
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			if with {
+				m.With = r
+			} else {
+				m.Without = r
+			}
+		}
+	}
+	return results, nil
 }
 
 // loadBenchKeys reads the twelve bench keys, oldest first.
