@@ -15,6 +15,8 @@ LDFLAGS   := -X github.com/sealsync/sealsync/internal/version.Version=$(VERSION)
 TEST_P    ?= 2
 TEST_FLAGS ?=
 BENCH     ?= .
+# Flags of `go run ./test/bench unseal`, e.g. BENCH_FLAGS='-skip-slow -o bench.md'.
+BENCH_FLAGS ?=
 
 tool = $$($(TOOLS_SH) --print-dir $(1))/$(2)
 
@@ -55,8 +57,9 @@ demo: build ## Run the controller on a local control plane: seal, unseal, rotate
 	hack/demo.sh
 
 .PHONY: bench
-bench: ## Go benchmarks (crypto seal/unseal).
+bench: ## Go benchmarks (crypto seal/unseal), then the controller against Bitnami's (test/bench, ~10 min, root).
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem ./crypto/...
+	$(GO) run ./test/bench unseal $(BENCH_FLAGS)
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 30s).
