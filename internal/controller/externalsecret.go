@@ -2,10 +2,12 @@ package controller
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -290,6 +292,9 @@ func (r *ESReconciler) targetSecret(es *esv1.ExternalSecret, name string, d *syn
 		if final == nil {
 			final = map[string][]byte{}
 		}
+		for _, k := range managedDataKeys(actual, fieldOwner(es)) {
+			delete(final, k)
+		}
 		maps.Copy(final, s.Data)
 	}
 	s.Annotations[esv1.AnnotationDataHash] = syncer.ESODataHash(final)
@@ -310,6 +315,7 @@ func (r *ESReconciler) write(ctx context.Context, es *esv1.ExternalSecret, secre
 	policy := es.Spec.Target.CreationPolicy
 	merge := policy == esv1.CreatePolicyMerge || (policy == esv1.CreatePolicyCreateOrMerge && actual != nil)
 	owned := actual != nil && syncer.ControlledBy(actual, es.UID)
+	owner := fieldOwner(es)
 	d := syncer.Desired{
 		Secret:            secret,
 		Owners:            secret.OwnerReferences,
@@ -317,6 +323,12 @@ func (r *ESReconciler) write(ctx context.Context, es *esv1.ExternalSecret, secre
 		MergeData:         merge,
 		MergeMetadata:     true,
 		RecreateImmutable: actual == nil || owned,
+	}
+	if merge {
+		// Keys this ExternalSecret wrote before and no longer has (their
+		// provider secret is gone, the template dropped them) go; others'
+		// keys stay (ESO's deletionPolicy Merge).
+		d.DropKeys = managedDataKeys(actual, owner)
 	}
 	if es.Spec.Target.Template != nil && es.Spec.Target.Template.MergePolicy == esv1.MergePolicyReplace && !merge {
 		d.MergeMetadata = false
@@ -326,12 +338,12 @@ func (r *ESReconciler) write(ctx context.Context, es *esv1.ExternalSecret, secre
 	case syncer.ActionNone:
 		return nil
 	case syncer.ActionCreate:
-		if err := r.Client.Create(ctx, plan.Secret); err != nil {
+		if err := r.Client.Create(ctx, plan.Secret, client.FieldOwner(owner)); err != nil {
 			return err
 		}
 		r.event(es, corev1.EventTypeNormal, esv1.ReasonCreated, "Created Secret")
 	case syncer.ActionUpdate:
-		if err := r.Client.Update(ctx, plan.Secret); err != nil {
+		if err := r.Client.Update(ctx, plan.Secret, client.FieldOwner(owner)); err != nil {
 			return err
 		}
 		r.event(es, corev1.EventTypeNormal, esv1.ReasonUpdated, "Updated Secret")
@@ -340,7 +352,7 @@ func (r *ESReconciler) write(ctx context.Context, es *esv1.ExternalSecret, secre
 		if err := r.Client.Delete(ctx, actual, client.Preconditions{UID: &uid, ResourceVersion: &rv}); err != nil && !apierrors.IsNotFound(err) {
 			return err
 		}
-		if err := r.Client.Create(ctx, plan.Secret); err != nil {
+		if err := r.Client.Create(ctx, plan.Secret, client.FieldOwner(owner)); err != nil {
 			return err
 		}
 		r.event(es, corev1.EventTypeNormal, esv1.ReasonUpdated, "Recreated immutable Secret")
@@ -348,6 +360,48 @@ func (r *ESReconciler) write(ctx context.Context, es *esv1.ExternalSecret, secre
 		return errImmutableTarget
 	}
 	return nil
+}
+
+// maxFieldManager is the API server's limit on a field manager's name.
+const maxFieldManager = 128 // bytes
+
+// fieldOwner is the field manager an ExternalSecret writes its Secret
+// with, ESO's, so that managedFields tell the data keys it wrote from
+// others' (and a Secret ESO wrote before keeps that meaning). A name too
+// long for the limit is shortened with a hash of itself.
+func fieldOwner(es *esv1.ExternalSecret) string {
+	owner := "externalsecrets.external-secrets.io/" + es.Name
+	if len(owner) <= maxFieldManager {
+		return owner
+	}
+	sum := syncer.ESOObjectHash(owner)[:16]
+	return owner[:maxFieldManager-len(sum)-1] + "-" + sum
+}
+
+// managedDataKeys returns the data keys of s that owner last set, from
+// its managedFields.
+func managedDataKeys(s *corev1.Secret, owner string) []string {
+	if s == nil {
+		return nil
+	}
+	var keys []string
+	for _, mf := range s.ManagedFields {
+		if mf.Manager != owner || mf.FieldsV1 == nil {
+			continue
+		}
+		var fields struct {
+			Data map[string]json.RawMessage `json:"f:data"`
+		}
+		if err := json.Unmarshal(mf.FieldsV1.Raw, &fields); err != nil {
+			continue
+		}
+		for f := range fields.Data {
+			if k, ok := strings.CutPrefix(f, "f:"); ok {
+				keys = append(keys, k)
+			}
+		}
+	}
+	return keys
 }
 
 // deleteTarget deletes the Secret when every provider secret is gone under
