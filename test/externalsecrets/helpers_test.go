@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/pflag"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -57,14 +58,32 @@ func setup(t *testing.T, n int, opts ...optionFunc) *suite {
 
 func setupWith(t *testing.T, e *testkit.Env, v *testkit.Vault, audit string, n int, opts ...optionFunc) *suite {
 	t.Helper()
-	s := &suite{t: t, e: e, v: v, audit: audit}
+	var ns []string
 	for range n {
-		s.ns = append(s.ns, e.Namespace(t))
+		ns = append(ns, e.Namespace(t))
 	}
+	return setupIn(t, e, v, audit, ns, opts...)
+}
+
+// setupIn starts a controller for the namespaces ns, which exist.
+func setupIn(t *testing.T, e *testkit.Env, v *testkit.Vault, audit string, ns []string, opts ...optionFunc) *suite {
+	t.Helper()
+	s := &suite{t: t, e: e, v: v, audit: audit, ns: ns}
 	// Registered before the controller's stop, so it runs after it.
 	t.Cleanup(s.checkNoLeaks)
 	s.start(opts...)
 	return s
+}
+
+// namespace creates namespace name with labels for the test.
+func namespace(t *testing.T, e *testkit.Env, name string, labels map[string]string) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+	if err := e.Client.Create(t.Context(), ns); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Client.Delete(context.Background(), ns) })
+	return name
 }
 
 // start runs a controller for the suite's namespaces as cmd/controller

@@ -2,6 +2,7 @@ package externalsecrets_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,8 +18,13 @@ const rotationInterval = 5 * time.Second
 const refreshSlack = 2*time.Second + 3*time.Second
 
 // esFor is an ExternalSecret named name reading property "value" of the
-// Vault secret at path into key "value", with extra spec lines.
+// Vault secret at path into key "value", with extra spec lines. store is
+// a SecretStore's name or "ClusterSecretStore/name".
 func esFor(name, store, path, spec string) string {
+	kind := "SecretStore"
+	if k, n, ok := strings.Cut(store, "/"); ok {
+		kind, store = k, n
+	}
 	return fmt.Sprintf(`apiVersion: external-secrets.io/v1
 kind: ExternalSecret
 metadata:
@@ -26,12 +32,13 @@ metadata:
 spec:
   secretStoreRef:
     name: %[2]s
+    kind: %[5]s
 %[4]s  data:
   - secretKey: value
     remoteRef:
       key: %[3]s
       property: value
-`, name, store, path, spec)
+`, name, store, path, spec, kind)
 }
 
 func TestRotation(t *testing.T) {
