@@ -152,8 +152,10 @@ func (r *ESReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctr
 
 	f := &esFetcher{r: r, es: es, own: st}
 	if es.Status.SyncedResourceVersion == version && !due.IsZero() {
-		// A scheduled refresh: only reads from this slot on will do.
-		ctx = syncer.WithNotBefore(ctx, due)
+		// A scheduled refresh: only reads from this slot on will do. The
+		// slot begins before this object's offset in the spread, so that a
+		// read made for any object of the slot serves them all.
+		ctx = syncer.WithNotBefore(ctx, syncer.NextRefresh(es.Status.RefreshTime.Time, interval, identity, req.String(), 0))
 	}
 	d, err := syncer.BuildDesired(ctx, es, f, &templateSources{api: r.APIReader, namespace: es.Namespace})
 	if err != nil {
