@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealsync/sealsync/internal/controller"
 	"github.com/sealsync/sealsync/internal/testkit"
 )
 
@@ -107,5 +108,35 @@ spec:
 		if es := s.es(ns, name); !es.Status.RefreshTime.After(firstSync[name]) {
 			t.Errorf("%s did not refresh in the slot", name)
 		}
+	}
+}
+
+// TestRefreshReadsEverySlot checks that every refresh slot reads Vault,
+// even when the read dedupe TTL (default 10 s) outlasts the interval: a
+// refresh must not be served a read made before its slot, or a value
+// changed since stays hidden for another interval. --refresh-spread 0
+// puts each refresh at the very start of its slot.
+func TestRefreshReadsEverySlot(t *testing.T) {
+	_, v := requireEnv(t)
+	resetKV(t, v, 2)
+	put(t, v, "every-slot", map[string]any{"value": value("every-slot")})
+	s := setup(t, 1, func(o *controller.ESOptions) { o.Spread = 0 })
+	ns := s.ns[0]
+	const interval = 3 * time.Second
+	s.apply(ns, tokenStore(t, v, "vault"))
+	s.apply(ns, esFor("app", "vault", "every-slot", fmt.Sprintf("  refreshInterval: %s\n", interval)))
+	first := s.waitSynced(ns, "app").Status.RefreshTime
+	testkit.Eventually(t, interval+refreshSlack, func() (bool, error) {
+		es := s.es(ns, "app")
+		return es.Status.RefreshTime.After(first.Add(2 * time.Second)), fmt.Errorf("not refreshed since %v", first)
+	})
+	// A slot has just been served: the next three follow within three
+	// intervals and a second, the fourth later.
+	before, at := s.auditLog(), time.Now()
+	time.Sleep(time.Until(at.Add(3*interval + time.Second)))
+	reads := s.auditSince(before).Count("read", "secret/data/every-slot")
+	t.Logf("3 refresh slots of %v: %d reads", interval, reads)
+	if reads != 3 {
+		t.Errorf("3 refresh slots made %d reads of the secret, want one each", reads)
 	}
 }
