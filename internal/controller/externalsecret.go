@@ -127,7 +127,16 @@ func (r *ESReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctr
 	version := syncedVersion(es)
 	interval := es.Spec.RefreshIntervalOrDefault()
 	identity := st.identity
-	due := syncer.NextRefresh(es.Status.RefreshTime.Time, interval, identity, req.String(), r.Spread)
+	// status.refreshTime is stored to the second: the refresh it records
+	// started up to a second later. Count from the end of that second, or
+	// a refresh that began just after its slot did reads back as before
+	// the slot, and the next one finds that served slot due again and is
+	// served the reads made for it.
+	last := es.Status.RefreshTime.Time
+	if !last.IsZero() {
+		last = last.Truncate(time.Second).Add(time.Second - time.Nanosecond)
+	}
+	due := syncer.NextRefresh(last, interval, identity, req.String(), r.Spread)
 	refresh := r.shouldRefresh(es, version, due, start)
 	valid := isSecretValid(actual, es.Spec.Target.CreationPolicy)
 
@@ -155,7 +164,7 @@ func (r *ESReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctr
 		// A scheduled refresh: only reads from this slot on will do. The
 		// slot begins before this object's offset in the spread, so that a
 		// read made for any object of the slot serves them all.
-		ctx = syncer.WithNotBefore(ctx, syncer.NextRefresh(es.Status.RefreshTime.Time, interval, identity, req.String(), 0))
+		ctx = syncer.WithNotBefore(ctx, syncer.NextRefresh(last, interval, identity, req.String(), 0))
 	}
 	d, err := syncer.BuildDesired(ctx, es, f, &templateSources{api: r.APIReader, namespace: es.Namespace})
 	if err != nil {
