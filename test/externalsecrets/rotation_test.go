@@ -109,3 +109,41 @@ func TestRotation(t *testing.T) {
 	}
 	s.waitSynced(ns, "created-once")
 }
+
+// TestForceSync rotates a value in Vault and at once annotates the
+// ExternalSecret, as ESO users force a sync (ESO #760, the force-sync
+// annotation of #5156): the sync this triggers must read Vault as it is
+// now, not a read shared from before the annotation.
+func TestForceSync(t *testing.T) {
+	_, v := requireEnv(t)
+	resetKV(t, v, 2)
+	old := value("force-sync-old")
+	put(t, v, "force-sync", map[string]any{"value": old})
+	s := setup(t, 1)
+	ns := s.ns[0]
+	s.apply(ns, tokenStore(t, v, "vault"))
+	for _, name := range []string{"periodic", "on-change"} {
+		spec := "  refreshInterval: 1h\n"
+		if name == "on-change" {
+			spec = "  refreshPolicy: OnChange\n"
+		}
+		s.apply(ns, esFor(name, "vault", "force-sync", spec))
+	}
+	for _, name := range []string{"periodic", "on-change"} {
+		s.waitSynced(ns, name)
+		s.waitData(ns, name, map[string]string{"value": old})
+	}
+	rotated := value("force-sync-new")
+	put(t, v, "force-sync", map[string]any{"value": rotated})
+	for _, name := range []string{"periodic", "on-change"} {
+		s.updateES(ns, name, func(es *esv1.ExternalSecret) {
+			if es.Annotations == nil {
+				es.Annotations = map[string]string{}
+			}
+			es.Annotations["force-sync"] = time.Now().Format(time.RFC3339Nano)
+		})
+	}
+	for _, name := range []string{"periodic", "on-change"} {
+		s.waitData(ns, name, map[string]string{"value": rotated})
+	}
+}
