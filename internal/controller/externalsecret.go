@@ -160,11 +160,20 @@ func (r *ESReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctr
 	}
 
 	f := &esFetcher{r: r, es: es, own: st}
-	if es.Status.SyncedResourceVersion == version && !due.IsZero() {
+	switch {
+	case es.Status.SyncedResourceVersion == version && !due.IsZero():
 		// A scheduled refresh: only reads from this slot on will do. The
 		// slot begins before this object's offset in the spread, so that a
 		// read made for any object of the slot serves them all.
 		ctx = syncer.WithNotBefore(ctx, syncer.NextRefresh(last, interval, identity, req.String(), 0))
+	case es.Status.SyncedResourceVersion == "":
+		// A first sync: reads made since the ExternalSecret exists, which
+		// ExternalSecrets created together share.
+		ctx = syncer.WithNotBefore(ctx, es.CreationTimestamp.Time)
+	default:
+		// The ExternalSecret changed (ESO's force-sync annotation is such
+		// a change): Vault as it is now, not a read from before.
+		ctx = syncer.WithNotBefore(ctx, start)
 	}
 	d, err := syncer.BuildDesired(ctx, es, f, &templateSources{api: r.APIReader, namespace: es.Namespace})
 	if err != nil {
