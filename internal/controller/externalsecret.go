@@ -412,7 +412,7 @@ func managedDataKeys(s *corev1.Secret, owner string) []string {
 		var fields struct {
 			Data map[string]json.RawMessage `json:"f:data"`
 		}
-		if err := json.Unmarshal(mf.FieldsV1.Raw, &fields); err != nil {
+		if err := json.Unmarshal(mf.FieldsV1.GetRawBytes(), &fields); err != nil {
 			continue
 		}
 		for f := range fields.Data {
