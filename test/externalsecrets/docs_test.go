@@ -38,7 +38,8 @@ func docReplacer(v *testkit.Vault, ns, token string) *strings.Replacer {
 // docCase is one doc example: the files applied in its namespace, what
 // it needs besides, and the Secret it must produce.
 type docCase struct {
-	name  string
+	name string
+	// files are applied in order; paths are relative to testdata.
 	files []string
 	// prepare creates what the example references (credentials, service
 	// accounts) in ns.
@@ -104,33 +105,33 @@ func TestDocExamples(t *testing.T) {
 
 	cases := []docCase{
 		{
-			name: "quickstart token store", files: []string{"quickstart-store.yaml", "quickstart-es.yaml"},
+			name: "quickstart token store", files: []string{"docs/quickstart-store.yaml", "docs/quickstart-es.yaml"},
 			es: "vault-example", target: "example-sync", want: quickstartWant,
 		},
 		{
-			name: "token store", files: []string{"token-store.yaml", "quickstart-es.yaml"},
+			name: "token store", files: []string{"docs/token-store.yaml", "docs/quickstart-es.yaml"},
 			prepare: func(t *testing.T, s *suite, ns string) {
 				withSecret(map[string]string{"vault-token": readerToken(t, v)})(t, s, ns)
 			},
 			es: "vault-example", target: "example-sync", want: quickstartWant,
 		},
 		{
-			name: "approle roleId", files: []string{"approle-store.yaml", "quickstart-es.yaml"},
+			name: "approle roleId", files: []string{"docs/approle-store.yaml", "docs/quickstart-es.yaml"},
 			prepare: withSecret(map[string]string{"secret-id": approle.SecretID}),
 			es:      "vault-example", target: "example-sync", want: quickstartWant,
 		},
 		{
-			name: "approle roleRef", files: []string{"approle-roleref-store.yaml", "quickstart-es.yaml"},
+			name: "approle roleRef", files: []string{"docs/approle-roleref-store.yaml", "docs/quickstart-es.yaml"},
 			prepare: withSecret(map[string]string{"vault-role-id": refRole.RoleID, "secret-id": refRole.SecretID}),
 			es:      "vault-example", target: "example-sync", want: quickstartWant,
 		},
 		{
-			name: "kubernetes serviceAccountRef", files: []string{"kubernetes-store.yaml", "quickstart-es.yaml"},
+			name: "kubernetes serviceAccountRef", files: []string{"docs/kubernetes-store.yaml", "docs/quickstart-es.yaml"},
 			prepare: func(t *testing.T, s *suite, ns string) { serviceAccount(t, s, ns, "my-sa", true) },
 			es:      "vault-example", target: "example-sync", want: quickstartWant,
 		},
 		{
-			name: "jwt secretRef", files: []string{"jwt-store.yaml", "quickstart-es.yaml"},
+			name: "jwt secretRef", files: []string{"docs/jwt-store.yaml", "docs/quickstart-es.yaml"},
 			prepare: func(t *testing.T, s *suite, ns string) {
 				serviceAccount(t, s, ns, "my-sa", false)
 				withSecret(map[string]string{"jwt-token": saToken(t, s, ns, "my-sa", "vault")})(t, s, ns)
@@ -138,24 +139,24 @@ func TestDocExamples(t *testing.T) {
 			es: "vault-example", target: "example-sync", want: quickstartWant,
 		},
 		{
-			name: "jwt kubernetesServiceAccountToken", files: []string{"jwt-sa-token-store.yaml", "quickstart-es.yaml"},
+			name: "jwt kubernetesServiceAccountToken", files: []string{"docs/jwt-sa-token-store.yaml", "docs/quickstart-es.yaml"},
 			prepare: func(t *testing.T, s *suite, ns string) { serviceAccount(t, s, ns, "my-sa", false) },
 			es:      "vault-example", target: "example-sync", want: quickstartWant,
 		},
 		{
-			name: "raw value", files: []string{"quickstart-store.yaml", "raw-value-es.yaml"},
+			name: "raw value", files: []string{"docs/quickstart-store.yaml", "docs/raw-value-es.yaml"},
 			es: "vault-example", target: "vault-example", want: map[string]string{"foobar": packageJSON},
 		},
 		{
-			name: "nested property", files: []string{"quickstart-store.yaml", "nested-property-es.yaml"},
+			name: "nested property", files: []string{"docs/quickstart-store.yaml", "docs/nested-property-es.yaml"},
 			es: "vault-example", target: "vault-example", want: map[string]string{"foobar": "mysecret"},
 		},
 		{
-			name: "dataFrom extract of a nested property", files: []string{"quickstart-store.yaml", "extract-es.yaml"},
+			name: "dataFrom extract of a nested property", files: []string{"docs/quickstart-store.yaml", "docs/extract-es.yaml"},
 			es: "vault-example", target: "vault-example", want: map[string]string{"bar": "mysecret", "baz": "bang"},
 		},
 		{
-			name: "template engine v2", files: []string{"quickstart-store.yaml", "multiline-template-es.yaml"},
+			name: "template engine v2", files: []string{"docs/quickstart-store.yaml", "docs/multiline-template-es.yaml"},
 			es: "template", target: "secret-to-be-created", want: map[string]string{
 				"config": "datasources:\n- name: Graphite\n  type: graphite\n  access: proxy\n  url: http://localhost:8080\n" +
 					`  password: "` + passwordJSON + "\"\n" + `  user: "` + userJSON + "\"\n",
@@ -163,7 +164,7 @@ func TestDocExamples(t *testing.T) {
 			},
 		},
 		{
-			name: "templateFrom a ConfigMap", files: []string{"quickstart-store.yaml", "template-from-es.yaml"},
+			name: "templateFrom a ConfigMap", files: []string{"docs/quickstart-store.yaml", "docs/template-from-es.yaml"},
 			es: "my-template-example", target: "secret-to-be-created", want: map[string]string{
 				"config.yaml": "datasources:\n  - name: Graphite\n    type: graphite\n    access: proxy\n    url: http://localhost:8080\n" +
 					`    password: "` + passwordJSON + `" # <-- convert []byte to string` + "\n" +
@@ -173,7 +174,7 @@ func TestDocExamples(t *testing.T) {
 		{
 			// Not a doc example: the docs show remoteRef.version for no
 			// Vault store. ESO passes it to KV v2 as ?version=.
-			name: "remoteRef.version", files: []string{"quickstart-store.yaml", "version-es.yaml"},
+			name: "remoteRef.version", files: []string{"docs/quickstart-store.yaml", "version-es.yaml"},
 			es: "versioned", target: "versioned", want: map[string]string{"first": "first-password", "latest": "second-password"},
 		},
 	}
@@ -187,11 +188,7 @@ func TestDocExamples(t *testing.T) {
 		}
 		r := docReplacer(v, ns, readerToken(t, v))
 		for _, f := range c.files {
-			dir := "docs/"
-			if f == "version-es.yaml" {
-				dir = ""
-			}
-			s.apply(ns, golden(t, dir+f, r))
+			s.apply(ns, golden(t, f, r))
 		}
 	}
 	for i, c := range cases {

@@ -40,7 +40,6 @@ type suite struct {
 	e     *testkit.Env
 	v     *testkit.Vault
 	ns    []string
-	ctrl  *controller.Controller
 	stop  func()
 	audit string // the audit log of v
 }
@@ -116,7 +115,6 @@ func (s *suite) start(opts ...optionFunc) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Manager.Start(ctx) }()
-	s.ctrl = c
 	stopped := false
 	s.stop = func() {
 		if stopped {
@@ -504,6 +502,30 @@ func remove(t *testing.T, v *testkit.Vault, path string) {
 	if err := v.Client.KVv2("secret").DeleteMetadata(t.Context(), path); err != nil {
 		t.Fatalf("delete %s: %v", path, err)
 	}
+}
+
+// esFor is an ExternalSecret named name reading property "value" of the
+// Vault secret at path into key "value", with extra spec lines. store is
+// a SecretStore's name or "ClusterSecretStore/name".
+func esFor(name, store, path, spec string) string {
+	kind := "SecretStore"
+	if k, n, ok := strings.Cut(store, "/"); ok {
+		kind, store = k, n
+	}
+	return fmt.Sprintf(`apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: %[1]s
+spec:
+  secretStoreRef:
+    name: %[2]s
+    kind: %[5]s
+%[4]s  data:
+  - secretKey: value
+    remoteRef:
+      key: %[3]s
+      property: value
+`, name, store, path, spec, kind)
 }
 
 // readerToken returns a new Vault token with the reader policy.

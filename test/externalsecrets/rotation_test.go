@@ -1,8 +1,6 @@
 package externalsecrets_test
 
 import (
-	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -17,35 +15,15 @@ const rotationInterval = 5 * time.Second
 // read and the write take a moment on a busy machine.
 const refreshSlack = 2*time.Second + 3*time.Second
 
-// esFor is an ExternalSecret named name reading property "value" of the
-// Vault secret at path into key "value", with extra spec lines. store is
-// a SecretStore's name or "ClusterSecretStore/name".
-func esFor(name, store, path, spec string) string {
-	kind := "SecretStore"
-	if k, n, ok := strings.Cut(store, "/"); ok {
-		kind, store = k, n
-	}
-	return fmt.Sprintf(`apiVersion: external-secrets.io/v1
-kind: ExternalSecret
-metadata:
-  name: %[1]s
-spec:
-  secretStoreRef:
-    name: %[2]s
-    kind: %[5]s
-%[4]s  data:
-  - secretKey: value
-    remoteRef:
-      key: %[3]s
-      property: value
-`, name, store, path, spec, kind)
-}
-
+// TestRotation changes values in Vault under ExternalSecrets of each
+// refresh policy: refreshInterval 5s picks the change up within the
+// interval and slack, refreshInterval 0 and OnChange only on a spec
+// change, CreatedOnce never.
 func TestRotation(t *testing.T) {
 	_, v := requireEnv(t)
 	resetKV(t, v, 2)
 	cases := []struct{ name, spec string }{
-		{"periodic", "  refreshInterval: 5s\n"},
+		{"periodic", "  refreshInterval: 5s\n"}, // rotationInterval
 		{"zero", "  refreshInterval: 0s\n"},
 		{"on-change", "  refreshPolicy: OnChange\n  refreshInterval: 5s\n"},
 		{"created-once", "  refreshPolicy: CreatedOnce\n  refreshInterval: 5s\n"},

@@ -122,8 +122,8 @@ const (
 	quiet = 3 * time.Second
 )
 
-// leaks are the secret values the suite has used, by what they are. No
-// status, event or log line may contain any of them.
+// leakSet holds the secret values the suite has used, with what each is.
+// No status, event or log line may contain any of them.
 type leakSet struct {
 	mu     sync.Mutex
 	values map[string]string // value -> what it is
