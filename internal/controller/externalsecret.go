@@ -2,10 +2,12 @@ package controller
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -125,7 +127,16 @@ func (r *ESReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctr
 	version := syncedVersion(es)
 	interval := es.Spec.RefreshIntervalOrDefault()
 	identity := st.identity
-	due := syncer.NextRefresh(es.Status.RefreshTime.Time, interval, identity, req.String(), r.Spread)
+	// status.refreshTime is stored to the second: the refresh it records
+	// started up to a second later. Count from the end of that second, or
+	// a refresh that began just after its slot did reads back as before
+	// the slot, and the next one finds that served slot due again and is
+	// served the reads made for it.
+	last := es.Status.RefreshTime.Time
+	if !last.IsZero() {
+		last = last.Truncate(time.Second).Add(time.Second - time.Nanosecond)
+	}
+	due := syncer.NextRefresh(last, interval, identity, req.String(), r.Spread)
 	refresh := r.shouldRefresh(es, version, due, start)
 	valid := isSecretValid(actual, es.Spec.Target.CreationPolicy)
 
@@ -149,11 +160,23 @@ func (r *ESReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctr
 	}
 
 	f := &esFetcher{r: r, es: es, own: st}
-	if es.Status.SyncedResourceVersion == version && !due.IsZero() && !due.After(start) {
-		// A scheduled refresh: only reads from this slot on will do. (A
-		// refresh before its slot, such as a drift repair after a restart,
-		// takes any read still within the dedupe TTL.)
-		ctx = syncer.WithNotBefore(ctx, due)
+	switch {
+	case es.Status.SyncedResourceVersion == version && !due.IsZero() && !due.After(start):
+		// A scheduled refresh: only reads from this slot on will do. The
+		// slot begins before this object's offset in the spread, so that a
+		// read made for any object of the slot serves them all.
+		ctx = syncer.WithNotBefore(ctx, syncer.NextRefresh(last, interval, identity, req.String(), 0))
+	case es.Status.SyncedResourceVersion == version:
+		// A refresh before its slot, such as a drift repair after a
+		// restart: any read still within the dedupe TTL will do.
+	case es.Status.SyncedResourceVersion == "":
+		// A first sync: reads made since the ExternalSecret exists, which
+		// ExternalSecrets created together share.
+		ctx = syncer.WithNotBefore(ctx, es.CreationTimestamp.Time)
+	default:
+		// The ExternalSecret changed (ESO's force-sync annotation is such
+		// a change): Vault as it is now, not a read from before.
+		ctx = syncer.WithNotBefore(ctx, start)
 	}
 	d, err := syncer.BuildDesired(ctx, es, f, &templateSources{api: r.APIReader, namespace: es.Namespace})
 	if err != nil {
@@ -292,6 +315,9 @@ func (r *ESReconciler) targetSecret(es *esv1.ExternalSecret, name string, d *syn
 		if final == nil {
 			final = map[string][]byte{}
 		}
+		for _, k := range managedDataKeys(actual, fieldOwner(es)) {
+			delete(final, k)
+		}
 		maps.Copy(final, s.Data)
 	}
 	s.Annotations[esv1.AnnotationDataHash] = syncer.ESODataHash(final)
@@ -312,6 +338,7 @@ func (r *ESReconciler) write(ctx context.Context, es *esv1.ExternalSecret, secre
 	policy := es.Spec.Target.CreationPolicy
 	merge := policy == esv1.CreatePolicyMerge || (policy == esv1.CreatePolicyCreateOrMerge && actual != nil)
 	owned := actual != nil && syncer.ControlledBy(actual, es.UID)
+	owner := fieldOwner(es)
 	d := syncer.Desired{
 		Secret:            secret,
 		Owners:            secret.OwnerReferences,
@@ -319,6 +346,12 @@ func (r *ESReconciler) write(ctx context.Context, es *esv1.ExternalSecret, secre
 		MergeData:         merge,
 		MergeMetadata:     true,
 		RecreateImmutable: actual == nil || owned,
+	}
+	if merge {
+		// Keys this ExternalSecret wrote before and no longer has (their
+		// provider secret is gone, the template dropped them) go; others'
+		// keys stay (ESO's deletionPolicy Merge).
+		d.DropKeys = managedDataKeys(actual, owner)
 	}
 	if es.Spec.Target.Template != nil && es.Spec.Target.Template.MergePolicy == esv1.MergePolicyReplace && !merge {
 		d.MergeMetadata = false
@@ -328,12 +361,12 @@ func (r *ESReconciler) write(ctx context.Context, es *esv1.ExternalSecret, secre
 	case syncer.ActionNone:
 		return nil
 	case syncer.ActionCreate:
-		if err := r.Client.Create(ctx, plan.Secret); err != nil {
+		if err := r.Client.Create(ctx, plan.Secret, client.FieldOwner(owner)); err != nil {
 			return err
 		}
 		r.event(es, corev1.EventTypeNormal, esv1.ReasonCreated, "Created Secret")
 	case syncer.ActionUpdate:
-		if err := r.Client.Update(ctx, plan.Secret); err != nil {
+		if err := r.Client.Update(ctx, plan.Secret, client.FieldOwner(owner)); err != nil {
 			return err
 		}
 		r.event(es, corev1.EventTypeNormal, esv1.ReasonUpdated, "Updated Secret")
@@ -342,7 +375,7 @@ func (r *ESReconciler) write(ctx context.Context, es *esv1.ExternalSecret, secre
 		if err := r.Client.Delete(ctx, actual, client.Preconditions{UID: &uid, ResourceVersion: &rv}); err != nil && !apierrors.IsNotFound(err) {
 			return err
 		}
-		if err := r.Client.Create(ctx, plan.Secret); err != nil {
+		if err := r.Client.Create(ctx, plan.Secret, client.FieldOwner(owner)); err != nil {
 			return err
 		}
 		r.event(es, corev1.EventTypeNormal, esv1.ReasonUpdated, "Recreated immutable Secret")
@@ -350,6 +383,48 @@ func (r *ESReconciler) write(ctx context.Context, es *esv1.ExternalSecret, secre
 		return errImmutableTarget
 	}
 	return nil
+}
+
+// maxFieldManager is the API server's limit on a field manager's name.
+const maxFieldManager = 128 // bytes
+
+// fieldOwner is the field manager an ExternalSecret writes its Secret
+// with, ESO's, so that managedFields tell the data keys it wrote from
+// others' (and a Secret ESO wrote before keeps that meaning). A name too
+// long for the limit is shortened with a hash of itself.
+func fieldOwner(es *esv1.ExternalSecret) string {
+	owner := "externalsecrets.external-secrets.io/" + es.Name
+	if len(owner) <= maxFieldManager {
+		return owner
+	}
+	sum := syncer.ESOObjectHash(owner)[:16]
+	return owner[:maxFieldManager-len(sum)-1] + "-" + sum
+}
+
+// managedDataKeys returns the data keys of s that owner last set, from
+// its managedFields.
+func managedDataKeys(s *corev1.Secret, owner string) []string {
+	if s == nil {
+		return nil
+	}
+	var keys []string
+	for _, mf := range s.ManagedFields {
+		if mf.Manager != owner || mf.FieldsV1 == nil {
+			continue
+		}
+		var fields struct {
+			Data map[string]json.RawMessage `json:"f:data"`
+		}
+		if err := json.Unmarshal(mf.FieldsV1.GetRawBytes(), &fields); err != nil {
+			continue
+		}
+		for f := range fields.Data {
+			if k, ok := strings.CutPrefix(f, "f:"); ok {
+				keys = append(keys, k)
+			}
+		}
+	}
+	return keys
 }
 
 // deleteTarget deletes the Secret when every provider secret is gone under

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -134,6 +135,13 @@ func (r *StoreReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 	}
 	if err := r.setReady(ctx, s, status, reason, msg); err != nil {
 		return ctrl.Result{}, err
+	}
+	if status == corev1.ConditionFalse {
+		// Retry with the queue's backoff, as ESO does, not a whole interval
+		// later: a store often comes before the Secret holding its
+		// credentials (ESO's quickstart applies them in that order), and
+		// nothing else re-triggers it when that Secret appears.
+		return ctrl.Result{}, fmt.Errorf("%s %s: %s", s.kind(), req.NamespacedName, msg)
 	}
 	return ctrl.Result{RequeueAfter: r.interval(s)}, nil
 }

@@ -31,6 +31,9 @@ type Desired struct {
 	// MergeData merges Secret.Data into the existing data instead of
 	// replacing it.
 	MergeData bool
+	// DropKeys are removed from the existing data before MergeData merges
+	// into it: keys the source wrote before, which it may no longer want.
+	DropKeys []string
 	// MergeMetadata merges labels and annotations into the existing ones
 	// instead of replacing them.
 	MergeMetadata bool
@@ -89,6 +92,9 @@ func PlanApply(d Desired, actual *corev1.Secret) Plan {
 	if d.MergeData {
 		if next.Data == nil {
 			next.Data = map[string][]byte{}
+		}
+		for _, k := range d.DropKeys {
+			delete(next.Data, k)
 		}
 		maps.Copy(next.Data, d.Secret.Data)
 	} else {

@@ -64,6 +64,15 @@ func TestPlanApply(t *testing.T) {
 				t.Errorf("not merged: %+v", s)
 			}
 		}},
+		{"merge drops the source's stale keys only", syncer.Desired{Secret: desired(), MergeData: true, DropKeys: []string{"stale", "k"}, KeepOwners: true}, func() *corev1.Secret {
+			s := desired()
+			s.Data = map[string][]byte{"theirs": []byte("x"), "stale": []byte("old"), "k": []byte("old")}
+			return s
+		}(), syncer.ActionUpdate, func(t *testing.T, s *corev1.Secret) {
+			if len(s.Data) != 2 || string(s.Data["theirs"]) != "x" || string(s.Data["k"]) != "v" {
+				t.Errorf("data = %v, want theirs and k", s.Data)
+			}
+		}},
 		{"immutable with new data is recreated", syncer.Desired{Secret: desired(), RecreateImmutable: true}, func() *corev1.Secret {
 			s := desired()
 			s.Immutable = &yes

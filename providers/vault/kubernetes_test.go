@@ -2,14 +2,7 @@ package vault
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rsa"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"io"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,7 +12,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/rest"
 	ctrlclient "sigs.k8s.io/controller-runtime/pkg/client"
 
 	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
@@ -183,55 +175,6 @@ func TestAuthKubernetes(t *testing.T) {
 	})
 }
 
-// issuerKey returns the API server's ServiceAccount token signing key (an
-// RSA or, as envtest makes it, a P-256 key), read from its OIDC discovery
-// document.
-func issuerKey(tb testing.TB, cfg *rest.Config) any {
-	tb.Helper()
-	hc, err := rest.HTTPClientFor(cfg)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	resp, err := hc.Get(strings.TrimRight(cfg.Host, "/") + "/openid/v1/jwks")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != 200 {
-		tb.Fatalf("jwks: %s %s %v", resp.Status, body, err)
-	}
-	var jwks struct {
-		Keys []struct{ Kty, Crv, N, E, X, Y string }
-	}
-	if err := json.Unmarshal(body, &jwks); err != nil || len(jwks.Keys) == 0 {
-		tb.Fatalf("jwks %s: %v", body, err)
-	}
-	k := jwks.Keys[0]
-	num := func(s string) *big.Int {
-		b, err := base64.RawURLEncoding.DecodeString(s)
-		if err != nil {
-			tb.Fatalf("jwks key: %v", err)
-		}
-		return new(big.Int).SetBytes(b)
-	}
-	switch {
-	case k.Kty == "RSA":
-		return &rsa.PublicKey{N: num(k.N), E: int(num(k.E).Int64())}
-	case k.Kty == "EC" && k.Crv == "P-256":
-		x, y := num(k.X), num(k.Y)
-		// Uncompressed point: 0x04 || X || Y, each 32 bytes.
-		point := append([]byte{4}, append(x.FillBytes(make([]byte, 32)), y.FillBytes(make([]byte, 32))...)...)
-		pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), point)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		return pub
-	}
-	tb.Fatalf("jwks key of type %s %s", k.Kty, k.Crv)
-	return nil
-}
-
 func TestAuthJWTServiceAccountToken(t *testing.T) {
 	v := testkit.RequireVault(t, vault)
 	e := testkit.RequireEnv(t, env)
@@ -241,7 +184,11 @@ func TestAuthJWTServiceAccountToken(t *testing.T) {
 	// Vault checks the ServiceAccount token's signature offline with the
 	// API server's public key: no TokenReview, no RBAC.
 	mount := enableAuth(t, v, "jwt")
-	write(t, v, "auth/"+mount+"/config", map[string]any{"jwt_validation_pubkeys": []string{publicPEM(t, issuerKey(t, e.Config))}})
+	issuer, err := e.ServiceAccountIssuerPEM(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, v, "auth/"+mount+"/config", map[string]any{"jwt_validation_pubkeys": []string{issuer}})
 	write(t, v, "auth/"+mount+"/role/eso", map[string]any{
 		"role_type": "jwt", "user_claim": "sub", "bound_audiences": []string{"vault"},
 		"bound_subject": "system:serviceaccount:" + ns + ":eso", "token_policies": policy,

