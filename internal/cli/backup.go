@@ -163,6 +163,11 @@ func (o *options) secretsClient() (corev1client.SecretInterface, error) {
 	if err != nil {
 		return nil, err
 	}
+	// client-go's default of 5 requests per second would make restoring
+	// two years of keys take seconds of sleep; these are kubectl's limits.
+	if conf.QPS == 0 {
+		conf.QPS, conf.Burst = 50, 300
+	}
 	core, err := corev1client.NewForConfig(conf)
 	if err != nil {
 		return nil, err
