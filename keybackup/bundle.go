@@ -12,7 +12,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/sealsync/sealsync/crypto"
-	"github.com/sealsync/sealsync/internal/keysecret"
 )
 
 const (
@@ -21,6 +20,17 @@ const (
 	// Version is the format version this package writes and the only one it
 	// reads.
 	Version = 1
+)
+
+// Names of Bitnami's key Secret format, the same as package keysecret's
+// (a test holds them equal). They are repeated here so that this public
+// package depends on nothing but crypto and the core API types.
+const (
+	// StatusLabel marks key Secrets; its value is the key's status.
+	StatusLabel = "sealedsecrets.bitnami.com/sealed-secrets-key"
+	// DefaultPrefix is the generateName of a restored key Secret that has
+	// no name of its own.
+	DefaultPrefix = "sealed-secrets-key"
 )
 
 // lastApplied is kubectl's copy of an applied object. On a key Secret it is
@@ -83,10 +93,10 @@ func FromSecrets(secrets []corev1.Secret) (*Bundle, error) {
 	for i := range secrets {
 		s := &secrets[i]
 		status := crypto.StatusActive
-		if v, ok := s.Labels[keysecret.Label]; ok {
+		if v, ok := s.Labels[StatusLabel]; ok {
 			st, err := crypto.ParseStatus(v)
 			if err != nil {
-				return nil, fmt.Errorf("keybackup: secret %s: label %s=%q is neither active nor compromised", describe(i, s.Name), keysecret.Label, v)
+				return nil, fmt.Errorf("keybackup: secret %s: label %s=%q is neither active nor compromised", describe(i, s.Name), StatusLabel, v)
 			}
 			status = st
 		}
@@ -150,7 +160,7 @@ func reduce(s *corev1.Secret, status crypto.Status) corev1.Secret {
 	if labels == nil {
 		labels = map[string]string{}
 	}
-	labels[keysecret.Label] = status.String()
+	labels[StatusLabel] = status.String()
 	var annotations map[string]string
 	for k, v := range s.Annotations {
 		if k == lastApplied {
@@ -219,7 +229,7 @@ func (b *Bundle) Keys() []*crypto.Key {
 
 // Secrets returns the key Secrets to create in namespace to restore the
 // bundle, newest first. A key that had no Secret name gets generateName
-// [keysecret.DefaultPrefix]. The creation time is left to the API server.
+// [DefaultPrefix]. The creation time is left to the API server.
 func (b *Bundle) Secrets(namespace string) []*corev1.Secret {
 	out := make([]*corev1.Secret, len(b.entries))
 	for i, e := range b.entries {
@@ -227,7 +237,7 @@ func (b *Bundle) Secrets(namespace string) []*corev1.Secret {
 		s.Namespace = namespace
 		s.CreationTimestamp = metav1.Time{}
 		if s.Name == "" {
-			s.GenerateName = keysecret.DefaultPrefix
+			s.GenerateName = DefaultPrefix
 		}
 		out[i] = s
 	}

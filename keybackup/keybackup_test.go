@@ -136,6 +136,13 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+// TestFormatNames: the names this package repeats are keysecret's.
+func TestFormatNames(t *testing.T) {
+	if StatusLabel != keysecret.Label || DefaultPrefix != keysecret.DefaultPrefix {
+		t.Fatal("keybackup and keysecret disagree on the key Secret format")
+	}
+}
+
 func TestFromSecrets(t *testing.T) {
 	a := func() corev1.Secret { return keyA.secret(t, crypto.StatusActive) }
 	for _, tc := range []struct {

@@ -10,7 +10,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/sealsync/sealsync/crypto"
-	"github.com/sealsync/sealsync/internal/keysecret"
 )
 
 var (
@@ -146,8 +145,8 @@ func verifyEntry(wk wireKey, s *corev1.Secret) (entry, error) {
 	if err != nil {
 		return entry{}, errors.New("manifest status is neither active nor compromised")
 	}
-	if v, ok := s.Labels[keysecret.Label]; !ok || v != wk.Status {
-		return entry{}, fmt.Errorf("label %s does not match the manifest status", keysecret.Label)
+	if v, ok := s.Labels[StatusLabel]; !ok || v != wk.Status {
+		return entry{}, fmt.Errorf("label %s does not match the manifest status", StatusLabel)
 	}
 	if wk.Secret != s.Name {
 		return entry{}, errors.New("the name does not match the manifest")
