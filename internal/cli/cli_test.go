@@ -20,6 +20,7 @@ import (
 	"github.com/sealsync/sealsync/internal/keysecret"
 	"github.com/sealsync/sealsync/internal/manifest"
 	"github.com/sealsync/sealsync/internal/testkit"
+	"github.com/sealsync/sealsync/keybackup"
 )
 
 func TestMain(m *testing.M) {
@@ -41,7 +42,9 @@ func (w withEnv) Run() int { return testkit.Main(w.m, &env) }
 // key without its certificate), expired-cert.pem (a certificate for key.pem that
 // expired yesterday) and bitnami-backup.yaml (key.pem as Bitnami's `kubectl
 // get secret -o yaml` backup lists it) in $WORK, and with no kubeconfig,
-// so everything runs offline.
+// so everything runs offline. SSH identities id_ed25519 and id_rsa (with
+// their .pub) come from keybackup's testdata, and keys-binary.age is a
+// binary (unarmored) bundle of key.pem sealed to id_rsa.pub.
 func TestScripts(t *testing.T) {
 	keyPEM, err := os.ReadFile(filepath.Join("testdata", "keys", "key.pem"))
 	if err != nil {
@@ -75,6 +78,11 @@ func TestScripts(t *testing.T) {
 		"expired-cert.pem":    crypto.EncodeCertificatePEM(expired),
 		"bitnami-backup.yaml": bitnamiBackup(t, keyPEM, crypto.EncodeCertificatePEM(certs[0])),
 	}
+	ids := filepath.Join("..", "..", "keybackup", "testdata", "identities")
+	for _, name := range []string{"id_ed25519", "id_ed25519.pub", "id_rsa", "id_rsa.pub"} {
+		files[name] = readFile(t, filepath.Join(ids, name))
+	}
+	files["keys-binary.age"] = binaryBundle(t, keyPEM, files["id_rsa.pub"])
 	testscript.Run(t, testscript.Params{
 		Dir:                 filepath.Join("testdata", "script"),
 		RequireExplicitExec: false,
@@ -149,4 +157,27 @@ func mode(ts *testscript.TestScript, neg bool, args []string) {
 	if got := fi.Mode().Perm(); (got == os.FileMode(want)) == neg {
 		ts.Fatalf("%s has mode %#o", args[0], got)
 	}
+}
+
+// binaryBundle seals the key in keyPEM into a binary bundle for the SSH
+// public key pub.
+func binaryBundle(t *testing.T, keyPEM, pub []byte) []byte {
+	t.Helper()
+	secrets, err := keysecret.ParseBackup(keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := keybackup.FromSecrets([]corev1.Secret{*secrets[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := keybackup.ParseRecipient(string(pub))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := keybackup.SealBinary(&out, b, r); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
 }
