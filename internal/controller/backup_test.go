@@ -87,7 +87,7 @@ func TestKeyBackupFollowsKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, r := setup(t, backupTo(id.Recipient().String(), 200*time.Millisecond))
+	e, r := setup(t, backupTo(id.Recipient().String(), 0)) // the default debounce, one second
 	first := r.latestKey(t)
 	st := waitBackup(t, e, r, id)
 	if want := first.ID.String() + " active"; st.cm.Annotations[controller.BackupKeysAnnotation] != want {
@@ -130,6 +130,12 @@ func TestKeyBackupFollowsKeys(t *testing.T) {
 	if err := e.Client.Update(ctx, &s); err != nil {
 		t.Fatal(err)
 	}
+	waitKeyring(t, r, func(ring *crypto.Keyring) error {
+		if k, _ := ring.Lookup(first.ID); k.Status != crypto.StatusCompromised {
+			return errNotYet
+		}
+		return nil
+	})
 	st = waitBackup(t, e, r, id)
 	if !strings.Contains(st.cm.Annotations[controller.BackupKeysAnnotation], first.ID.String()+" compromised") {
 		t.Errorf("annotation %q", st.cm.Annotations[controller.BackupKeysAnnotation])
