@@ -20,6 +20,17 @@ func createAtomic(path string) (*atomicFile, error) {
 	return &atomicFile{f}, nil
 }
 
+// createPrivateAtomic is createAtomic for files only their owner may
+// read, whatever the mode of the file they replace: key backups, which
+// are ciphertext but name who can open them and how many keys exist.
+func createPrivateAtomic(path string) (*atomicFile, error) {
+	f, err := renameio.NewPendingFile(path, renameio.WithPermissions(0o600))
+	if err != nil {
+		return nil, err
+	}
+	return &atomicFile{f}, nil
+}
+
 func (f *atomicFile) commit() error { return f.CloseAtomicallyReplace() }
 
 func (f *atomicFile) abort() { _ = f.Cleanup() }

@@ -6,16 +6,21 @@ import (
 	"encoding/base64"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/sealsync/sealsync/crypto"
 	"github.com/sealsync/sealsync/internal/cli"
+	"github.com/sealsync/sealsync/internal/keysecret"
 	"github.com/sealsync/sealsync/internal/manifest"
 	"github.com/sealsync/sealsync/internal/testkit"
+	"github.com/sealsync/sealsync/keybackup"
 )
 
 func TestMain(m *testing.M) {
@@ -32,10 +37,14 @@ type withEnv struct{ m *testing.M }
 func (w withEnv) Run() int { return testkit.Main(w.m, &env) }
 
 // TestScripts runs the txtar scripts in testdata/script. Each starts with
-// key.pem (a 4096-bit key and its certificate), cert.pem (that certificate
-// alone), other-key.pem (an unrelated key) and expired-cert.pem (a
-// certificate for key.pem that expired yesterday) in $WORK, and with no
-// kubeconfig, so everything runs offline.
+// key.pem (a 4096-bit key and its certificate), cert.pem (the certificate
+// alone), other-key.pem (an unrelated key), key-only.pem (other-key.pem's
+// key without its certificate), expired-cert.pem (a certificate for key.pem that
+// expired yesterday) and bitnami-backup.yaml (key.pem as Bitnami's `kubectl
+// get secret -o yaml` backup lists it) in $WORK, and with no kubeconfig,
+// so everything runs offline. SSH identities id_ed25519 and id_rsa (with
+// their .pub) come from keybackup's testdata, and keys-binary.age is a
+// binary (unarmored) bundle of key.pem sealed to id_rsa.pub.
 func TestScripts(t *testing.T) {
 	keyPEM, err := os.ReadFile(filepath.Join("testdata", "keys", "key.pem"))
 	if err != nil {
@@ -49,6 +58,10 @@ func TestScripts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	otherPriv, err := crypto.ParsePrivateKeyPEM(otherPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
 	certs, err := crypto.ParseCertificatesPEM(keyPEM)
 	if err != nil {
 		t.Fatal(err)
@@ -58,11 +71,18 @@ func TestScripts(t *testing.T) {
 		t.Fatal(err)
 	}
 	files := map[string][]byte{
-		"key.pem":          keyPEM,
-		"cert.pem":         crypto.EncodeCertificatePEM(certs[0]),
-		"other-key.pem":    otherPEM,
-		"expired-cert.pem": crypto.EncodeCertificatePEM(expired),
+		"key.pem":             keyPEM,
+		"key-only.pem":        crypto.EncodePrivateKeyPEM(otherPriv),
+		"cert.pem":            crypto.EncodeCertificatePEM(certs[0]),
+		"other-key.pem":       otherPEM,
+		"expired-cert.pem":    crypto.EncodeCertificatePEM(expired),
+		"bitnami-backup.yaml": bitnamiBackup(t, keyPEM, crypto.EncodeCertificatePEM(certs[0])),
 	}
+	ids := filepath.Join("..", "..", "keybackup", "testdata", "identities")
+	for _, name := range []string{"id_ed25519", "id_ed25519.pub", "id_rsa", "id_rsa.pub"} {
+		files[name] = readFile(t, filepath.Join(ids, name))
+	}
+	files["keys-binary.age"] = binaryBundle(t, keyPEM, files["id_rsa.pub"])
 	testscript.Run(t, testscript.Params{
 		Dir:                 filepath.Join("testdata", "script"),
 		RequireExplicitExec: false,
@@ -78,6 +98,7 @@ func TestScripts(t *testing.T) {
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"tamper": tamper,
+			"mode":   mode,
 		},
 	})
 }
@@ -101,4 +122,62 @@ func tamper(ts *testscript.TestScript, neg bool, args []string) {
 	var out bytes.Buffer
 	ts.Check(manifest.Encode(&out, manifest.YAML, ss))
 	ts.Check(os.WriteFile(ts.MkAbs(args[2]), out.Bytes(), 0o600))
+}
+
+// bitnamiBackup is a v1 List of one key Secret, as `kubectl get secret -l
+// sealedsecrets.bitnami.com/sealed-secrets-key -o yaml` writes it.
+func bitnamiBackup(t *testing.T, keyPEM, certPEM []byte) []byte {
+	t.Helper()
+	var item bytes.Buffer
+	s := &corev1.Secret{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name: "sealed-secrets-keyq7x2k", Namespace: "kube-system", ResourceVersion: "1234", UID: "5d0c9a44",
+			Labels: map[string]string{keysecret.Label: "active"},
+		},
+		Type: corev1.SecretTypeTLS,
+		Data: map[string][]byte{corev1.TLSPrivateKeyKey: keyPEM, corev1.TLSCertKey: certPEM},
+	}
+	if err := manifest.Encode(&item, manifest.YAML, s); err != nil {
+		t.Fatal(err)
+	}
+	indented := strings.ReplaceAll(strings.TrimPrefix(strings.TrimSpace(item.String()), "---\n"), "\n", "\n  ")
+	return []byte("apiVersion: v1\nkind: List\nmetadata:\n  resourceVersion: \"\"\nitems:\n- " + indented + "\n")
+}
+
+// mode FILE PERM checks that FILE has permission bits PERM (octal).
+func mode(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: mode FILE PERM")
+	}
+	fi, err := os.Stat(ts.MkAbs(args[0]))
+	ts.Check(err)
+	want, err := strconv.ParseUint(args[1], 8, 32)
+	ts.Check(err)
+	if got := fi.Mode().Perm(); (got == os.FileMode(want)) == neg {
+		ts.Fatalf("%s has mode %#o", args[0], got)
+	}
+}
+
+// binaryBundle seals the key in keyPEM into a binary bundle for the SSH
+// public key pub.
+func binaryBundle(t *testing.T, keyPEM, pub []byte) []byte {
+	t.Helper()
+	secrets, err := keysecret.ParseBackup(keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := keybackup.FromSecrets([]corev1.Secret{*secrets[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := keybackup.ParseRecipient(string(pub))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := keybackup.SealBinary(&out, b, r); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
 }

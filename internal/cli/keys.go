@@ -31,14 +31,17 @@ var keysPollInterval = 2 * time.Second
 func newKeysCommand(o *options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "keys",
-		Short: "List the controller's sealing keys, or ask it for a new one",
+		Short: "List, rotate, back up, restore and retire the controller's sealing keys",
 		Long: `Manage the sealing keys of the controller found with --controller-name and
 --controller-namespace. Listing goes through the API server's service proxy,
-like --fetch-cert; asking for a new key patches an annotation onto a key
-Secret, so it needs RBAC rights on Secrets in the controller's namespace.`,
+like --fetch-cert. The other commands work on the key Secrets themselves, so
+they need RBAC rights on Secrets in the controller's namespace: rotate and
+compromise change labels and annotations, backup reads the private keys,
+restore creates key Secrets.`,
 		Args: cobra.NoArgs,
 	}
-	cmd.AddCommand(newKeysListCommand(o), newKeysRotateCommand(o))
+	cmd.AddCommand(newKeysListCommand(o), newKeysRotateCommand(o), newKeysBackupCommand(o),
+		newKeysRestoreCommand(o), newKeysCompromiseCommand(o))
 	return cmd
 }
 

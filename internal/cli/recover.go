@@ -10,12 +10,13 @@ import (
 	"github.com/sealsync/sealsync/internal/keysecret"
 	"github.com/sealsync/sealsync/internal/manifest"
 	"github.com/sealsync/sealsync/internal/sealing"
+	"github.com/sealsync/sealsync/keybackup"
 )
 
 // recover unseals every SealedSecret in in offline with the keys of
 // --recovery-private-key and writes the Secrets to out.
 func (o *options) recover(in io.Reader, out io.Writer, format manifest.Format) error {
-	ring, err := loadRecoveryKeys(o.privKeys)
+	ring, err := o.loadRecoveryKeys()
 	if err != nil {
 		return err
 	}
@@ -38,16 +39,26 @@ func (o *options) recover(in io.Reader, out io.Writer, format manifest.Format) e
 	return nil
 }
 
-// loadRecoveryKeys reads every --recovery-private-key file into one keyring.
-func loadRecoveryKeys(paths []string) (*crypto.Keyring, error) {
-	if len(paths) == 0 {
+// loadRecoveryKeys reads every --recovery-private-key file into one
+// keyring: backup bundles, recognised by their age header and opened with
+// --recovery-identity or a passphrase, and the PEM and Secret forms.
+func (o *options) loadRecoveryKeys() (*crypto.Keyring, error) {
+	if len(o.privKeys) == 0 {
 		return nil, errors.New("--recovery-unseal requires at least one --recovery-private-key")
 	}
 	var keys []*crypto.Key
-	for _, p := range paths {
+	for _, p := range o.privKeys {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			return nil, err
+		}
+		if keybackup.IsAgeFile(b) {
+			bundle, err := openBundle(b, p, &o.recovery, "recovery-identity")
+			if err != nil {
+				return nil, err
+			}
+			keys = append(keys, bundle.Keys()...)
+			continue
 		}
 		ks, err := keysecret.ParseKeyFile(b)
 		if err != nil {

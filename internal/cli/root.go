@@ -64,6 +64,7 @@ type options struct {
 	reEncrypt      bool
 	recoveryUnseal bool
 	privKeys       []string
+	recovery       identityFlags
 
 	overrides clientcmd.ConfigOverrides
 	streams   Streams
@@ -97,7 +98,10 @@ const rootExamples = `  # Seal a Secret with the cluster's certificate
     | kubeseal --cert pub-cert.pem --merge-into db-sealed.yaml
 
   # Disaster recovery: unseal offline with backed-up private keys
-  kubeseal --recovery-unseal --recovery-private-key backup.yaml < db-sealed.yaml`
+  kubeseal --recovery-unseal --recovery-private-key backup.yaml < db-sealed.yaml
+
+  # ... or with a key backup bundle (kubeseal keys backup) and its identity
+  kubeseal --recovery-unseal --recovery-private-key keys.age --recovery-identity offline.key < db-sealed.yaml`
 
 // NewCommand returns the kubeseal root command.
 func NewCommand(streams Streams) *cobra.Command {
@@ -144,13 +148,15 @@ YAML from stdin or --secret-file and writes SealedSecrets to stdout or
 	_ = f.MarkDeprecated("rotate", "please use --re-encrypt instead")
 	f.BoolVar(&o.recoveryUnseal, "recovery-unseal", false, "Decrypt a sealed secrets file obtained from stdin, using the private key passed with --recovery-private-key. Intended to be used in disaster recovery mode.")
 	f.StringSliceVar(&o.privKeys, "recovery-private-key", nil, "Private key filename used by the --recovery-unseal command. Multiple files accepted either via comma separated list or by repetition of the flag. Either PEM encoded private keys or a backup of a json/yaml encoded k8s sealed-secret controller secret (and v1.List) are accepted. ")
+	f.StringArrayVar(&o.recovery.files, "recovery-identity", nil, "Identity file that opens a --recovery-private-key backup bundle (kubeseal keys backup): age-keygen's output or an SSH private key. Repeatable")
+	o.recovery.passphrase.bind(f, "recovery-", "Open a --recovery-private-key backup bundle")
 
 	addClientFlags(cmd, o)
 	cmd.AddCommand(newKeysCommand(o))
 
 	_ = cmd.RegisterFlagCompletionFunc("scope", fixedCompletions("strict", "namespace-wide", "cluster-wide"))
 	_ = cmd.RegisterFlagCompletionFunc("format", fixedCompletions("json", "yaml"))
-	for _, name := range []string{"secret-file", "sealed-secret-file", "merge-into", "from-file", "recovery-private-key"} {
+	for _, name := range []string{"secret-file", "sealed-secret-file", "merge-into", "from-file", "recovery-private-key", "recovery-identity", "recovery-passphrase-file"} {
 		_ = cmd.MarkFlagFilename(name)
 	}
 	_ = cmd.MarkFlagFilename("cert", "pem", "crt")

@@ -55,6 +55,8 @@ type Flags struct {
 	LeaderElectionID string
 	// Version is --version.
 	Version bool
+	// Key backup: --backup-recipients, --backup-configmap.
+	BackupRecipients, BackupConfigMap string
 	// ExternalSecrets: --enable-external-secrets, --controller-class,
 	// --enable-flood-gate, --store-requeue-interval, --read-dedupe-ttl,
 	// --refresh-spread, --es-workers.
@@ -103,6 +105,8 @@ func BindFlags(fs *pflag.FlagSet) *Flags {
 	fs.BoolVar(&f.LeaderElect, "leader-elect", true, "Elect a leader so that several replicas are safe; only the leader reconciles and generates keys.")
 	fs.StringVar(&f.LeaderElectionID, "leader-election-id", "sealed-secrets-controller.sealsync.dev", "Name of the leader election lease.")
 	fs.BoolVar(&f.Version, "version", false, "Print version information and exit")
+	fs.StringVar(&f.BackupRecipients, "backup-recipients", "", "Keep an age-encrypted backup of the sealing keys in --backup-configmap, for these recipients: a file of public keys, one per line (mounted from a ConfigMap or Secret), or a comma-separated list of age1… / ssh-… public keys. Off when empty.")
+	fs.StringVar(&f.BackupConfigMap, "backup-configmap", DefaultBackupConfigMap, "ConfigMap in the controller's namespace that holds the key backup.")
 	fs.BoolVar(&f.ExternalSecrets, "enable-external-secrets", true, "Sync ExternalSecrets (external-secrets.io) besides unsealing SealedSecrets.")
 	fs.StringVar(&f.ControllerClass, "controller-class", "default", "Serve SecretStores whose spec.controller is empty or this class, as ESO's --controller-class.")
 	fs.BoolVar(&f.FloodGate, "enable-flood-gate", true, "Fail ExternalSecrets whose store is not Ready instead of calling its provider, as ESO's.")
@@ -180,6 +184,7 @@ func (f *Flags) Options(namespace string) (Options, error) {
 		Workers:              f.Workers,
 		LeaderElection:       f.LeaderElect,
 		LeaderElectionID:     f.LeaderElectionID,
+		Backup:               BackupOptions{Recipients: f.BackupRecipients, ConfigMap: f.BackupConfigMap},
 		Server: &server.Options{
 			Addr: f.ListenAddr, RateLimit: float64(f.RateLimit), RateBurst: f.RateLimitBurst,
 			ReadTimeout: f.ReadTimeout, WriteTimeout: f.WriteTimeout,

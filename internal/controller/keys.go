@@ -140,10 +140,30 @@ func (m *KeyManager) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 
 // Reload rebuilds the keyring from the key Secrets.
 func (m *KeyManager) Reload(ctx context.Context) error {
+	_, keys, err := m.keySecrets(ctx, m.reader)
+	if err != nil {
+		return err
+	}
+	m.store(ctx, crypto.NewKeyring(keys...))
+	m.loadOnce.Do(func() { close(m.loaded) })
+	// Any change to a key Secret, even one that leaves the keys as they
+	// are (a rotation request), is a reason for the generator to look.
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// keySecrets reads the key Secrets through reader, labelled ones and
+// Bitnami's legacy unlabelled one, and returns those that hold a valid key
+// with their keys, in the same order. A broken or foreign Secret is logged
+// and skipped: it must not take every key down.
+func (m *KeyManager) keySecrets(ctx context.Context, reader client.Reader) ([]corev1.Secret, []*crypto.Key, error) {
 	log := logr.FromContextOrDiscard(ctx)
 	var list corev1.SecretList
-	if err := m.reader.List(ctx, &list, client.InNamespace(m.opts.Namespace), client.HasLabels{keysecret.Label}); err != nil {
-		return fmt.Errorf("list key secrets: %w", err)
+	if err := reader.List(ctx, &list, client.InNamespace(m.opts.Namespace), client.HasLabels{keysecret.Label}); err != nil {
+		return nil, nil, fmt.Errorf("list key secrets: %w", err)
 	}
 	secrets := list.Items
 	// A legacy Bitnami key Secret carries no label and is not in the
@@ -156,25 +176,18 @@ func (m *KeyManager) Reload(ctx context.Context) error {
 	} else if !apierrors.IsNotFound(err) {
 		log.V(1).Info("cannot read the legacy key secret", "error", err.Error())
 	}
+	var valid []corev1.Secret
 	var keys []*crypto.Key
 	for i := range secrets {
 		k, err := keysecret.ToKey(&secrets[i], m.opts.Order)
 		if err != nil {
-			// One broken or foreign Secret must not take every key down.
 			log.Error(err, "skipping key secret", "secret", secrets[i].Name)
 			continue
 		}
+		valid = append(valid, secrets[i])
 		keys = append(keys, k)
 	}
-	m.store(ctx, crypto.NewKeyring(keys...))
-	m.loadOnce.Do(func() { close(m.loaded) })
-	// Any change to a key Secret, even one that leaves the keys as they
-	// are (a rotation request), is a reason for the generator to look.
-	select {
-	case m.wake <- struct{}{}:
-	default:
-	}
-	return nil
+	return valid, keys, nil
 }
 
 // store swaps in ring and tells subscribers if the set of keys or their

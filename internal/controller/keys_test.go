@@ -138,7 +138,7 @@ func TestRotationKeepsOldSecretsWorking(t *testing.T) {
 	if s.Annotations == nil {
 		s.Annotations = map[string]string{}
 	}
-	s.Annotations[server.RotateRequestAnnotation] = time.Now().Add(time.Second).UTC().Format(time.RFC3339)
+	s.Annotations[server.RotateRequestAnnotation] = rotationRequest(old)
 	if err := e.Client.Update(ctx, &s); err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,18 @@
 // # Replicas
 //
 // Every replica loads the keys and serves the HTTP API; only the leader
-// reconciles and generates keys.
+// reconciles, generates keys and writes the key backup.
+//
+// # Key backup
+//
+// With --backup-recipients the leader keeps an age-encrypted bundle of
+// every key Secret (package keybackup) in the ConfigMap --backup-configmap
+// of its namespace, written again within seconds of any change to the
+// keys, so a backup never lags a rotation. The recipients are public keys:
+// either a file, one per line as age -R reads it (mount it from a
+// ConfigMap or Secret; it is read again for every backup, so edits apply
+// at the next change), or a comma-separated list of age1… and ssh-…
+// recipients on the command line.
 package controller
 
 import (
@@ -86,6 +97,9 @@ type Options struct {
 	// SkipNameValidation lets one process run several controllers, as
 	// tests do.
 	SkipNameValidation bool
+	// Backup configures the automatic key backup; it is off without
+	// recipients.
+	Backup BackupOptions
 	// ES configure the ExternalSecret controllers.
 	ES ESOptions
 	// Server configures the HTTP API; nil serves none (tests).
@@ -169,6 +183,15 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 	}
 	if err := mgr.Add(keys.Generator()); err != nil {
 		return nil, err
+	}
+	if opts.Backup.Recipients != "" {
+		// Fail at start, not at the first key change, on a bad flag.
+		if _, _, err := ParseBackupRecipients(opts.Backup.Recipients); err != nil {
+			return nil, fmt.Errorf("--backup-recipients: %w", err)
+		}
+		if err := mgr.Add(keys.Backup(mgr.GetClient(), opts.Backup)); err != nil {
+			return nil, err
+		}
 	}
 
 	r := &SealedSecretReconciler{

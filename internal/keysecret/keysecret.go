@@ -14,7 +14,9 @@ package keysecret
 
 import (
 	"bytes"
+	"crypto/rsa"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"time"
@@ -102,6 +104,21 @@ func ToKey(s *corev1.Secret, order Order) (*crypto.Key, error) {
 	return k, nil
 }
 
+// IDOf returns the key ID of key Secret s, from its certificate, which is
+// public, or else from its private key.
+func IDOf(s *corev1.Secret) (crypto.KeyID, error) {
+	if certs, err := crypto.ParseCertificatesPEM(s.Data[corev1.TLSCertKey]); err == nil {
+		if pub, ok := certs[0].PublicKey.(*rsa.PublicKey); ok {
+			return crypto.KeyIDOf(pub), nil
+		}
+	}
+	priv, err := crypto.ParsePrivateKeyPEM(s.Data[corev1.TLSPrivateKeyKey])
+	if err != nil {
+		return crypto.KeyID{}, fmt.Errorf("key secret %s/%s: %w", s.Namespace, s.Name, err)
+	}
+	return crypto.KeyIDOf(&priv.PublicKey), nil
+}
+
 // New returns the Secret that stores k in namespace, named by generateName
 // prefix, with labels and annotations added to the key label.
 func New(k *crypto.Key, namespace, prefix string, labels, annotations map[string]string) *corev1.Secret {
@@ -133,19 +150,47 @@ func New(k *crypto.Key, namespace, prefix string, labels, annotations map[string
 	}
 }
 
-// ParseKeyFile reads the keys in one file given to --recovery-private-key
-// (or keys backup --from-file): PEM (an RSA private key, with or without
-// its certificate beside it) or YAML/JSON key Secrets, alone, as several
-// documents, or in a v1 List as `kubectl get secret -o yaml` writes it.
-// Backups are taken as they are: a Secret's labels may have been lost and
-// its certificate may be missing, but it must hold tls.key.
+// ParseKeyFile reads the keys in one file given to --recovery-private-key:
+// anything [ParseBackup] reads. A key whose certificate is missing can
+// only unseal.
 func ParseKeyFile(b []byte) ([]*crypto.Key, error) {
+	secrets, err := ParseBackup(b)
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]*crypto.Key, 0, len(secrets))
+	for _, s := range secrets {
+		status, err := crypto.ParseStatus(s.Labels[Label])
+		if err != nil {
+			status = crypto.StatusActive
+		}
+		k, err := keyFromPEM(s.Data[corev1.TLSPrivateKeyKey], s.Data[corev1.TLSCertKey], status)
+		if err != nil {
+			if s.Name == "" {
+				return nil, err // a PEM file: the caller names it
+			}
+			return nil, fmt.Errorf("secret %s/%s: %w", s.Namespace, s.Name, err)
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
+// ParseBackup reads the key Secrets in one unencrypted backup file: PEM
+// (an RSA private key, PKCS#1 or PKCS#8, with or without its certificate
+// beside it), which becomes one unnamed key Secret, or YAML/JSON key
+// Secrets, alone, as several documents, or in a v1 List as `kubectl get
+// secret -l sealedsecrets.bitnami.com/sealed-secrets-key -o yaml` writes
+// it. Backups are taken as they are: a Secret's labels may have been lost
+// and its certificate may be missing, but it must hold tls.key. Errors
+// name the Secret, never its content.
+func ParseBackup(b []byte) ([]*corev1.Secret, error) {
 	if bytes.HasPrefix(bytes.TrimSpace(b), []byte("-----BEGIN")) {
-		k, err := keyFromPEM(b, b, crypto.StatusActive)
+		s, err := secretFromPEM(b)
 		if err != nil {
 			return nil, err
 		}
-		return []*crypto.Key{k}, nil
+		return []*corev1.Secret{s}, nil
 	}
 	secrets, err := manifest.DecodeSecrets(bytes.NewReader(b))
 	if err != nil {
@@ -154,23 +199,45 @@ func ParseKeyFile(b []byte) ([]*crypto.Key, error) {
 	if len(secrets) == 0 {
 		return nil, errors.New("no private key found")
 	}
-	keys := make([]*crypto.Key, 0, len(secrets))
 	for _, s := range secrets {
-		keyPEM, ok := s.Data[corev1.TLSPrivateKeyKey]
-		if !ok {
+		if _, ok := s.Data[corev1.TLSPrivateKeyKey]; !ok {
 			return nil, fmt.Errorf("secret %s/%s has no %s", s.Namespace, s.Name, corev1.TLSPrivateKeyKey)
 		}
-		status, err := crypto.ParseStatus(s.Labels[Label])
-		if err != nil {
-			status = crypto.StatusActive
-		}
-		k, err := keyFromPEM(keyPEM, s.Data[corev1.TLSCertKey], status)
-		if err != nil {
-			return nil, fmt.Errorf("secret %s/%s: %w", s.Namespace, s.Name, err)
-		}
-		keys = append(keys, k)
 	}
-	return keys, nil
+	return secrets, nil
+}
+
+// secretFromPEM makes an unnamed key Secret of a PEM file: the first
+// private key block as tls.key, every certificate block as tls.crt.
+func secretFromPEM(b []byte) (*corev1.Secret, error) {
+	var keyPEM, certPEM []byte
+	for rest := b; ; {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		switch block.Type {
+		case "RSA PRIVATE KEY", "PRIVATE KEY":
+			if keyPEM == nil {
+				keyPEM = pem.EncodeToMemory(block)
+			}
+		case "CERTIFICATE":
+			certPEM = append(certPEM, pem.EncodeToMemory(block)...)
+		}
+	}
+	if keyPEM == nil {
+		return nil, errors.New("crypto: no RSA private key PEM block found")
+	}
+	data := map[string][]byte{corev1.TLSPrivateKeyKey: keyPEM}
+	if certPEM != nil {
+		data[corev1.TLSCertKey] = certPEM
+	}
+	return &corev1.Secret{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		Type:     corev1.SecretTypeTLS,
+		Data:     data,
+	}, nil
 }
 
 // keyFromPEM parses a private key and, when certPEM holds one, its

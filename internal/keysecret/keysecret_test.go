@@ -2,6 +2,8 @@ package keysecret_test
 
 import (
 	"bytes"
+	"crypto/x509"
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
@@ -194,6 +196,44 @@ func TestParseKeyFile(t *testing.T) {
 				t.Fatalf("certificate present = %v", keys[0].Certificate != nil)
 			}
 		})
+	}
+}
+
+// TestParseBackup: a backup file becomes key Secrets with their metadata,
+// and a PEM file becomes one unnamed Secret holding its blocks as stored.
+func TestParseBackup(t *testing.T) {
+	full := keyPEM(t, "a")
+	keyOnly, certOnly := splitPEM(t, full)
+	priv, err := crypto.ParsePrivateKeyPEM(keyOnly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkcs8 := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	secrets, err := keysecret.ParseBackup(append(bytes.Clone(certOnly), pkcs8...))
+	if err != nil || len(secrets) != 1 {
+		t.Fatalf("%d secrets, %v", len(secrets), err)
+	}
+	s := secrets[0]
+	if s.Name != "" || s.Type != corev1.SecretTypeTLS || !bytes.Equal(s.Data["tls.key"], pkcs8) || !bytes.Equal(s.Data["tls.crt"], certOnly) {
+		t.Errorf("PEM Secret %+v", s)
+	}
+	if secrets, _ := keysecret.ParseBackup(keyOnly); len(secrets[0].Data) != 1 {
+		t.Error("a key without certificate got one")
+	}
+
+	var list bytes.Buffer
+	b := withKind(bitnamiSecret(t, "a", "compromised"))
+	b.Labels["team"] = "x"
+	if err := manifest.Encode(&list, manifest.YAML, b); err != nil {
+		t.Fatal(err)
+	}
+	secrets, err = keysecret.ParseBackup(list.Bytes())
+	if err != nil || len(secrets) != 1 || secrets[0].Name != b.Name || secrets[0].Labels["team"] != "x" || secrets[0].Labels[keysecret.Label] != "compromised" {
+		t.Fatalf("Secret backup: %v %+v", err, secrets)
 	}
 }
 

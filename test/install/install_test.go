@@ -9,13 +9,16 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"filippo.io/age"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -31,7 +34,9 @@ import (
 	"github.com/sealsync/sealsync/internal/keysecret"
 	"github.com/sealsync/sealsync/internal/manifest"
 	"github.com/sealsync/sealsync/internal/sealing"
+	"github.com/sealsync/sealsync/internal/server"
 	"github.com/sealsync/sealsync/internal/testkit"
+	"github.com/sealsync/sealsync/keybackup"
 	"github.com/sealsync/sealsync/providers"
 	"github.com/sealsync/sealsync/providers/fake"
 )
@@ -124,11 +129,16 @@ func impersonate(cfg *rest.Config, user string, groups ...string) *rest.Config {
 func testControllerAsServiceAccount(t *testing.T, e *testkit.Env) {
 	ctx := context.Background()
 	cfg := impersonate(e.Config, saUser, "system:serviceaccounts", "system:serviceaccounts:kube-system")
+	backupID, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
 	c, err := controller.New(cfg, controller.Options{
 		Keys:        controller.KeyOptions{Namespace: "kube-system", Prefix: keysecret.DefaultPrefix, Bits: 2048, ValidFor: crypto.DefaultCertValidity},
 		MetricsAddr: "0", AllNamespaces: true, AcceptV1Data: true, UpdateStatus: true,
 		MaxUnsealRetries: 5, Workers: 2, LeaderElection: true, LeaderElectionID: "sealsync-install-test",
 		SkipNameValidation: true,
+		Backup:             controller.BackupOptions{Recipients: backupID.Recipient().String(), ConfigMap: controller.DefaultBackupConfigMap},
 		ES: controller.ESOptions{
 			Providers: fakeRegistry(), ControllerClass: "default", FloodGate: true,
 			StoreInterval: time.Minute, DedupeTTL: time.Second, Workers: 2,
@@ -148,6 +158,7 @@ func testControllerAsServiceAccount(t *testing.T, e *testkit.Env) {
 		key = k
 		return err == nil, err
 	})
+	testKeyBackupRBAC(t, e, c, backupID)
 	ns := e.Namespace(t)
 	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: ns}, StringData: map[string]string{"k": "v"}}
 	ss, err := sealing.NewSealer(rand.Reader, &key.PrivateKey.PublicKey).SealSecret(s)
@@ -218,6 +229,58 @@ func testControllerAsServiceAccount(t *testing.T, e *testkit.Env) {
 		}
 		return false, errors.New("no Unsealed event: cannot create events?")
 	})
+}
+
+// testKeyBackupRBAC: the controller creates its backup ConfigMap and, after
+// a rotation, updates it, with the namespaced Role's rights; it may update
+// no other ConfigMap in its namespace.
+func testKeyBackupRBAC(t *testing.T, e *testkit.Env, c *controller.Controller, id *age.X25519Identity) {
+	ctx := context.Background()
+	backupKey := client.ObjectKey{Namespace: "kube-system", Name: controller.DefaultBackupConfigMap}
+	holds := func(n int) func() (bool, error) {
+		return func() (bool, error) {
+			var cm corev1.ConfigMap
+			if err := e.Client.Get(ctx, backupKey, &cm); err != nil {
+				return false, err
+			}
+			b, err := keybackup.Open(strings.NewReader(cm.Data[controller.BackupDataKey]), id)
+			if err != nil {
+				return false, err
+			}
+			if got := len(b.Keys()); got != n || got != c.Keys.Keyring().Len() {
+				return false, fmt.Errorf("backup holds %d keys, keyring %d, want %d", got, c.Keys.Keyring().Len(), n)
+			}
+			return true, nil
+		}
+	}
+	testkit.Eventually(t, 30*time.Second, holds(1))
+
+	// A rotation, requested as kubeseal keys rotate does, a second after
+	// the first key so that the request is newer than it.
+	var keys corev1.SecretList
+	if err := e.Client.List(ctx, &keys, client.InNamespace("kube-system"), client.HasLabels{keysecret.Label}); err != nil || len(keys.Items) != 1 {
+		t.Fatalf("key secrets: %v, %d", err, len(keys.Items))
+	}
+	time.Sleep(1100 * time.Millisecond)
+	s := &keys.Items[0]
+	s.Annotations = map[string]string{server.RotateRequestAnnotation: time.Now().UTC().Format(time.RFC3339)}
+	if err := e.Client.Update(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 60*time.Second, holds(2))
+
+	other := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "coredns-lookalike", Namespace: "kube-system"}, Data: map[string]string{"k": "v"}}
+	if err := e.Client.Create(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := client.New(impersonate(e.Config, saUser, "system:serviceaccounts", "system:serviceaccounts:kube-system"), client.Options{Scheme: e.Scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other.Data["k"] = "changed"
+	if err := sa.Update(ctx, other); !apierrors.IsForbidden(err) {
+		t.Fatalf("the controller may update another ConfigMap in its namespace: %v", err)
+	}
 }
 
 func testServiceProxyRBAC(t *testing.T, e *testkit.Env) {
