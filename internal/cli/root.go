@@ -146,7 +146,7 @@ YAML from stdin or --secret-file and writes SealedSecrets to stdout or
 	f.StringSliceVar(&o.privKeys, "recovery-private-key", nil, "Private key filename used by the --recovery-unseal command. Multiple files accepted either via comma separated list or by repetition of the flag. Either PEM encoded private keys or a backup of a json/yaml encoded k8s sealed-secret controller secret (and v1.List) are accepted. ")
 
 	addClientFlags(cmd, o)
-	cmd.AddCommand(newKeysCommand(o))
+	cmd.AddCommand(newKeysCommand(o), newReencryptCommand(o))
 
 	_ = cmd.RegisterFlagCompletionFunc("scope", fixedCompletions("strict", "namespace-wide", "cluster-wide"))
 	_ = cmd.RegisterFlagCompletionFunc("format", fixedCompletions("json", "yaml"))
