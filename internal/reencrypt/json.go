@@ -250,7 +250,7 @@ func (f *jsonFile) edit(c change) (edit, error) {
 	loc := c.obj.loc.(*jsonObject)
 	quoted := []byte(`"` + c.value + `"`)
 	switch {
-	case c.item != "":
+	case !c.annotation:
 		v := loc.values[c.item]
 		return edit{v.start, v.end, quoted}, nil
 	case loc.keyID != nil:
@@ -316,7 +316,7 @@ func (f *jsonFile) verify(out []byte, changes []change) error {
 	for _, c := range changes {
 		loc := c.obj.loc.(*jsonObject)
 		switch {
-		case c.item != "":
+		case !c.annotation:
 			exp.values[loc.values[c.item]] = c.value
 		case loc.keyID != nil:
 			exp.values[loc.keyID] = c.value

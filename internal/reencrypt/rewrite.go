@@ -29,12 +29,13 @@ type object struct {
 	loc any
 }
 
-// change sets one value of an object: the encryptedData entry item, or the
-// key-id annotation when item is "".
+// change sets one value of an object: the encryptedData entry item, or
+// the key-id annotation.
 type change struct {
-	obj   *object
-	item  string
-	value string
+	obj        *object
+	item       string
+	annotation bool
+	value      string
 }
 
 // insertion is a key-id annotation added as a new entry: to
@@ -97,7 +98,7 @@ func rewrite(ctx context.Context, r Resealer, data []byte) ([]byte, []ObjectResu
 				edits = append(edits, es...)
 				changes = append(changes, cs...)
 				for _, c := range cs {
-					if c.item == "" {
+					if c.annotation {
 						res.ToKey = c.value
 					} else {
 						res.Resealed = append(res.Resealed, c.item)
@@ -150,7 +151,7 @@ func plan(ctx context.Context, r Resealer, f file, o *object) ([]change, []edit,
 		if _, err := crypto.ParseKeyID(to); err != nil {
 			return nil, nil, fmt.Errorf("%w: annotation %s is not a key ID", errMalformedResult, ssv1alpha1.KeyIDAnnotation)
 		}
-		cs = append(cs, change{obj: o, value: to})
+		cs = append(cs, change{obj: o, annotation: true, value: to})
 	}
 	es := make([]edit, 0, len(cs))
 	for _, c := range cs {

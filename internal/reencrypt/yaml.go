@@ -298,7 +298,7 @@ func rewritable(n *yaml.Node) error {
 
 func (f *yamlFile) edit(c change) (edit, error) {
 	loc := c.obj.loc.(*yamlObject)
-	if c.item != "" {
+	if !c.annotation {
 		e, err := f.replace(loc.values[c.item], c.value, true)
 		if err != nil {
 			return edit{}, fmt.Errorf("spec.encryptedData[%q]: %w", c.item, err)
@@ -565,7 +565,7 @@ func (f *yamlFile) verify(out []byte, changes []change) error {
 	for _, c := range changes {
 		loc := c.obj.loc.(*yamlObject)
 		switch {
-		case c.item != "":
+		case !c.annotation:
 			exp.values[loc.values[c.item]] = c.value
 			exp.cipher[loc.values[c.item]] = true
 		case loc.keyID != nil:
