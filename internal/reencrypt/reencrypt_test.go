@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 
+	"go.yaml.in/yaml/v3"
+
 	ssv1alpha1 "github.com/sealsync/sealsync/api/sealedsecrets/v1alpha1"
 	"github.com/sealsync/sealsync/crypto"
 )
@@ -311,4 +313,68 @@ func TestRunErrors(t *testing.T) {
 	if _, err := Run(ctx, oldToNew, []string{dir}, Options{}); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: %v", err)
 	}
+}
+
+// TestBlockScalars checks how block scalars take a value of another
+// length: a wrapped literal is wrapped again at its first line's width,
+// with the same indentation and line endings; a folded one stays on one
+// line, since folding would join wrapped lines with spaces.
+func TestBlockScalars(t *testing.T) {
+	long := fakeSeal("new", "prod", "db", strings.Repeat("x", 40))
+	for _, tc := range []struct {
+		name, in, want string
+	}{
+		{
+			"literal wrapped",
+			"k: |\n  AAAA\n  BBBB\n  CC\nnext: 1\n",
+			"k: |\n  " + strings.Join(chunks(long, 4), "\n  ") + "\nnext: 1\n",
+		},
+		{
+			"literal wrapped, CRLF, keep",
+			"k: |+\r\n    AAAAAAAA\r\n    BB\r\n\r\nnext: 1\r\n",
+			"k: |+\r\n    " + strings.Join(chunks(long, 8), "\r\n    ") + "\r\n\r\nnext: 1\r\n",
+		},
+		{"literal one line", "k: |-\n  AAAA\nnext: 1\n", "k: |-\n  " + long + "\nnext: 1\n"},
+		{"folded", "k: >\n  AAAA\n\n  BBBB\n", "k: >\n  " + long + "\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := parseYAML([]byte(tc.in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, n, _ := lookup(f.docs[0].Content[0], "k")
+			e, err := f.replace(n, long, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := apply(f.data, []edit{e})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(out) != tc.want {
+				t.Errorf("got\n%q\nwant\n%q", out, tc.want)
+			}
+			var v struct{ K string }
+			if err := yaml.Unmarshal(out, &v); err != nil || strings.NewReplacer("\n", "", " ", "").Replace(v.K) != long {
+				t.Errorf("reads back as %q (%v)", v.K, err)
+			}
+		})
+	}
+	f, err := parseYAML([]byte("k: |2\n   AAAA\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, n, _ := lookup(f.docs[0].Content[0], "k")
+	if _, err := f.replace(n, long, true); err == nil {
+		t.Error("an indentation indicator was accepted")
+	}
+}
+
+func chunks(s string, n int) []string {
+	var out []string
+	for len(s) > n {
+		out = append(out, s[:n])
+		s = s[n:]
+	}
+	return append(out, s)
 }
