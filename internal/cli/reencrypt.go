@@ -165,7 +165,7 @@ func (o *options) reencrypt(ctx context.Context, ro *reencryptOptions, paths []s
 		Report:   func(fr *reencrypt.FileResult) { printResult(out, errw, verb, fr) },
 		Progress: p.update,
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
 	prefix := ""
@@ -173,6 +173,9 @@ func (o *options) reencrypt(ctx context.Context, ro *reencryptOptions, paths []s
 		prefix = "dry run, nothing written: "
 	}
 	fmt.Fprintf(errw, "%s%s\n", prefix, sum)
+	if err != nil {
+		return errors.New("interrupted before every file was done")
+	}
 	if sum.FilesFailed > 0 {
 		return fmt.Errorf("%d of %d files could not be fully re-sealed", sum.FilesFailed, sum.Files)
 	}

@@ -15,8 +15,9 @@
 // separators, line endings and the final newline stay as they were. Values
 // already sealed with the target key keep their ciphertext, so re-running
 // changes nothing. The one addition is the sealsync.dev/key-id annotation,
-// written or updated to name the new key, inserted as the first entry of
-// metadata.annotations (created when absent).
+// updated to name the new key or inserted into metadata.annotations (as
+// its first entry in YAML, its last in JSON), which is created when absent
+// with the indentation and line endings around it.
 //
 // # Checked before written
 //

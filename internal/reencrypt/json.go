@@ -210,13 +210,12 @@ func locateJSON(root *jvalue, ss *ssv1alpha1.SealedSecret) (*jsonObject, error) 
 			}
 		}
 	}
-	if len(loc.values) != len(ss.Spec.EncryptedData) {
-		return nil, errors.New("spec.encryptedData is written in a way this tool cannot rewrite")
-	}
+	located := make(map[string]string, len(loc.values))
 	for k, v := range loc.values {
-		if ss.Spec.EncryptedData[k] != v.str {
-			return nil, fmt.Errorf("spec.encryptedData[%q] is written in a way this tool cannot rewrite", k)
-		}
+		located[k] = v.str
+	}
+	if err := sameItems(located, ss); err != nil {
+		return nil, err
 	}
 	_, loc.meta, err = jlookup(root, "metadata")
 	switch {

@@ -67,6 +67,22 @@ func parse(data []byte) (file, error) {
 	return parseYAML(data)
 }
 
+// sameItems checks that the values located in a file, by encryptedData
+// key, are exactly those of the decoded object, so that rewriting them
+// rewrites exactly its values: YAML merge keys or a JSON duplicate would
+// otherwise make the two disagree.
+func sameItems(located map[string]string, ss *ssv1alpha1.SealedSecret) error {
+	if len(located) != len(ss.Spec.EncryptedData) {
+		return errors.New("spec.encryptedData is written in a way this tool cannot rewrite")
+	}
+	for k, v := range located {
+		if w, ok := ss.Spec.EncryptedData[k]; !ok || w != v {
+			return fmt.Errorf("spec.encryptedData[%q] is written in a way this tool cannot rewrite", k)
+		}
+	}
+	return nil
+}
+
 // errMalformedResult is the error for a resealer's answer that cannot be
 // what it was asked for.
 var errMalformedResult = errors.New("the re-sealed object is malformed")

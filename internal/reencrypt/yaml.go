@@ -245,13 +245,12 @@ func locateYAML(root *yaml.Node, ss *ssv1alpha1.SealedSecret) (*yamlObject, erro
 			}
 		}
 	}
-	if len(loc.values) != len(ss.Spec.EncryptedData) {
-		return nil, errors.New("spec.encryptedData is written in a way this tool cannot rewrite")
-	}
+	located := make(map[string]string, len(loc.values))
 	for k, n := range loc.values {
-		if v, ok := ss.Spec.EncryptedData[k]; !ok || v != n.Value {
-			return nil, fmt.Errorf("spec.encryptedData[%q] is written in a way this tool cannot rewrite", k)
-		}
+		located[k] = n.Value
+	}
+	if err := sameItems(located, ss); err != nil {
+		return nil, err
 	}
 
 	loc.metaKey, loc.meta, err = lookup(root, "metadata")
