@@ -77,6 +77,12 @@ func (c *controllerClient) post(ctx context.Context, path string, body []byte) (
 	if err != nil {
 		return nil, err
 	}
+	return c.postToPort(ctx, port, path, body)
+}
+
+// postToPort is post to a port already looked up, for callers that post
+// many times and would otherwise get the Service before each request.
+func (c *controllerClient) postToPort(ctx context.Context, port, path string, body []byte) ([]byte, error) {
 	res := c.core.RESTClient().Post().
 		Namespace(c.namespace).
 		Resource("services").

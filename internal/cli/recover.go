@@ -40,25 +40,38 @@ func (o *options) recover(in io.Reader, out io.Writer, format manifest.Format) e
 }
 
 // loadRecoveryKeys reads every --recovery-private-key file into one
-// keyring: backup bundles, recognised by their age header and opened with
-// --recovery-identity or a passphrase, and the PEM and Secret forms.
+// keyring.
 func (o *options) loadRecoveryKeys() (*crypto.Keyring, error) {
 	if len(o.privKeys) == 0 {
 		return nil, errors.New("--recovery-unseal requires at least one --recovery-private-key")
 	}
+	keys, err := loadKeyFiles(o.privKeys, &o.recovery, "recovery-identity", false)
+	if err != nil {
+		return nil, err
+	}
+	return crypto.NewKeyring(keys...), nil
+}
+
+// loadKeyFiles reads the keys of every file: backup bundles, recognised by
+// their age header and opened with the identities of ids (named by the
+// flag idFlag), and unless onlyAge is set, the PEM and Secret forms.
+func loadKeyFiles(paths []string, ids *identityFlags, idFlag string, onlyAge bool) ([]*crypto.Key, error) {
 	var keys []*crypto.Key
-	for _, p := range o.privKeys {
+	for _, p := range paths {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			return nil, err
 		}
 		if keybackup.IsAgeFile(b) {
-			bundle, err := openBundle(b, p, &o.recovery, "recovery-identity")
+			bundle, err := openBundle(b, p, ids, idFlag)
 			if err != nil {
 				return nil, err
 			}
 			keys = append(keys, bundle.Keys()...)
 			continue
+		}
+		if onlyAge {
+			return nil, fmt.Errorf("%s is not an age backup bundle (kubeseal keys backup writes one)", p)
 		}
 		ks, err := keysecret.ParseKeyFile(b)
 		if err != nil {
@@ -66,5 +79,5 @@ func (o *options) loadRecoveryKeys() (*crypto.Keyring, error) {
 		}
 		keys = append(keys, ks...)
 	}
-	return crypto.NewKeyring(keys...), nil
+	return keys, nil
 }

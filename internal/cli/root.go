@@ -152,7 +152,7 @@ YAML from stdin or --secret-file and writes SealedSecrets to stdout or
 	o.recovery.passphrase.bind(f, "recovery-", "Open a --recovery-private-key backup bundle")
 
 	addClientFlags(cmd, o)
-	cmd.AddCommand(newKeysCommand(o))
+	cmd.AddCommand(newKeysCommand(o), newReencryptCommand(o))
 
 	_ = cmd.RegisterFlagCompletionFunc("scope", fixedCompletions("strict", "namespace-wide", "cluster-wide"))
 	_ = cmd.RegisterFlagCompletionFunc("format", fixedCompletions("json", "yaml"))

@@ -202,7 +202,10 @@ func Reseal(ring *crypto.Keyring, sealer *Sealer, ss *ssv1alpha1.SealedSecret) (
 	scope := ScopeOf(ss)
 	label := Label(ss)
 	out := ss.DeepCopy()
-	for k, v := range ss.Spec.EncryptedData {
+	// Sorted so that a failure names the same item every time, and a
+	// report of what failed does not change from run to run.
+	for _, k := range slices.Sorted(maps.Keys(ss.Spec.EncryptedData)) {
+		v := ss.Spec.EncryptedData[k]
 		blob, err := base64.StdEncoding.DecodeString(v)
 		if err != nil {
 			return nil, fmt.Errorf("item %q: not valid base64", k)

@@ -1,0 +1,41 @@
+package reencrypt
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	ssv1alpha1 "github.com/sealsync/sealsync/api/sealedsecrets/v1alpha1"
+	"github.com/sealsync/sealsync/crypto"
+	"github.com/sealsync/sealsync/internal/sealing"
+)
+
+// Offline re-seals with private keys held in memory, without a cluster:
+// from key files or a restored backup. Each value is opened with whichever
+// key of the keyring sealed it and, unless that is already the newest
+// active key, sealed again with it.
+type Offline struct {
+	ring   *crypto.Keyring
+	sealer *sealing.Sealer
+}
+
+var _ Resealer = (*Offline)(nil)
+
+// NewOffline returns a resealer that opens values with any key of ring and
+// seals them with ring's newest active key ([crypto.Keyring.Latest]),
+// drawing randomness from random (crypto/rand.Reader but in tests).
+func NewOffline(ring *crypto.Keyring, random io.Reader) (*Offline, error) {
+	latest, err := ring.Latest()
+	if err != nil {
+		return nil, fmt.Errorf("no key to seal with: %w (a key needs its certificate to be used for sealing)", err)
+	}
+	return &Offline{ring: ring, sealer: sealing.NewSealer(random, &latest.PrivateKey.PublicKey)}, nil
+}
+
+// KeyID returns the ID of the key values are sealed with.
+func (o *Offline) KeyID() crypto.KeyID { return o.sealer.KeyID() }
+
+// Reseal re-seals ss with [sealing.Reseal]; it does no I/O.
+func (o *Offline) Reseal(_ context.Context, ss *ssv1alpha1.SealedSecret) (*ssv1alpha1.SealedSecret, error) {
+	return sealing.Reseal(o.ring, o.sealer, ss)
+}
