@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -69,6 +70,10 @@ type KeyManager struct {
 	listeners []func()
 	// wake nudges the generator after a reload.
 	wake chan struct{}
+	// answered is the newest rotation request this replica generated a
+	// key for, which the cache may not show yet. Only the generator
+	// goroutine uses it.
+	answered time.Time
 }
 
 // KeyCache is the cache of key Secrets the manager reads.
@@ -248,12 +253,12 @@ func (g *KeyGenerator) Start(ctx context.Context) error {
 	}
 	backoff := time.Second
 	for {
-		wait, reason, err := m.due(ctx)
+		wait, reason, answers, err := m.due(ctx)
 		if err != nil {
 			log.Error(err, "cannot read key rotation requests")
 			wait = backoff
 		} else if reason != "" {
-			if err := m.generate(ctx, reason); err != nil {
+			if err := m.generate(ctx, reason, answers); err != nil {
 				log.Error(err, "key generation failed, retrying", "in", backoff.String())
 				wait = backoff
 				backoff = min(2*backoff, 5*time.Minute)
@@ -277,66 +282,88 @@ func (g *KeyGenerator) Start(ctx context.Context) error {
 // maxWait bounds how long the generator sleeps between checks.
 const maxWait = time.Hour
 
-// due says whether a key must be made now (reason non-empty) or how long
-// until the next check.
-func (m *KeyManager) due(ctx context.Context) (wait time.Duration, reason string, err error) {
+// due says whether a key must be made now (reason non-empty, and answers
+// the rotation request it is for, if any) or how long until the next
+// check.
+func (m *KeyManager) due(ctx context.Context) (wait time.Duration, reason string, answers time.Time, err error) {
 	now := m.now()
 	latest, lerr := m.Keyring().Latest()
 	if lerr != nil {
-		return 0, "no active key", nil
+		return 0, "no active key", time.Time{}, nil
 	}
 	if !m.opts.Cutoff.IsZero() && latest.Created.Before(m.opts.Cutoff) {
-		return 0, "newest key is older than the cutoff time", nil
+		return 0, "newest key is older than the cutoff time", time.Time{}, nil
 	}
-	requested, err := m.rotateRequested(ctx)
+	requested, answered, err := m.rotateRequests(ctx)
 	if err != nil {
-		return 0, "", err
+		return 0, "", time.Time{}, err
 	}
-	if requested.After(latest.Created) {
-		return 0, "rotation requested", nil
+	if m.answered.After(answered) {
+		answered = m.answered
+	}
+	if requested.After(answered) && !latest.Created.After(requested) {
+		return 0, "rotation requested", requested, nil
 	}
 	wait = maxWait
 	if m.opts.RenewPeriod > 0 {
 		next := latest.Created.Add(m.opts.RenewPeriod)
 		if !now.Before(next) {
-			return 0, "renewal period elapsed", nil
+			return 0, "renewal period elapsed", time.Time{}, nil
 		}
 		wait = min(wait, next.Sub(now))
 	}
-	return wait, "", nil
+	return wait, "", time.Time{}, nil
 }
 
-// rotateRequested returns the newest rotation request on any key Secret.
-func (m *KeyManager) rotateRequested(ctx context.Context) (time.Time, error) {
+// rotateRequests returns the newest rotation request on any key Secret
+// and the newest request a key was generated for.
+func (m *KeyManager) rotateRequests(ctx context.Context) (requested, answered time.Time, err error) {
 	var list corev1.SecretList
 	if err := m.reader.List(ctx, &list, client.InNamespace(m.opts.Namespace), client.HasLabels{keysecret.Label}); err != nil {
-		return time.Time{}, err
+		return time.Time{}, time.Time{}, err
 	}
-	var newest time.Time
-	for _, s := range list.Items {
-		v, ok := s.Annotations[server.RotateRequestAnnotation]
+	newest := func(cur time.Time, v string, ok bool) time.Time {
 		if !ok {
-			continue
+			return cur
 		}
 		t, err := time.Parse(time.RFC3339, v)
-		if err != nil {
-			continue
+		if err != nil || !t.After(cur) {
+			return cur
 		}
-		if t.After(newest) {
-			newest = t
-		}
+		return t
 	}
-	return newest, nil
+	for _, s := range list.Items {
+		v, ok := s.Annotations[server.RotateRequestAnnotation]
+		requested = newest(requested, v, ok)
+		v, ok = s.Annotations[server.RotateAnsweredAnnotation]
+		answered = newest(answered, v, ok)
+	}
+	return requested, answered, nil
 }
 
 // generate makes a key, stores it as a key Secret and adds it to the
 // keyring at once, without waiting for the watch to see it.
-func (m *KeyManager) generate(ctx context.Context, reason string) error {
+func (m *KeyManager) generate(ctx context.Context, reason string, answers time.Time) error {
 	log := logr.FromContextOrDiscard(ctx)
 	start := m.now()
 	priv, err := crypto.GenerateKey(m.random, m.opts.Bits)
 	if err != nil {
 		return err
+	}
+	// Keys are ordered by their certificate's NotBefore, which has whole
+	// seconds: a key made in the same second as the newest would tie with
+	// it and might not become the sealing key. Wait for the next second.
+	if latest, err := m.Keyring().Latest(); err == nil {
+		next := latest.Created.Truncate(time.Second).Add(time.Second)
+		if d := next.Sub(m.now()); d > 0 && d <= time.Second {
+			t := time.NewTimer(d)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			case <-t.C:
+			}
+		}
 	}
 	cert, err := crypto.NewCertificate(m.random, priv, m.now(), m.opts.ValidFor, m.opts.CommonName)
 	if err != nil {
@@ -346,9 +373,20 @@ func (m *KeyManager) generate(ctx context.Context, reason string) error {
 	if err != nil {
 		return err
 	}
-	s := keysecret.New(key, m.opts.Namespace, m.opts.Prefix, m.opts.Labels, m.opts.Annotations)
+	annotations := m.opts.Annotations
+	if !answers.IsZero() {
+		annotations = maps.Clone(annotations)
+		if annotations == nil {
+			annotations = map[string]string{}
+		}
+		annotations[server.RotateAnsweredAnnotation] = answers.UTC().Format(time.RFC3339)
+	}
+	s := keysecret.New(key, m.opts.Namespace, m.opts.Prefix, m.opts.Labels, annotations)
 	if err := m.client.Create(ctx, s); err != nil {
 		return fmt.Errorf("create key secret: %w", err)
+	}
+	if !answers.IsZero() {
+		m.answered = answers
 	}
 	if m.opts.Order == keysecret.OrderSecretCreation {
 		key.Created = s.CreationTimestamp.Time

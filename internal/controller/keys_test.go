@@ -128,6 +128,9 @@ func waitKeyring(t *testing.T, r *running, check func(*crypto.Keyring) error) {
 
 // TestRotationKeepsOldSecretsWorking: after a rotation request a new key
 // seals, and values sealed with the old key and the new one both unseal.
+// The request comes from a client whose clock is an hour ahead: it is
+// answered with one key, not one key after another until the controller's
+// clock catches up.
 func TestRotationKeepsOldSecretsWorking(t *testing.T) {
 	e, r := setup(t)
 	old := r.latestKey(t)
@@ -138,7 +141,8 @@ func TestRotationKeepsOldSecretsWorking(t *testing.T) {
 	if s.Annotations == nil {
 		s.Annotations = map[string]string{}
 	}
-	s.Annotations[server.RotateRequestAnnotation] = rotationRequest(old)
+	requested := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	s.Annotations[server.RotateRequestAnnotation] = requested
 	if err := e.Client.Update(ctx, &s); err != nil {
 		t.Fatal(err)
 	}
@@ -151,8 +155,19 @@ func TestRotationKeepsOldSecretsWorking(t *testing.T) {
 		fresh = l
 		return nil
 	})
-	if n := len(keySecrets(t, e, r.keyNS)); n != 2 {
-		t.Fatalf("key secrets = %d, want 2", n)
+	time.Sleep(time.Second)
+	secrets := keySecrets(t, e, r.keyNS)
+	if len(secrets) != 2 {
+		t.Fatalf("key secrets = %d, want 2", len(secrets))
+	}
+	answered := 0
+	for _, s := range secrets {
+		if s.Annotations[server.RotateAnsweredAnnotation] == requested {
+			answered++
+		}
+	}
+	if answered != 1 {
+		t.Fatalf("%d key secrets answer the request, want 1", answered)
 	}
 	create(t, e, seal(t, fresh, r.ns, "after", crypto.ScopeStrict, map[string]string{"k": "new"}))
 	waitSecret(t, e, r.ns, "after", hasData(map[string]string{"k": "new"}))
