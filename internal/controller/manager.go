@@ -44,6 +44,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -259,18 +260,53 @@ func (r *SealedSecretReconciler) setupWithManager(mgr manager.Manager, keys *Key
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: workers,
 			RateLimiter:             retryLimiter(opts.MaxUnsealRetries),
+			// Unseals before the status passes that follow writes.
+			UsePriorityQueue: ptr.To(true),
 		})
 	if !opts.SkipRecreate {
-		b = b.Watches(&corev1.Secret{},
-			handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
-				// A SealedSecret's Secret has its name and namespace.
-				return []reconcile.Request{{NamespacedName: client.ObjectKeyFromObject(o)}}
-			}),
+		b = b.Watches(&corev1.Secret{}, secretEvents{},
 			builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
 				return o.GetLabels()[syncer.ManagedByLabel] == managedBySealedSecret
 			})))
 	}
 	return b.Complete(r)
+}
+
+// secretEvents maps a managed Secret's events to its SealedSecret, which
+// has its name and namespace. A change or a deletion (drift) is repaired
+// at once; a Secret appearing is nearly always this controller's own
+// write, whose status pass is already queued, so it does not jump the
+// queue ahead of unseals still waiting.
+type secretEvents struct{}
+
+var _ handler.EventHandler = secretEvents{}
+
+func secretRequest(o client.Object) reconcile.Request {
+	return reconcile.Request{NamespacedName: client.ObjectKeyFromObject(o)}
+}
+
+// Create implements handler.EventHandler.
+func (secretEvents) Create(_ context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	if pq, ok := q.(priorityqueue.PriorityQueue[reconcile.Request]); ok {
+		pq.AddWithOpts(priorityqueue.AddOpts{Priority: ptr.To(statusPriority)}, secretRequest(e.Object))
+		return
+	}
+	q.Add(secretRequest(e.Object))
+}
+
+// Update implements handler.EventHandler.
+func (secretEvents) Update(_ context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	q.Add(secretRequest(e.ObjectNew))
+}
+
+// Delete implements handler.EventHandler.
+func (secretEvents) Delete(_ context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	q.Add(secretRequest(e.Object))
+}
+
+// Generic implements handler.EventHandler.
+func (secretEvents) Generic(_ context.Context, e event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	q.Add(secretRequest(e.Object))
 }
 
 // unsynced lists the SealedSecrets whose last unseal failed.

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -53,6 +55,13 @@ const (
 	// unmanagedRetry is how often a SealedSecret blocked by an unmanaged
 	// Secret looks again: unmanaged Secrets are not watched.
 	unmanagedRetry = time.Minute
+	// statusPriority is the work queue priority of the status pass that
+	// follows a Secret write: below every unseal still waiting, including
+	// those of the initial list (handler.LowPriority), so that after a
+	// restart or a restore every Secret exists before bookkeeping starts.
+	statusPriority = -1000
+	// statusDelay is how soon the status pass is queued.
+	statusDelay = time.Millisecond
 )
 
 // SealedSecretReconciler unseals SealedSecrets into Secrets.
@@ -75,6 +84,16 @@ type SealedSecretReconciler struct {
 	DeleteOrphans bool
 
 	metrics *ssMetrics
+	// written holds, by SealedSecret, the write whose status pass is
+	// queued (a *pendingStatus).
+	written sync.Map
+}
+
+// pendingStatus is a Secret write whose Synced condition and Unsealed
+// event are still to be written.
+type pendingStatus struct {
+	uid        types.UID
+	sourceHash string
 }
 
 // Reconcile makes the Secret of one SealedSecret match it.
@@ -85,6 +104,7 @@ func (r *SealedSecretReconciler) Reconcile(ctx context.Context, req ctrl.Request
 			return ctrl.Result{}, err
 		}
 		r.metrics.forget(req.Namespace, req.Name)
+		r.written.Delete(req.NamespacedName)
 		if r.DeleteOrphans {
 			return ctrl.Result{}, r.deleteOrphan(ctx, req.NamespacedName)
 		}
@@ -101,7 +121,17 @@ func (r *SealedSecretReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		r.metrics.errors.WithLabelValues(reasonFetch, ss.Namespace).Inc()
 		return ctrl.Result{}, fmt.Errorf("get secret: %w", err)
 	}
-	return r.sync(ctx, ss, actual, actual != nil)
+	known := actual != nil
+	if p, ok := r.written.Load(req.NamespacedName); ok && actual == nil && p.(*pendingStatus).uid == ss.UID {
+		// The status pass of a write the cache has not seen yet: read the
+		// Secret rather than decrypt again to find it exists.
+		if actual, err = r.apiSecret(ctx, req.NamespacedName); err != nil {
+			r.metrics.errors.WithLabelValues(reasonFetch, ss.Namespace).Inc()
+			return ctrl.Result{}, fmt.Errorf("get secret: %w", err)
+		}
+		known = true
+	}
+	return r.sync(ctx, ss, actual, known)
 }
 
 // sync makes the Secret match ss. actual is the existing Secret or nil;
@@ -169,7 +199,14 @@ func (r *SealedSecretReconciler) sync(ctx context.Context, ss *ssv1alpha1.Sealed
 		return ctrl.Result{}, err
 	}
 	if wrote {
+		// The Secret is what workloads wait for; the Synced condition and
+		// the event follow in a pass queued behind every pending unseal.
 		logger.V(1).Info("secret written", "action", plan.Action.String())
+		r.written.Store(client.ObjectKeyFromObject(ss), &pendingStatus{uid: ss.UID, sourceHash: sourceHash})
+		return ctrl.Result{RequeueAfter: statusDelay, Priority: ptr.To(statusPriority)}, nil
+	}
+	if p, ok := r.written.LoadAndDelete(client.ObjectKeyFromObject(ss)); ok &&
+		p.(*pendingStatus).uid == ss.UID && p.(*pendingStatus).sourceHash == sourceHash {
 		r.event(ss, corev1.EventTypeNormal, EventUnsealed, "SealedSecret unsealed successfully")
 	}
 	return ctrl.Result{}, r.setSynced(ctx, ss, "", nil)
@@ -241,6 +278,19 @@ func (r *SealedSecretReconciler) apply(ctx context.Context, plan syncer.Plan, ac
 		return false, errImmutable
 	}
 	return false, fmt.Errorf("unknown plan action %v", plan.Action)
+}
+
+// apiSecret reads the target Secret from the API server; nil means it does
+// not exist.
+func (r *SealedSecretReconciler) apiSecret(ctx context.Context, key types.NamespacedName) (*corev1.Secret, error) {
+	s := &corev1.Secret{}
+	if err := r.APIReader.Get(ctx, key, s); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return s, nil
 }
 
 // cachedSecret reads the target Secret from the cache, which holds only

@@ -10,7 +10,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -133,4 +135,13 @@ func parallel(ctx context.Context, n, workers int, do func(ctx context.Context, 
 // progress prints a timestamped line to stderr.
 func progress(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "%s  %s\n", time.Now().Format("15:04:05.0"), fmt.Sprintf(format, args...))
+}
+
+// restClientConfig returns the administrator's config for a plain REST
+// client, such as one reading the API server's /debug endpoints.
+func (k *cluster) restClientConfig() *rest.Config {
+	cfg := rest.CopyConfig(k.config)
+	cfg.GroupVersion = &schema.GroupVersion{}
+	cfg.NegotiatedSerializer = scheme.Codecs.WithoutConversion()
+	return cfg
 }

@@ -11,12 +11,14 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/pflag"
+	"k8s.io/client-go/rest"
 	clientmetrics "k8s.io/client-go/tools/metrics"
 	ctrl "sigs.k8s.io/controller-runtime"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -198,6 +200,17 @@ func (b *unsealBench) profile(ctx context.Context, sealed []*ssv1alpha1.SealedSe
 			pprof.StopCPUProfile()
 		}
 	}()
+	// The API server's own CPU profile over the same run (kube-apiserver
+	// serves /debug/pprof unless started with --profiling=false).
+	apiProf := make(chan error, 1)
+	go func() {
+		apiProf <- b.apiServerProfile(ctx, filepath.Join(dir, "apiserver.pprof"), apiServerProfileSeconds)
+	}()
+	defer func() {
+		if err := <-apiProf; err != nil {
+			progress("no API server profile: %v", err)
+		}
+	}()
 	start := time.Now()
 	c, err := controller.New(cfg, opts)
 	if err != nil {
@@ -312,4 +325,22 @@ func (p *profileResult) markdown(w io.Writer) {
 			perOpMS(c.RoundTrip, c.Count), c.Throttled.Seconds())
 	}
 	fmt.Fprintf(w, "\nCPU profile, top functions:\n\n```\n%s```\n\n", p.Top)
+}
+
+// apiServerProfileSeconds is how long the API server's CPU profile runs:
+// about as long as our controller takes.
+const apiServerProfileSeconds = 10
+
+// apiServerProfile writes the API server's CPU profile of the next
+// seconds to path.
+func (b *unsealBench) apiServerProfile(ctx context.Context, path string, seconds int) error {
+	rc, err := rest.RESTClientFor(b.k.restClientConfig())
+	if err != nil {
+		return err
+	}
+	body, err := rc.Get().AbsPath("/debug/pprof/profile").Param("seconds", strconv.Itoa(seconds)).Timeout(time.Duration(seconds+30) * time.Second).DoRaw(ctx)
+	if err != nil {
+		return fmt.Errorf("get the API server's profile: %w", err)
+	}
+	return os.WriteFile(path, body, 0o644)
 }
