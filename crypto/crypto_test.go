@@ -213,6 +213,37 @@ func TestKeyring(t *testing.T) {
 	}
 }
 
+// TestDecryptWithoutHint: unhinted blobs open whichever key sealed them,
+// and after one the keyring tries that key first without forgetting the
+// others; a wrong hint falls back to trying every key.
+func TestDecryptWithoutHint(t *testing.T) {
+	a, b, c := loadKey(t, "a"), loadKey(t, "b"), loadKey(t, "c")
+	ring := crypto.NewKeyring(a, b, c)
+	seal := func(k *crypto.Key, v string) []byte {
+		blob, err := crypto.HybridEncrypt(rand.Reader, &k.PrivateKey.PublicKey, []byte(v), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return blob
+	}
+	for i, tc := range []struct {
+		key  *crypto.Key
+		hint crypto.KeyID
+	}{
+		{b, crypto.KeyID{}}, {b, crypto.KeyID{}}, {a, crypto.KeyID{}}, {c, crypto.KeyID{}},
+		{b, c.ID}, {a, crypto.KeyID{}}, {c, a.ID},
+	} {
+		want := fmt.Sprint("value ", i)
+		pt, by, err := ring.Decrypt(seal(tc.key, want), nil, tc.hint)
+		if err != nil || string(pt) != want || by != tc.key {
+			t.Fatalf("blob %d: %q by %v, %v; want %q by %s", i, pt, by, err, want, tc.key.ID.Short())
+		}
+	}
+	if _, _, err := ring.Decrypt(seal(loadKey(t, "bench-01"), "x"), nil, crypto.KeyID{}); !errors.Is(err, crypto.ErrDecryption) {
+		t.Fatalf("a foreign key's blob: %v, want ErrDecryption", err)
+	}
+}
+
 // TestCompromisedKeyStillUnseals checks the promise that marking a key
 // compromised loses nothing.
 func TestCompromisedKeyStillUnseals(t *testing.T) {

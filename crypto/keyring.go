@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 )
 
@@ -86,6 +87,10 @@ var ErrNoActiveKey = errors.New("crypto: no active sealing key")
 type Keyring struct {
 	keys []*Key // newest first
 	byID map[KeyID]*Key
+	// lastTried is the key that last opened a blob without a usable
+	// hint: values without one come in bulk from the same key (all
+	// sealed before a renewal), so it is tried first.
+	lastTried atomic.Pointer[Key]
 }
 
 // NewKeyring returns a keyring holding keys, ordered newest first (ties
@@ -138,7 +143,9 @@ func (r *Keyring) Latest() (*Key, error) {
 // Decrypt opens a blob with the keyring and reports which key did it.
 //
 // hint orders the attempts: the key it names, if any, is tried first, then
-// every other key newest first. The hint is never trusted beyond that. Keys
+// every other key newest first. Without a hint the key that last opened a
+// blob without one is tried first: unhinted values come in bulk, sealed
+// before a renewal, so a run of them costs one trial, not one per value. The hint is never trusted beyond that. Keys
 // whose modulus size differs from the wrapped session key's are skipped
 // without a private-key operation. Failure is [ErrMalformed] or
 // [ErrDecryption], never anything more specific.
@@ -148,16 +155,22 @@ func (r *Keyring) Decrypt(blob, label []byte, hint KeyID) ([]byte, *Key, error) 
 		return nil, nil, err
 	}
 	first, hinted := r.byID[hint]
-	if hinted {
+	if !hinted {
+		first = r.lastTried.Load()
+	}
+	if first != nil {
 		if pt, err := openSplit(first.PrivateKey, wrapped, sealed, label); err == nil {
 			return pt, first, nil
 		}
 	}
 	for _, k := range r.keys {
-		if hinted && k == first {
+		if k == first {
 			continue
 		}
 		if pt, err := openSplit(k.PrivateKey, wrapped, sealed, label); err == nil {
+			if !hinted {
+				r.lastTried.Store(k)
+			}
 			return pt, k, nil
 		}
 	}
