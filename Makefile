@@ -57,8 +57,9 @@ demo: build ## Run the controller on a local control plane: seal, unseal, rotate
 	hack/demo.sh
 
 .PHONY: bench
-bench: ## Go benchmarks (crypto seal/unseal), then the controller against Bitnami's (test/bench, ~10 min, root).
-	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem ./crypto/...
+bench: ## Go benchmarks (seal/unseal, key backup/restore, reencrypt), then the controllers on a real API server (test/bench, ~15 min, root).
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem ./crypto/... ./keybackup/... ./internal/reencrypt/...
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime 3x ./test/disaster/...
 	$(GO) run ./test/bench unseal $(BENCH_FLAGS)
 
 .PHONY: fuzz
