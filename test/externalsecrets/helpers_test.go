@@ -544,6 +544,12 @@ func readerToken(t *testing.T, v *testkit.Vault) string {
 // tokenStore is a SecretStore of Vault v with a reader token in Secret
 // vault-token, the shape of ESO's quickstart.
 func tokenStore(t *testing.T, v *testkit.Vault, name string) string {
+	return tokenStoreWith(v, name, readerToken(t, v))
+}
+
+// tokenStoreWith is a SecretStore of Vault v (KV v2) authenticating with
+// token, kept in Secret vault-token-NAME.
+func tokenStoreWith(v *testkit.Vault, name, token string) string {
 	return fmt.Sprintf(`apiVersion: v1
 kind: Secret
 metadata:
@@ -565,7 +571,7 @@ spec:
         tokenSecretRef:
           name: vault-token-%[1]s
           key: token
-`, name, readerToken(t, v), v.Addr)
+`, name, token, v.Addr)
 }
 
 // audit returns the requests Vault has audited so far.

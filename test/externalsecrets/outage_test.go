@@ -1,7 +1,6 @@
 package externalsecrets_test
 
 import (
-	"fmt"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -13,27 +12,7 @@ import (
 // rootTokenStore is a SecretStore of v with its root token, which a dev
 // server keeps across restarts.
 func rootTokenStore(v *testkit.Vault, name string) string {
-	return fmt.Sprintf(`apiVersion: v1
-kind: Secret
-metadata:
-  name: vault-token-%[1]s
-stringData:
-  token: %[2]s
----
-apiVersion: external-secrets.io/v1
-kind: SecretStore
-metadata:
-  name: %[1]s
-spec:
-  provider:
-    vault:
-      server: %[3]q
-      path: secret
-      auth:
-        tokenSecretRef:
-          name: vault-token-%[1]s
-          key: token
-`, name, v.RootToken, v.Addr)
+	return tokenStoreWith(v, name, v.RootToken)
 }
 
 // TestVaultOutage takes Vault down under a synced ExternalSecret: the
