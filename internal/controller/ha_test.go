@@ -50,29 +50,47 @@ func TestMetricNames(t *testing.T) {
 	create(t, e, seal(t, k, r.ns, "m", crypto.ScopeStrict, map[string]string{"v": "1"}))
 	waitSecret(t, e, r.ns, "m", nil)
 	waitSynced(t, e, r.ns, "m", "True", "")
-	families := gather(t)
-	for _, name := range []string{
-		"sealed_secrets_controller_unseal_requests_total",
-		"sealed_secrets_controller_condition_info",
-		"controller_runtime_reconcile_total",
-	} {
-		if _, ok := families[name]; !ok {
-			t.Errorf("metric %s not exposed", name)
+	// The gauge is set right after the status write the test saw, so
+	// give the controller a moment to get there.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		families := gather(t)
+		missing := ""
+		for _, name := range []string{
+			"sealed_secrets_controller_unseal_requests_total",
+			"sealed_secrets_controller_condition_info",
+			"controller_runtime_reconcile_total",
+		} {
+			if _, ok := families[name]; !ok {
+				missing = "metric " + name + " not exposed"
+			}
 		}
+		if missing == "" && !syncedGauge(families, r.ns, "m") {
+			missing = "condition_info{condition=Synced} is not 1 for the unsealed SealedSecret"
+		}
+		if missing == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(missing)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	var found bool
+}
+
+// syncedGauge reports whether condition_info{condition=Synced} is 1 for
+// the SealedSecret namespace/name.
+func syncedGauge(families map[string]*dto.MetricFamily, namespace, name string) bool {
 	for _, m := range families["sealed_secrets_controller_condition_info"].GetMetric() {
 		labels := map[string]string{}
 		for _, l := range m.GetLabel() {
 			labels[l.GetName()] = l.GetValue()
 		}
-		if labels["name"] == "m" && labels["namespace"] == r.ns && labels["condition"] == "Synced" && m.GetGauge().GetValue() == 1 {
-			found = true
+		if labels["name"] == name && labels["namespace"] == namespace && labels["condition"] == "Synced" && m.GetGauge().GetValue() == 1 {
+			return true
 		}
 	}
-	if !found {
-		t.Error("condition_info{condition=Synced} is not 1 for the unsealed SealedSecret")
-	}
+	return false
 }
 
 func gather(t *testing.T) map[string]*dto.MetricFamily {
