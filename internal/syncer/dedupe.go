@@ -16,6 +16,10 @@ import (
 // and its result for TTL after. An identity names a backend and the
 // credentials used against it, so a result is only ever shared between
 // callers that could have made the same call with the same rights.
+//
+// Refs that differ only in their property share one read of the whole
+// secret when the client extracts properties itself
+// ([providers.PropertyExtractor]).
 type Reads struct {
 	ttl time.Duration
 	now func() time.Time
@@ -66,6 +70,16 @@ func refKey(v any) string {
 }
 
 func (c *dedupedClient) GetSecret(ctx context.Context, ref esv1.ExternalSecretDataRemoteRef) ([]byte, error) {
+	if ex, ok := c.c.(providers.PropertyExtractor); ok && ref.Property != "" {
+		// One read of the whole secret serves every property of it.
+		whole := ref
+		whole.Property = ""
+		v, err := c.GetSecret(ctx, whole)
+		if err != nil {
+			return nil, err
+		}
+		return ex.ExtractProperty(ref, v)
+	}
 	e := c.d.do(ctx, readKey{c.identity, "get", refKey(ref)}, func() *readEntry {
 		v, err := c.c.GetSecret(ctx, ref)
 		return &readEntry{value: v, err: err}
