@@ -83,6 +83,8 @@ type esoOptions struct {
 	cycles int
 	out    string
 	keep   bool
+	// extra are controller flags added to the defaults.
+	extra []string
 }
 
 func parseESOFlags(args []string) (*esoOptions, error) {
@@ -91,9 +93,11 @@ func parseESOFlags(args []string) (*esoOptions, error) {
 	fs.IntVar(&o.cycles, "cycles", 2, "count Vault requests over `N` refresh intervals (1 min each) after the initial sync")
 	fs.StringVar(&o.out, "o", "", "also write the report (markdown) to `FILE`")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work folder (controller log, kubeconfig) even on success")
+	extra := fs.String("controller-flags", "", "extra controller `FLAGS` (space-separated), e.g. --kubeclient-qps=-1, to see what a change would gain")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
+	o.extra = strings.Fields(*extra)
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
@@ -119,7 +123,9 @@ type esoBench struct {
 type esoReport struct {
 	CPUModel, GoVersion, APIServer, Vault string
 	GOMAXPROCS                            int
-	Load                                  [2]string // before and after
+	// Flags are the controller flags beyond the defaults.
+	Flags []string
+	Load  [2]string // before and after
 	// StoresReady is from creating the SecretStores to all Ready, with
 	// the logins Vault saw meanwhile.
 	StoresReady       time.Duration
@@ -161,7 +167,8 @@ func runESO(ctx context.Context, c *cleanups, args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	rep := &esoReport{Load: [2]string{loadAverage(), ""}, GOMAXPROCS: runtime.GOMAXPROCS(0), CPUModel: cpuModel(), GoVersion: runtime.Version()}
+	rep := &esoReport{Load: [2]string{loadAverage(), ""}, GOMAXPROCS: runtime.GOMAXPROCS(0), CPUModel: cpuModel(), GoVersion: runtime.Version(),
+		Flags: o.extra}
 	root, err := testkit.RepoRoot()
 	if err != nil {
 		return err
@@ -220,7 +227,7 @@ func runESO(ctx context.Context, c *cleanups, args []string) (err error) {
 		name: nameOurs, path: bin, env: baseEnv(keyNamespace), logPath: logPath,
 		// The key Secret is given and dated: no key generation or renewal
 		// in what is measured.
-		args: append([]string{"--kubeconfig", kubeconfig, "--key-renew-period=0"}, listen...),
+		args: append(append([]string{"--kubeconfig", kubeconfig, "--key-renew-period=0"}, listen...), o.extra...),
 	})
 	if err != nil {
 		return err
@@ -700,6 +707,9 @@ func (r *esoReport) markdown() string {
 		thousands(esoCount), esoRefs, esoPaths, esoNamespaces, esoInterval.Minutes())
 	w("%d × %s, GOMAXPROCS %d, %s, kube-apiserver %s (envtest), Vault %s (dev server, file audit device on). Load average before: %s; after: %s.\n\n",
 		r.GOMAXPROCS, r.CPUModel, r.GOMAXPROCS, r.GoVersion, r.APIServer, r.Vault, r.Load[0], r.Load[1])
+	if len(r.Flags) > 0 {
+		w("Controller flags beyond the defaults: `%s`.\n\n", strings.Join(r.Flags, " "))
+	}
 	if l := loadOf(r.Load[0]); l > 0.5*float64(r.GOMAXPROCS) {
 		w("**Note:** the load average was %.2f on %d cores before the run: other work competed for the CPU.\n\n", l, r.GOMAXPROCS)
 	}

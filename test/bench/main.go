@@ -4,7 +4,7 @@
 // `make bench` runs it after the Go benchmarks.
 //
 //	go run ./test/bench unseal [-skip-slow] [-o FILE] [-profile DIR]
-//	go run ./test/bench eso [-cycles N] [-o FILE]
+//	go run ./test/bench eso [-cycles N] [-o FILE] [-controller-flags FLAGS]
 //
 // # Subcommands
 //
