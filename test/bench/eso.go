@@ -24,7 +24,6 @@ import (
 	"sync"
 	"time"
 
-	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -233,7 +232,7 @@ func runESO(ctx context.Context, c *cleanups, args []string) (err error) {
 		return err
 	}
 	defer b.proc.stop()
-	if err := b.waitLeader(ctx); err != nil {
+	if err := b.waitReconciling(ctx); err != nil {
 		return err
 	}
 
@@ -339,26 +338,28 @@ func esoNamespaceNames() []string {
 	return ns
 }
 
-// waitLeader waits until our controller holds its leader lease: from
-// then on it reconciles, and what follows measures the controllers, not
-// their start.
-func (b *esoBench) waitLeader(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	lease := &coordinationv1.Lease{}
-	for {
-		err := b.k.client.Get(ctx, client.ObjectKey{Namespace: keyNamespace, Name: defaultLeaseID()}, lease)
-		if err == nil && ptr.Deref(lease.Spec.HolderIdentity, "") != "" {
-			return nil
-		}
-		select {
-		case <-b.proc.exited:
-			return fmt.Errorf("controller %v; last lines of %s:\n%s", b.proc.errExited(), b.proc.spec.logPath, tail(b.proc.spec.logPath, 20))
-		case <-ctx.Done():
-			return fmt.Errorf("controller did not take its leader lease: %w", context.Cause(ctx))
-		case <-time.After(100 * time.Millisecond):
-		}
+// waitReconciling waits until our controller reconciles SecretStores: it
+// creates a store of the fake provider in the controller's namespace and
+// waits for it to be Ready. From then on the controller has its lease
+// and its caches, and what follows measures syncing, not starting.
+func (b *esoBench) waitReconciling(ctx context.Context) error {
+	probe := &esv1.SecretStore{
+		ObjectMeta: metav1.ObjectMeta{Name: "bench-probe", Namespace: keyNamespace},
+		Spec: esv1.SecretStoreSpec{Provider: &esv1.SecretStoreProvider{Fake: &esv1.FakeProvider{
+			Data: []esv1.FakeProviderData{{Key: "probe", Value: "probe"}},
+		}}},
 	}
+	w, err := watchObjects(ctx, listWatch{cl: b.k.client, newList: func() client.ObjectList { return &esv1.SecretStoreList{} },
+		opts: []client.ListOption{client.InNamespace(keyNamespace)}}, map[string]bool{keyNamespace + "/" + probe.Name: true}, storeReady, nil)
+	if err != nil {
+		return err
+	}
+	defer w.stop()
+	if err := b.k.client.Create(ctx, probe); err != nil {
+		return fmt.Errorf("create probe secret store: %w", err)
+	}
+	_, err = b.waitAll(ctx, w, "fake SecretStores", 1)
+	return err
 }
 
 // measureStores creates one AppRole SecretStore per namespace and times
@@ -453,8 +454,8 @@ func (b *esoBench) watchExternalSecrets(ctx context.Context) (*objectWatch, erro
 
 func esoName(i int) string { return fmt.Sprintf("app-%03d", i) }
 
-// externalSecret is the i-th ExternalSecret of namespace ns: esoRefs
-// data refs, each a property of a secret, drawn with r.
+// externalSecret is ExternalSecret ns/name: esoRefs data refs, each a
+// property of a secret, drawn with r.
 func externalSecret(r *rand.Rand, ns, name string) *esv1.ExternalSecret {
 	es := &esv1.ExternalSecret{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
