@@ -9,7 +9,8 @@
 // returns a [Client], which reads. The core caches Clients per store and
 // reuses them until the store's spec or credentials change, so a Provider
 // must not assume one Client per reconcile. Optional abilities are found by
-// type assertion on the Client ([Validator]).
+// type assertion on the Client ([Validator], [Identifier],
+// [PropertyExtractor]).
 //
 // # Kubernetes access
 //
@@ -92,6 +93,22 @@ type Validator interface {
 // comparing their configuration and credentials byte for byte.
 type Identifier interface {
 	Identity() string
+}
+
+// PropertyExtractor is implemented by clients whose GetSecret reads the
+// whole secret at ref.Key, whatever ref.Property names, and picks the
+// property out locally. The core then reads a secret once for every
+// property ExternalSecrets ask of it: it calls GetSecret with Property
+// cleared, shares that read among all refs that differ only in their
+// Property, and extracts each property from the shared result.
+//
+// For every ref with a Property, GetSecret(ref) must answer what
+// ExtractProperty(ref, GetSecret(ref with Property "")) answers; an error
+// of the whole read is returned as it is.
+type PropertyExtractor interface {
+	// ExtractProperty returns ref.Property of whole, the value GetSecret
+	// returned for ref without its Property. It never calls the backend.
+	ExtractProperty(ref esv1.ExternalSecretDataRemoteRef, whole []byte) ([]byte, error)
 }
 
 // ErrSecretNotFound is wrapped by clients when a referenced secret or

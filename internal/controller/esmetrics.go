@@ -70,10 +70,25 @@ func (m *esMetrics) forget(namespace, name string) {
 	m.syncErrors.DeletePartialMatch(labels)
 }
 
-// instrument counts the calls a client makes to its backend.
+// instrument counts the calls a client makes to its backend. A client
+// that extracts properties itself stays one to the read dedupe layer
+// above, which then reads each secret once for all its properties.
 func (m *esMetrics) instrument(name providers.Name, c providers.Client) providers.Client {
-	return &countingClient{Client: c, provider: string(name), calls: m.apiCalls}
+	cc := &countingClient{Client: c, provider: string(name), calls: m.apiCalls}
+	if ex, ok := c.(providers.PropertyExtractor); ok {
+		return &extractingCountingClient{countingClient: cc, PropertyExtractor: ex}
+	}
+	return cc
 }
+
+// extractingCountingClient is a countingClient of a client that extracts
+// properties locally; extraction is no backend call and is not counted.
+type extractingCountingClient struct {
+	*countingClient
+	providers.PropertyExtractor
+}
+
+var _ providers.PropertyExtractor = (*extractingCountingClient)(nil)
 
 type countingClient struct {
 	providers.Client

@@ -33,7 +33,8 @@ type ESOptions struct {
 	FloodGate bool
 	// StoreInterval is how often stores are validated again.
 	StoreInterval time.Duration
-	// DedupeTTL is how long an identical read is shared.
+	// DedupeTTL is how long an identical read is shared outside a
+	// refresh slot, and how long an unused one is kept.
 	DedupeTTL time.Duration
 	// Spread is the per-object offset inside a refresh slot.
 	Spread time.Duration

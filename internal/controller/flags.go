@@ -111,8 +111,8 @@ func BindFlags(fs *pflag.FlagSet) *Flags {
 	fs.StringVar(&f.ControllerClass, "controller-class", "default", "Serve SecretStores whose spec.controller is empty or this class, as ESO's --controller-class.")
 	fs.BoolVar(&f.FloodGate, "enable-flood-gate", true, "Fail ExternalSecrets whose store is not Ready instead of calling its provider, as ESO's.")
 	fs.DurationVar(&f.StoreRequeueInterval, "store-requeue-interval", 5*time.Minute, "How often SecretStores are validated again.")
-	fs.DurationVar(&f.DedupeTTL, "read-dedupe-ttl", 10*time.Second, "How long an identical provider read is shared among ExternalSecrets using the same backend and credentials.")
-	fs.DurationVar(&f.RefreshSpread, "refresh-spread", 2*time.Second, "Offset spread of ExternalSecret refreshes inside their refresh slot; keep below --read-dedupe-ttl.")
+	fs.DurationVar(&f.DedupeTTL, "read-dedupe-ttl", 10*time.Second, "How long an identical provider read is shared among ExternalSecrets using the same backend and credentials; the refreshes of one refresh slot share the slot's reads however long the slot takes.")
+	fs.DurationVar(&f.RefreshSpread, "refresh-spread", 2*time.Second, "Offset spread of ExternalSecret refreshes inside their refresh slot.")
 	fs.IntVar(&f.ESWorkers, "es-workers", 4*runtime.GOMAXPROCS(0), "Concurrent ExternalSecret reconciles (mostly waiting on providers).")
 	return f
 }

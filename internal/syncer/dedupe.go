@@ -13,9 +13,15 @@ import (
 
 // Reads deduplicates provider reads: identical requests to the same
 // backend identity share one call while it is in flight (single-flight)
-// and its result for TTL after. An identity names a backend and the
-// credentials used against it, so a result is only ever shared between
-// callers that could have made the same call with the same rights.
+// and its result for TTL after, or, for a caller that says which reads
+// are recent enough ([WithNotBefore]), any result since then. An identity
+// names a backend and the credentials used against it, so a result is
+// only ever shared between callers that could have made the same call
+// with the same rights.
+//
+// Refs that differ only in their property share one read of the whole
+// secret when the client extracts properties itself
+// ([providers.PropertyExtractor]).
 type Reads struct {
 	ttl time.Duration
 	now func() time.Time
@@ -31,8 +37,13 @@ type readKey struct {
 }
 
 type readEntry struct {
-	done    chan struct{}
-	at      time.Time
+	done chan struct{}
+	// at is when the call to the backend began: the result is at least
+	// as recent as that.
+	at time.Time
+	// used is when the result was last handed out; Sweep drops entries
+	// unused for a TTL.
+	used    time.Time
 	value   []byte
 	values  map[string][]byte
 	err     error
@@ -66,6 +77,16 @@ func refKey(v any) string {
 }
 
 func (c *dedupedClient) GetSecret(ctx context.Context, ref esv1.ExternalSecretDataRemoteRef) ([]byte, error) {
+	if ex, ok := c.c.(providers.PropertyExtractor); ok && ref.Property != "" {
+		// One read of the whole secret serves every property of it.
+		whole := ref
+		whole.Property = ""
+		v, err := c.GetSecret(ctx, whole)
+		if err != nil {
+			return nil, err
+		}
+		return ex.ExtractProperty(ref, v)
+	}
 	e := c.d.do(ctx, readKey{c.identity, "get", refKey(ref)}, func() *readEntry {
 		v, err := c.c.GetSecret(ctx, ref)
 		return &readEntry{value: v, err: err}
@@ -103,10 +124,12 @@ func (c *dedupedClient) Validate(ctx context.Context) error {
 type notBeforeKey struct{}
 
 // WithNotBefore returns a context under which deduplicated reads accept
-// only results fetched at or after t. A scheduled refresh passes its slot
-// time, so that it never reuses a read from before the slot: otherwise a
-// value changed just after one refresh could stay hidden for another whole
-// interval. Refreshes sharing the slot still share one read.
+// exactly the results of calls begun at or after t, however old: the TTL
+// does not apply. A scheduled refresh passes the start of its slot, so
+// that it never reuses a read from before the slot (a value changed just
+// after one refresh would stay hidden for another whole interval), while
+// every refresh of the slot shares the slot's reads however long the
+// slot's refreshes take to get through the queue.
 func WithNotBefore(ctx context.Context, t time.Time) context.Context {
 	return context.WithValue(ctx, notBeforeKey{}, t)
 }
@@ -116,19 +139,25 @@ func notBefore(ctx context.Context) time.Time {
 	return t
 }
 
-// do returns the entry for key, calling fetch if there is no fresh one.
-// Errors are shared with concurrent waiters but not cached afterwards, so
-// a failure is retried by the next caller.
+// do returns the entry for key, calling fetch if there is no recent
+// enough one: one begun at or after the context's not-before time if it
+// has one, else one younger than the TTL. Errors are shared with
+// concurrent waiters but not cached afterwards, so a failure is retried
+// by the next caller.
 func (d *Reads) do(ctx context.Context, key readKey, fetch func() *readEntry) *readEntry {
+	nb := notBefore(ctx)
 	d.mu.Lock()
-	if e, ok := d.entries[key]; ok {
+	now := d.now()
+	if e, ok := d.entries[key]; ok && !e.at.Before(nb) {
 		select {
 		case <-e.done:
-			if !e.expired && e.err == nil && d.now().Sub(e.at) < d.ttl && !e.at.Before(notBefore(ctx)) {
+			if !e.expired && e.err == nil && (!nb.IsZero() || now.Sub(e.at) < d.ttl) {
+				e.used = now
 				d.mu.Unlock()
 				return e
 			}
 		default:
+			e.used = now
 			d.mu.Unlock()
 			select {
 			case <-e.done:
@@ -138,13 +167,16 @@ func (d *Reads) do(ctx context.Context, key readKey, fetch func() *readEntry) *r
 			}
 		}
 	}
-	e := &readEntry{done: make(chan struct{})}
+	// No entry, a stale one, or one in flight since before nb: a new call.
+	// A call still in flight finishes into its own entry and serves its
+	// waiters; the map holds the newest.
+	e := &readEntry{done: make(chan struct{}), at: now, used: now}
 	d.entries[key] = e
 	d.mu.Unlock()
 
 	r := fetch()
 	d.mu.Lock()
-	e.value, e.values, e.err, e.at = r.value, r.values, r.err, d.now()
+	e.value, e.values, e.err = r.value, r.values, r.err
 	close(e.done)
 	d.mu.Unlock()
 	return e
@@ -163,8 +195,9 @@ func (d *Reads) Forget(identity string) {
 	}
 }
 
-// Sweep drops expired results; call it periodically so memory holds only
-// the last TTL's reads.
+// Sweep drops the results nobody asked for during the last TTL and
+// failed ones; call it periodically so that memory holds only the reads
+// in use.
 func (d *Reads) Sweep() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -172,7 +205,7 @@ func (d *Reads) Sweep() {
 	for k, e := range d.entries {
 		select {
 		case <-e.done:
-			if now.Sub(e.at) >= d.ttl || e.err != nil {
+			if now.Sub(e.used) >= d.ttl || e.err != nil {
 				delete(d.entries, k)
 			}
 		default:

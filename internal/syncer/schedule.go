@@ -17,7 +17,8 @@ import (
 // first slot after last is returned, so consecutive refreshes are never
 // more than one interval apart. spread adds up to that much of a
 // key-independent offset per object (from objectKey) to avoid a hard
-// spike inside the slot; it must stay well below the read dedupe TTL.
+// spike inside the slot; the refreshes of a slot share its reads however
+// far apart they fall (see [WithNotBefore]).
 func NextRefresh(last time.Time, interval time.Duration, key, objectKey string, spread time.Duration) time.Time {
 	if interval <= 0 {
 		return time.Time{}

@@ -8,6 +8,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"time"
 )
 
 // maxAuditLine bounds one audit log line; a request with big HMACed data can
@@ -23,6 +24,9 @@ type AuditRequest struct {
 	// Path is the request path without /v1/, e.g. secret/data/app or
 	// auth/approle/login.
 	Path string
+	// Time is when Vault received the request, to the nanosecond; zero
+	// when the line has no time.
+	Time time.Time
 }
 
 // AuditLog is the requests of a file audit log, oldest first.
@@ -43,7 +47,8 @@ func ReadAuditLog(path string) (AuditLog, error) {
 	sc.Buffer(nil, maxAuditLine)
 	for n := 1; sc.Scan(); n++ {
 		var e struct {
-			Type    string `json:"type"`
+			Time    time.Time `json:"time"`
+			Type    string    `json:"type"`
 			Request struct {
 				Operation string `json:"operation"`
 				Path      string `json:"path"`
@@ -53,7 +58,7 @@ func ReadAuditLog(path string) (AuditLog, error) {
 			return nil, fmt.Errorf("audit log %s line %d: %w", path, n, err)
 		}
 		if e.Type == "request" {
-			log = append(log, AuditRequest{Operation: e.Request.Operation, Path: e.Request.Path})
+			log = append(log, AuditRequest{Operation: e.Request.Operation, Path: e.Request.Path, Time: e.Time})
 		}
 	}
 	if err := sc.Err(); err != nil {
@@ -76,6 +81,18 @@ func (l AuditLog) Count(operation, pattern string) int {
 		}
 	}
 	return n
+}
+
+// Between returns the requests Vault received at or after from and
+// before to.
+func (l AuditLog) Between(from, to time.Time) AuditLog {
+	var out AuditLog
+	for _, r := range l {
+		if !r.Time.Before(from) && r.Time.Before(to) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // Logins counts the login requests of every auth mount.

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	vaultapi "github.com/hashicorp/vault/api"
 )
@@ -200,13 +201,13 @@ func TestVaultRestartKeepsAddressAndToken(t *testing.T) {
 
 func TestAuditLogCount(t *testing.T) {
 	log := AuditLog{
-		{"update", "auth/approle/login"},
-		{"update", "auth/kubernetes/login"},
-		{"read", "secret/data/app"},
-		{"read", "secret/data/app"},
-		{"read", "secret/data/other"},
-		{"update", "secret/data/app"},
-		{"read", "auth/approle/role/x/role-id"},
+		{Operation: "update", Path: "auth/approle/login"},
+		{Operation: "update", Path: "auth/kubernetes/login"},
+		{Operation: "read", Path: "secret/data/app"},
+		{Operation: "read", Path: "secret/data/app"},
+		{Operation: "read", Path: "secret/data/other"},
+		{Operation: "update", Path: "secret/data/app"},
+		{Operation: "read", Path: "auth/approle/role/x/role-id"},
 	}
 	for _, tc := range []struct {
 		name, op, pattern string
@@ -232,9 +233,9 @@ func TestAuditLogCount(t *testing.T) {
 
 func TestReadAuditLogSkipsResponses(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "audit.log")
-	lines := `{"type":"request","request":{"operation":"update","path":"auth/approle/login"}}
-{"type":"response","request":{"operation":"update","path":"auth/approle/login"},"response":{}}
-{"type":"request","request":{"operation":"read","path":"secret/data/app"}}
+	lines := `{"time":"2024-05-01T10:00:00.123456789Z","type":"request","request":{"operation":"update","path":"auth/approle/login"}}
+{"time":"2024-05-01T10:00:00.2Z","type":"response","request":{"operation":"update","path":"auth/approle/login"},"response":{}}
+{"time":"2024-05-01T10:00:01Z","type":"request","request":{"operation":"read","path":"secret/data/app"}}
 `
 	if err := os.WriteFile(p, []byte(lines), 0o600); err != nil {
 		t.Fatal(err)
@@ -243,9 +244,19 @@ func TestReadAuditLogSkipsResponses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := AuditLog{{"update", "auth/approle/login"}, {"read", "secret/data/app"}}
-	if !slices.Equal(log, want) {
+	login := time.Date(2024, 5, 1, 10, 0, 0, 123456789, time.UTC)
+	read := time.Date(2024, 5, 1, 10, 0, 1, 0, time.UTC)
+	want := AuditLog{
+		{Operation: "update", Path: "auth/approle/login", Time: login},
+		{Operation: "read", Path: "secret/data/app", Time: read},
+	}
+	if !slices.EqualFunc(log, want, func(a, b AuditRequest) bool {
+		return a.Operation == b.Operation && a.Path == b.Path && a.Time.Equal(b.Time)
+	}) {
 		t.Fatalf("ReadAuditLog =\n%s\nwant\n%s", log, want)
+	}
+	if got := log.Between(login, read); len(got) != 1 || got[0].Path != "auth/approle/login" {
+		t.Fatalf("Between(login, read) = %v, want the login alone", got)
 	}
 	if err := os.WriteFile(p, []byte("{not json\n"), 0o600); err != nil {
 		t.Fatal(err)

@@ -34,9 +34,10 @@ type client struct {
 }
 
 var (
-	_ providers.Client     = (*client)(nil)
-	_ providers.Validator  = (*client)(nil)
-	_ providers.Identifier = (*client)(nil)
+	_ providers.Client            = (*client)(nil)
+	_ providers.Validator         = (*client)(nil)
+	_ providers.Identifier        = (*client)(nil)
+	_ providers.PropertyExtractor = (*client)(nil)
 )
 
 // Identity names what the client may read: the server, the namespace and
@@ -80,21 +81,40 @@ func (c *client) lookupIdentity(ctx context.Context) string {
 // ref.Property. With metadataPolicy Fetch it reads the KV v2
 // custom_metadata instead of the data.
 func (c *client) GetSecret(ctx context.Context, ref esv1.ExternalSecretDataRemoteRef) ([]byte, error) {
+	whole, err := c.wholeSecret(ctx, ref)
+	if err != nil || ref.Property == "" {
+		return whole, err
+	}
+	return c.ExtractProperty(ref, whole)
+}
+
+// wholeSecret returns the secret at ref.Key as JSON whatever ref.Property
+// says: its data, or with metadataPolicy Fetch its custom metadata, where
+// no metadata is no value (as ESO answers).
+func (c *client) wholeSecret(ctx context.Context, ref esv1.ExternalSecretDataRemoteRef) ([]byte, error) {
 	fields, err := c.fields(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
-	if ref.Property == "" {
-		if ref.MetadataPolicy == esv1.ExternalSecretMetadataPolicyFetch && len(fields) == 0 {
-			return nil, nil // ESO: no metadata is an empty value
-		}
-		return json.Marshal(fields)
+	if ref.MetadataPolicy == esv1.ExternalSecretMetadataPolicyFetch && len(fields) == 0 {
+		return nil, nil
 	}
 	doc, err := json.Marshal(fields)
 	if err != nil {
 		return nil, fmt.Errorf("%s: encode secret as JSON: %w", ref.Key, err)
 	}
-	v, err := providers.Property(doc, ref.Property)
+	return doc, nil
+}
+
+// ExtractProperty returns ref.Property of whole, the secret GetSecret
+// read for ref without its property: one KV read serves every property
+// of a secret (see [providers.PropertyExtractor]).
+func (c *client) ExtractProperty(ref esv1.ExternalSecretDataRemoteRef, whole []byte) ([]byte, error) {
+	if whole == nil {
+		// No custom metadata: the properties of an empty object, none.
+		whole = []byte("{}")
+	}
+	v, err := providers.Property(whole, ref.Property)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ref.Key, err)
 	}

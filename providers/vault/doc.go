@@ -10,6 +10,10 @@
 // store path the key's first segment is the mount: "secret/foo" reads
 // secret/data/foo. KV v1 has no data/ segment.
 //
+// A property is picked out of the whole secret locally: the client is a
+// providers.PropertyExtractor, so the core reads a path once for all the
+// properties ExternalSecrets ask of it.
+//
 // # Tokens
 //
 // ESO logs in on every reconcile and revokes the token afterwards, which

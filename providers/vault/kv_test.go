@@ -2,6 +2,7 @@ package vault
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
@@ -115,5 +116,42 @@ func TestPropertiesOfVaultData(t *testing.T) {
 		if _, err := providers.Property(doc, missing); !errors.Is(err, providers.ErrSecretNotFound) {
 			t.Errorf("Property(%q) error %v, want ErrSecretNotFound", missing, err)
 		}
+	}
+}
+
+func TestExtractProperty(t *testing.T) {
+	whole := []byte(`{"password":"s3cr3t","port":5432,"foo":{"bar":"baz"}}`)
+	c := &client{}
+	tests := []struct {
+		name     string
+		whole    []byte
+		property string
+		want     string
+		wantErr  error
+	}{
+		{"string", whole, "password", "s3cr3t", nil},
+		{"number", whole, "port", "5432", nil},
+		{"nested", whole, "foo.bar", "baz", nil},
+		{"object", whole, "foo", `{"bar":"baz"}`, nil},
+		{"missing", whole, "nope", "", providers.ErrSecretNotFound},
+		// GetSecret answers a secret without custom metadata with no
+		// value: it has no properties.
+		{"no metadata", nil, "dev", "", providers.ErrSecretNotFound},
+		{"not JSON", []byte("plain"), "a", "", providers.ErrNotJSON},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ref := esv1.ExternalSecretDataRemoteRef{Key: "team/app", Property: tt.property}
+			got, err := c.ExtractProperty(ref, tt.whole)
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) || !strings.Contains(err.Error(), "team/app") {
+					t.Fatalf("ExtractProperty = %q, %v; want an error naming the key and wrapping %v", got, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || string(got) != tt.want {
+				t.Fatalf("ExtractProperty = %q, %v; want %q", got, err, tt.want)
+			}
+		})
 	}
 }

@@ -385,6 +385,52 @@ func TestMetadataFetch(t *testing.T) {
 	wantNotFound(t, err, "missing tag")
 }
 
+// TestExtractPropertyMatchesGetSecret checks the promise the read
+// dedupe layer relies on: for every ref with a property, GetSecret
+// answers what ExtractProperty makes of the whole secret, versions,
+// metadata and missing secrets included.
+func TestExtractPropertyMatchesGetSecret(t *testing.T) {
+	v := testkit.RequireVault(t, vault)
+	ctx := t.Context()
+	mount := mountKV(t, v, 2)
+	putV2(t, v, mount, "app", map[string]any{"user": "admin", "password": "old"})
+	putV2(t, v, mount, "app", map[string]any{"user": "admin", "password": "s3cr3t", "db": map[string]any{"port": 5432}})
+	if err := v.Client.KVv2(mount).PatchMetadata(ctx, "app", vaultapi.KVMetadataPatchInput{
+		CustomMetadata: map[string]any{"team": "payments"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	putV2(t, v, mount, "bare", map[string]any{"k": "v"})
+	kube := newMapKube()
+	c := newClient(t, rootStore(v, kube, mount, ""), kube)
+	fetch := esv1.ExternalSecretMetadataPolicyFetch
+	for name, ref := range map[string]esv1.ExternalSecretDataRemoteRef{
+		"property":                  {Key: "app", Property: "password"},
+		"nested property":           {Key: "app", Property: "db.port"},
+		"object property":           {Key: "app", Property: "db"},
+		"property of old version":   {Key: "app", Property: "password", Version: "1"},
+		"missing property":          {Key: "app", Property: "nope"},
+		"missing secret":            {Key: "nope", Property: "user"},
+		"tag":                       {Key: "app", Property: "team", MetadataPolicy: fetch},
+		"tag of secret without any": {Key: "bare", Property: "team", MetadataPolicy: fetch},
+		"decoding left to the core": {Key: "app", Property: "user", DecodingStrategy: esv1.ExternalSecretDecodeBase64},
+	} {
+		t.Run(name, func(t *testing.T) {
+			want, wantErr := c.GetSecret(ctx, ref)
+			whole := ref
+			whole.Property = ""
+			got, err := c.GetSecret(ctx, whole)
+			if err == nil {
+				got, err = c.ExtractProperty(ref, got)
+			}
+			if string(got) != string(want) || fmt.Sprint(err) != fmt.Sprint(wantErr) ||
+				errors.Is(err, providers.ErrSecretNotFound) != errors.Is(wantErr, providers.ErrSecretNotFound) {
+				t.Fatalf("extracted %q, %v; GetSecret answers %q, %v", got, err, want, wantErr)
+			}
+		})
+	}
+}
+
 func TestGetSecretMap(t *testing.T) {
 	v := testkit.RequireVault(t, vault)
 	ctx := t.Context()

@@ -29,9 +29,9 @@ type cluster struct {
 	// config reaches the API server as an administrator, without
 	// client-side rate limiting.
 	config *rest.Config
-	// client writes typed objects, sealsync's included.
-	client client.Client
-	// clientset watches and requests tokens.
+	// client writes and watches typed objects, sealsync's included.
+	client client.WithWatch
+	// clientset requests tokens and asks the server's version.
 	clientset kubernetes.Interface
 	// controlPlane are the PIDs of kube-apiserver and etcd, which compete
 	// for the same cores as the controllers.
@@ -53,7 +53,7 @@ func startCluster(c *cleanups) (*cluster, error) {
 	cfg := rest.CopyConfig(env.Config)
 	cfg.QPS, cfg.Burst = -1, 0 // a negative QPS turns the rate limiter off
 	cfg.UserAgent = "sealsync-bench"
-	cl, err := client.New(cfg, client.Options{Scheme: manifest.Scheme})
+	cl, err := client.NewWithWatch(cfg, client.Options{Scheme: manifest.Scheme})
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@
 // `make bench` runs it after the Go benchmarks.
 //
 //	go run ./test/bench unseal [-skip-slow] [-o FILE] [-profile DIR]
+//	go run ./test/bench eso [-cycles N] [-o FILE] [-controller-flags FLAGS]
 //
 // # Subcommands
 //
@@ -13,19 +14,28 @@
 // same run, then compares their memory with and without 20,000 unrelated
 // Secrets in the cluster. See unseal.go.
 //
+// eso starts one envtest API server and a Vault dev server, creates 1,000
+// ExternalSecrets in 10 namespaces (2 refs each, drawn from 100 Vault
+// paths, one AppRole SecretStore per namespace, refreshInterval 1m) and
+// measures our controller syncing them: time to all Ready, Vault logins
+// and reads per refresh interval (from Vault's file audit log), the time
+// a new ExternalSecret created between refresh slots takes to Ready, and
+// the controller's memory and CPU. See eso.go.
+//
 // # Layout
 //
 // Each subcommand lives in its own file; what any of them may need is
-// shared: cluster.go (the API server and clients), process.go (running a
+// shared: cluster.go (the API server and clients; Vault dev servers come
+// from internal/testkit), process.go (building and running a
 // controller binary and reading its CPU and memory from /proc), watch.go
 // (waiting for objects with a watch), bitnami.go (running Bitnami's
 // controller outside a cluster) and report.go (markdown tables).
 //
 // # Cleanup
 //
-// Every controller process and the API server are stopped when the command
-// ends, also on Ctrl-C (a second Ctrl-C exits at once); controller
-// processes also die with the command, through PR_SET_PDEATHSIG.
+// Every controller process, Vault and the API server are stopped when the
+// command ends, also on Ctrl-C (a second Ctrl-C exits at once); controller
+// and Vault processes also die with the command, through PR_SET_PDEATHSIG.
 package main
 
 import (
@@ -45,6 +55,7 @@ var subcommands = map[string]struct {
 	summary string
 }{
 	"unseal": {runUnseal, "time 500 SealedSecrets unsealed by sealsync and Bitnami's controller; compare memory"},
+	"eso":    {runESO, "sync 1,000 ExternalSecrets from Vault; count Vault logins and reads per refresh cycle"},
 }
 
 func main() {

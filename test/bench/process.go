@@ -3,11 +3,13 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -21,6 +23,39 @@ const userHZ = 100
 // stopGrace is how long a controller gets to exit after SIGTERM before it
 // is killed.
 const stopGrace = 10 * time.Second
+
+// buildController builds cmd/controller of the module at root into dir
+// and returns the binary's path.
+func buildController(ctx context.Context, root, dir string) (string, error) {
+	progress("building cmd/controller")
+	bin := filepath.Join(dir, "sealsync-controller")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/controller")
+	build.Dir, build.Stdout, build.Stderr = root, os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/controller: %w", err)
+	}
+	return bin, nil
+}
+
+// workDir creates the scratch folder of a subcommand: controller logs,
+// the kubeconfig, the controller binary. It is removed with the cleanups
+// when the subcommand succeeds, unless keep; *runErr is the subcommand's
+// named error result, read when the cleanups run, and a failed run keeps
+// the folder for its logs.
+func workDir(c *cleanups, keep bool, runErr *error) (string, error) {
+	dir, err := os.MkdirTemp("", "sealsync-bench-")
+	if err != nil {
+		return "", err
+	}
+	c.add(func() {
+		if *runErr != nil || keep {
+			progress("work folder kept: %s", dir)
+			return
+		}
+		os.RemoveAll(dir)
+	})
+	return dir, nil
+}
 
 // procSpec says how to start a controller process.
 type procSpec struct {

@@ -174,7 +174,7 @@ func (b *unsealBench) profile(ctx context.Context, sealed []*ssv1alpha1.SealedSe
 	if err := b.reset(ctx, sealed); err != nil {
 		return nil, err
 	}
-	w, err := watchSecrets(ctx, b.k.clientset, targetLabel, b.targets)
+	w, err := watchSecrets(ctx, b.k.client, targetLabel, b.targets)
 	if err != nil {
 		return nil, err
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -89,7 +88,7 @@ func (r *unsealReport) markdown() string {
 	w("## Unseal: %d SealedSecrets × 2 items, %d keys, sealed with the oldest\n\n", sealedCount, benchKeys)
 	w("%d × %s, GOMAXPROCS %d, %s, kube-apiserver %s (envtest). Load average before: %s; after: %s.\n\n",
 		r.GOMAXPROCS, r.CPUModel, r.GOMAXPROCS, r.GoVersion, r.APIServer, r.Load[0], r.Load[1])
-	if l, err := strconv.ParseFloat(strings.Fields(r.Load[0])[0], 64); err == nil && l > 0.5*float64(r.GOMAXPROCS) {
+	if l := loadOf(r.Load[0]); l > 0.5*float64(r.GOMAXPROCS) {
 		w("**Note:** the load average was %.2f on %d cores before the run: other work competed for the CPU, and the figures are slower than on an idle machine.\n\n", l, r.GOMAXPROCS)
 	}
 	if len(r.Floors) == 0 {
@@ -228,6 +227,16 @@ func loadAverage() string {
 		return "unknown"
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// loadOf returns the 1-minute figure of a loadAverage result, 0 if
+// unknown.
+func loadOf(load string) float64 {
+	var l float64
+	if _, err := fmt.Sscan(load, &l); err != nil {
+		return 0
+	}
+	return l
 }
 
 // cpuModel returns the first CPU's model name.

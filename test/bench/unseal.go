@@ -17,7 +17,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -161,29 +160,18 @@ func runUnseal(ctx context.Context, c *cleanups, args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp("", "sealsync-bench-")
+	dir, err := workDir(c, o.keep, &err)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err != nil || o.keep {
-			progress("work folder kept: %s", dir)
-			return
-		}
-		c.add(func() { os.RemoveAll(dir) })
-	}()
 	b := &unsealBench{dir: dir, timeout: o.timeout, leaseID: defaultLeaseID()}
 
 	keys, err := loadBenchKeys(root)
 	if err != nil {
 		return err
 	}
-	progress("building cmd/controller")
-	b.ours = filepath.Join(dir, "sealsync-controller")
-	build := exec.CommandContext(ctx, "go", "build", "-o", b.ours, "./cmd/controller")
-	build.Dir, build.Stdout, build.Stderr = root, os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("go build ./cmd/controller: %w", err)
+	if b.ours, err = buildController(ctx, root, dir); err != nil {
+		return err
 	}
 	toolDir, err := testkit.LookupToolDir("kubeseal")
 	if err != nil {
@@ -486,7 +474,7 @@ func (b *unsealBench) run(ctx context.Context, ct contender, settle time.Duratio
 	if err := b.reset(ctx, ct.sealed); err != nil {
 		return r, err
 	}
-	w, err := watchSecrets(ctx, b.k.clientset, targetLabel, b.targets)
+	w, err := watchSecrets(ctx, b.k.client, targetLabel, b.targets)
 	if err != nil {
 		return r, err
 	}
