@@ -455,12 +455,19 @@ spec:
       version: v1
 `)
 	waitES(t, e, r.ns, "waiting", corev1.ConditionFalse, "SecretStore is not ready")
+	// The store's own reconciler writes its status; the ExternalSecret
+	// may have found the store unusable first.
 	var st esv1.SecretStore
-	if err := e.Client.Get(ctx, client.ObjectKey{Namespace: r.ns, Name: "later"}, &st); err != nil {
-		t.Fatal(err)
-	}
-	if c := st.Status.Conditions; len(c) != 1 || c[0].Reason != esv1.ReasonInvalidProviderConfig {
-		t.Fatalf("store status = %+v", st.Status)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if err := e.Client.Get(ctx, client.ObjectKey{Namespace: r.ns, Name: "later"}, &st); err != nil {
+			t.Fatal(err)
+		}
+		if c := st.Status.Conditions; len(c) == 1 && c[0].Reason == esv1.ReasonInvalidProviderConfig {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("store status = %+v", st.Status)
+		}
 	}
 	// Fix the store: the ExternalSecret syncs at once, not after a backoff.
 	var fixed esv1.SecretStore
