@@ -64,6 +64,35 @@ type ESReconciler struct {
 	// desired remembers the last Secret written per ExternalSecret, so a
 	// hand edit is repaired without calling the provider again.
 	desired sync.Map // types.NamespacedName -> *lastWrite
+	// synced remembers the last refresh whose status this controller
+	// wrote per ExternalSecret, to tell a cache that has not seen it yet.
+	synced sync.Map // types.NamespacedName -> statusMark
+}
+
+// statusMark is a status write: its object, the refresh time it recorded
+// and when it was made.
+type statusMark struct {
+	uid     types.UID
+	refresh time.Time
+	at      time.Time
+}
+
+// staleCacheWait bounds how long a statusMark is trusted over the cache,
+// and staleCacheRetry is how soon a stale object is looked at again.
+const (
+	staleCacheWait  = 10 * time.Second
+	staleCacheRetry = 500 * time.Millisecond
+)
+
+// staleStatus reports whether es, read from the cache, predates the
+// status this controller wrote last (mark): the echo of its own Secret
+// write can be reconciled before the cache has the new status, and acting
+// on the old one would sync again what was just synced. The mark is
+// trusted for staleCacheWait only, so a status changed behind the
+// controller's back cannot hold an object forever.
+func staleStatus(es *esv1.ExternalSecret, mark statusMark, now time.Time) bool {
+	return mark.uid == es.UID && now.Sub(mark.at) < staleCacheWait &&
+		es.Status.RefreshTime.Time.Before(mark.refresh.Truncate(time.Second))
 }
 
 type lastWrite struct {
@@ -87,12 +116,17 @@ func (r *ESReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctr
 	if err := r.Client.Get(ctx, req.NamespacedName, es); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.desired.Delete(req.NamespacedName)
+			r.synced.Delete(req.NamespacedName)
 			r.metrics.forget(req.Namespace, req.Name)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !es.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
+	}
+	if m, ok := r.synced.Load(req.NamespacedName); ok && staleStatus(es, m.(statusMark), start) {
+		// Status-only updates are not watched, so look again shortly.
+		return ctrl.Result{RequeueAfter: staleCacheRetry}, nil
 	}
 	st, err := r.resolveStore(ctx, es, nil)
 	if errors.Is(err, errOtherClass) {
@@ -512,6 +546,9 @@ func (r *ESReconciler) patchStatus(ctx context.Context, before, es *esv1.Externa
 	if err := r.Client.Status().Patch(ctx, es, client.MergeFrom(before)); err != nil {
 		log.FromContext(ctx).Error(err, "patch ExternalSecret status")
 		return client.IgnoreNotFound(err)
+	}
+	if es.Status.RefreshTime.After(before.Status.RefreshTime.Time) {
+		r.synced.Store(client.ObjectKeyFromObject(es), statusMark{uid: es.UID, refresh: es.Status.RefreshTime.Time, at: r.now()})
 	}
 	return nil
 }
