@@ -206,6 +206,14 @@ func putV2(tb testing.TB, v *testkit.Vault, mount, path string, data map[string]
 	}
 }
 
+// tagV2 sets the KV v2 custom metadata of the secret at path.
+func tagV2(tb testing.TB, v *testkit.Vault, mount, path string, md map[string]any) {
+	tb.Helper()
+	if err := v.Client.KVv2(mount).PatchMetadata(tb.Context(), path, vaultapi.KVMetadataPatchInput{CustomMetadata: md}); err != nil {
+		tb.Fatalf("tag %s/%s: %v", mount, path, err)
+	}
+}
+
 // writePolicy writes a policy granting read and list on the paths.
 func writePolicy(tb testing.TB, v *testkit.Vault, paths ...string) string {
 	tb.Helper()
@@ -347,11 +355,7 @@ func TestMetadataFetch(t *testing.T) {
 	ctx := t.Context()
 	mount := mountKV(t, v, 2)
 	putV2(t, v, mount, "foo", map[string]any{"my-value": "s3cr3t"})
-	if err := v.Client.KVv2(mount).PatchMetadata(ctx, "foo", vaultapi.KVMetadataPatchInput{
-		CustomMetadata: map[string]any{"dev": "alice", "team": "payments"},
-	}); err != nil {
-		t.Fatal(err)
-	}
+	tagV2(t, v, mount, "foo", map[string]any{"dev": "alice", "team": "payments"})
 	putV2(t, v, mount, "bare", map[string]any{"k": "v"})
 	kube := newMapKube()
 	c := newClient(t, rootStore(v, kube, mount, ""), kube)
@@ -395,11 +399,7 @@ func TestExtractPropertyMatchesGetSecret(t *testing.T) {
 	mount := mountKV(t, v, 2)
 	putV2(t, v, mount, "app", map[string]any{"user": "admin", "password": "old"})
 	putV2(t, v, mount, "app", map[string]any{"user": "admin", "password": "s3cr3t", "db": map[string]any{"port": 5432}})
-	if err := v.Client.KVv2(mount).PatchMetadata(ctx, "app", vaultapi.KVMetadataPatchInput{
-		CustomMetadata: map[string]any{"team": "payments"},
-	}); err != nil {
-		t.Fatal(err)
-	}
+	tagV2(t, v, mount, "app", map[string]any{"team": "payments"})
 	putV2(t, v, mount, "bare", map[string]any{"k": "v"})
 	kube := newMapKube()
 	c := newClient(t, rootStore(v, kube, mount, ""), kube)
@@ -488,19 +488,13 @@ func TestFind(t *testing.T) {
 	v := testkit.RequireVault(t, vault)
 	ctx := t.Context()
 	mount := mountKV(t, v, 2)
-	tag := func(path string, md map[string]any) {
-		t.Helper()
-		if err := v.Client.KVv2(mount).PatchMetadata(ctx, path, vaultapi.KVMetadataPatchInput{CustomMetadata: md}); err != nil {
-			t.Fatal(err)
-		}
-	}
 	putV2(t, v, mount, "dev/config", map[string]any{"foo": map[string]any{"nested": map[string]any{"bar": "mysecret", "baz": "bang"}}})
-	tag("dev/config", map[string]any{"environment": "dev", "component": "app-1"})
+	tagV2(t, v, mount, "dev/config", map[string]any{"environment": "dev", "component": "app-1"})
 	putV2(t, v, mount, "dev/db", map[string]any{"password": "d"})
-	tag("dev/db", map[string]any{"environment": "prod"})
+	tagV2(t, v, mount, "dev/db", map[string]any{"environment": "prod"})
 	putV2(t, v, mount, "dev/deep/er/key", map[string]any{"k": "deep"})
 	putV2(t, v, mount, "prod/app", map[string]any{"k": "p"})
-	tag("prod/app", map[string]any{"environment": "dev"})
+	tagV2(t, v, mount, "prod/app", map[string]any{"environment": "dev"})
 	putV2(t, v, mount, "top", map[string]any{"k": "t"})
 	putV2(t, v, mount, "dev/deleted", map[string]any{"k": "x"})
 	if err := v.Client.KVv2(mount).Delete(ctx, "dev/deleted"); err != nil {
