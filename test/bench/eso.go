@@ -171,22 +171,11 @@ func runESO(ctx context.Context, c *cleanups, args []string) (err error) {
 	}
 	rep := &esoReport{Load: [2]string{loadAverage(), ""}, GOMAXPROCS: runtime.GOMAXPROCS(0), CPUModel: cpuModel(), GoVersion: runtime.Version(),
 		Flags: o.extra}
-	root, err := testkit.RepoRoot()
+	su, err := prepare(ctx, c, o.keep, &err)
 	if err != nil {
 		return err
 	}
-	dir, err := workDir(c, o.keep, &err)
-	if err != nil {
-		return err
-	}
-	bin, err := buildController(ctx, root, dir)
-	if err != nil {
-		return err
-	}
-	keys, err := loadBenchKeys(root)
-	if err != nil {
-		return err
-	}
+	dir, bin, keys := su.dir, su.controller, su.keys
 	b := &esoBench{}
 
 	progress("starting the API server and Vault")

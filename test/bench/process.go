@@ -14,6 +14,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/sealsync/sealsync/crypto"
+	"github.com/sealsync/sealsync/internal/testkit"
 )
 
 // userHZ is the unit of the CPU times in /proc/PID/stat: USER_HZ, 100 on
@@ -23,6 +26,35 @@ const userHZ = 100
 // stopGrace is how long a controller gets to exit after SIGTERM before it
 // is killed.
 const stopGrace = 10 * time.Second
+
+// setup is what every subcommand starts from: its work folder, our
+// controller built into it, and the committed bench keys, oldest first.
+type setup struct {
+	dir, controller string
+	keys            []*crypto.Key
+}
+
+// prepare makes a subcommand's setup; runErr is the subcommand's error,
+// which decides whether the work folder is kept (see workDir).
+func prepare(ctx context.Context, c *cleanups, keep bool, runErr *error) (*setup, error) {
+	root, err := testkit.RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := workDir(c, keep, runErr)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := loadBenchKeys(root)
+	if err != nil {
+		return nil, err
+	}
+	bin, err := buildController(ctx, root, dir)
+	if err != nil {
+		return nil, err
+	}
+	return &setup{dir: dir, controller: bin, keys: keys}, nil
+}
 
 // buildController builds cmd/controller of the module at root into dir
 // and returns the binary's path.

@@ -156,23 +156,12 @@ func runUnseal(ctx context.Context, c *cleanups, args []string) (err error) {
 		return err
 	}
 	rep := &unsealReport{Load: [2]string{loadAverage(), ""}, GOMAXPROCS: runtime.GOMAXPROCS(0), CPUModel: cpuModel(), GoVersion: runtime.Version()}
-	root, err := testkit.RepoRoot()
+	su, err := prepare(ctx, c, o.keep, &err)
 	if err != nil {
 		return err
 	}
-	dir, err := workDir(c, o.keep, &err)
-	if err != nil {
-		return err
-	}
-	b := &unsealBench{dir: dir, timeout: o.timeout, leaseID: defaultLeaseID()}
-
-	keys, err := loadBenchKeys(root)
-	if err != nil {
-		return err
-	}
-	if b.ours, err = buildController(ctx, root, dir); err != nil {
-		return err
-	}
+	dir, keys := su.dir, su.keys
+	b := &unsealBench{dir: dir, ours: su.controller, timeout: o.timeout, leaseID: defaultLeaseID()}
 	toolDir, err := testkit.LookupToolDir("kubeseal")
 	if err != nil {
 		return err
