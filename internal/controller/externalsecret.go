@@ -182,7 +182,7 @@ func (r *ESReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctr
 		// Repair it from the last write, without calling the provider.
 		if lw, ok := r.desired.Load(req.NamespacedName); ok && lw.(*lastWrite).uid == es.UID && lw.(*lastWrite).version == version {
 			if err := r.write(ctx, es, lw.(*lastWrite).secret, actual); err != nil {
-				return r.failed(es, "could not update Secret", err, true)
+				return r.failed(es, "could not update Secret", err, !permanentWriteError(err))
 			}
 			r.markSynced(es, es.Status.RefreshTime.Time, version, targetName)
 			return r.requeueAt(due, start), nil
@@ -243,9 +243,7 @@ func (r *ESReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctr
 			if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
 				return ctrl.Result{RequeueAfter: conflictRetry}, nil
 			}
-			// An immutable target or a Secret the API server finds invalid
-			// stays so until the spec changes, which re-triggers.
-			return r.failed(es, "could not update Secret", err, !errors.Is(err, errImmutableTarget) && !apierrors.IsInvalid(err))
+			return r.failed(es, "could not update Secret", err, !permanentWriteError(err))
 		}
 		r.desired.Store(req.NamespacedName, &lastWrite{uid: es.UID, version: version, secret: secret})
 	}
@@ -292,6 +290,13 @@ func isSecretValid(s *corev1.Secret, policy esv1.ExternalSecretCreationPolicy) b
 }
 
 var errImmutableTarget = errors.New("the target Secret is immutable and not owned by this ExternalSecret")
+
+// permanentWriteError reports whether a write failed in a way that stays
+// so until the spec (or the target) changes, which re-triggers: an
+// immutable target, a token Secret, a Secret the API server finds invalid.
+func permanentWriteError(err error) bool {
+	return errors.Is(err, errImmutableTarget) || errors.Is(err, syncer.ErrTokenSecret) || apierrors.IsInvalid(err)
+}
 
 // targetSecret builds the Secret to write under the creation policy, or
 // nil for creationPolicy None.
@@ -415,6 +420,8 @@ func (r *ESReconciler) write(ctx context.Context, es *esv1.ExternalSecret, secre
 		r.event(es, corev1.EventTypeNormal, esv1.ReasonUpdated, "Recreated immutable Secret")
 	case syncer.ActionBlocked:
 		return errImmutableTarget
+	case syncer.ActionRefused:
+		return plan.Err
 	}
 	return nil
 }

@@ -192,7 +192,7 @@ func (r *SealedSecretReconciler) sync(ctx context.Context, ss *ssv1alpha1.Sealed
 		if serr := r.setSynced(ctx, ss, EventUpdateFailed, err); serr != nil {
 			return ctrl.Result{}, serr
 		}
-		if errors.Is(err, errImmutable) || apierrors.IsInvalid(err) {
+		if errors.Is(err, errImmutable) || errors.Is(err, syncer.ErrTokenSecret) || apierrors.IsInvalid(err) {
 			// Stays so until the SealedSecret changes, which re-triggers.
 			return ctrl.Result{}, nil
 		}
@@ -276,6 +276,8 @@ func (r *SealedSecretReconciler) apply(ctx context.Context, plan syncer.Plan, ac
 		return true, r.Client.Create(ctx, plan.Secret)
 	case syncer.ActionBlocked:
 		return false, errImmutable
+	case syncer.ActionRefused:
+		return false, plan.Err
 	}
 	return false, fmt.Errorf("unknown plan action %v", plan.Action)
 }

