@@ -372,8 +372,11 @@ func withoutLastApplied(a map[string]string) map[string]string {
 	return a
 }
 
-// write applies secret over actual under the ExternalSecret's policy.
-func (r *ESReconciler) write(ctx context.Context, es *esv1.ExternalSecret, secret, actual *corev1.Secret) error {
+// write applies secret over actual under the ExternalSecret's policy. Its
+// error never carries what the API server said about the Secret's content
+// (syncer.RedactWriteError).
+func (r *ESReconciler) write(ctx context.Context, es *esv1.ExternalSecret, secret, actual *corev1.Secret) (err error) {
+	defer func() { err = syncer.RedactWriteError(err) }()
 	policy := es.Spec.Target.CreationPolicy
 	merge := policy == esv1.CreatePolicyMerge || (policy == esv1.CreatePolicyCreateOrMerge && actual != nil)
 	owned := actual != nil && syncer.ControlledBy(actual, es.UID)
@@ -503,7 +506,8 @@ func (r *ESReconciler) getSecret(ctx context.Context, key types.NamespacedName) 
 // failed records a failure: the Secret stays as it is, Ready=False with
 // ESO's reason, a Warning event, and with retry an error so the queue
 // backs off exponentially. The error text comes from our own code and the
-// providers, which never put secret values in errors.
+// providers, which never put secret values in errors, and from the API
+// server's refusals, which write redacts.
 func (r *ESReconciler) failed(es *esv1.ExternalSecret, msg string, err error, retry bool) (ctrl.Result, error) {
 	r.event(es, corev1.EventTypeWarning, esv1.ReasonUpdateFailed, err.Error())
 	message := msg

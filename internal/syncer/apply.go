@@ -3,7 +3,8 @@
 // that exists, it decides what to write (refusing Secrets that Kubernetes
 // fills with credentials), computes the hashes that let a controller skip
 // work when nothing changed, and schedules refreshes. Its API holds no
-// controller-runtime types; the controllers do the I/O.
+// controller-runtime types; the controllers do the I/O, and report the API
+// server's refusals through RedactWriteError.
 package syncer
 
 import (

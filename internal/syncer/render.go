@@ -56,6 +56,11 @@ func applyTemplate(ctx context.Context, es *esv1.ExternalSecret, data map[string
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(tpl.Data)) {
+		// These keys are the spec's own text, so naming them tells the
+		// tenant nothing new.
+		if !providers.ValidSecretKey(k) {
+			return fmt.Errorf("template key %q is not a valid Secret key (%s)", k, providers.SecretKeyRule)
+		}
 		v, err := r.render(k, tpl.Data[k])
 		if err != nil {
 			return fmt.Errorf("template key %q: %w", k, err)
@@ -78,11 +83,13 @@ func applyTemplate(ctx context.Context, es *esv1.ExternalSecret, data map[string
 	}
 
 	// The API server would refuse these with a message about the whole
-	// Secret; name the key instead (ESO users met this as a silent
-	// failure, #3210).
-	for _, k := range slices.Sorted(maps.Keys(r.out)) {
+	// Secret (ESO users met this as a silent failure, #3210). Keys from
+	// templateFrom and dataFrom were checked where they were made, with
+	// their source named; this catches the rest (data[].secretKey). A key
+	// can be built from a value, so it is never quoted.
+	for k := range r.out {
 		if !providers.ValidSecretKey(k) {
-			return fmt.Errorf("template key %q is not a valid Secret key (^[-._a-zA-Z0-9]+$)", k)
+			return fmt.Errorf("a key of the Secret is not a valid Secret key (%s)", providers.SecretKeyRule)
 		}
 	}
 	d.Data = r.out
@@ -106,13 +113,19 @@ func (r *renderer) render(name, text string) ([]byte, error) {
 
 func (r *renderer) templateFrom(ctx context.Context, ts TemplateSources, i int, tf esv1.TemplateFrom) error {
 	target := cmp.Or(tf.Target, esv1.DefaultTemplateTarget)
+	// k may be rendered from a value (a literal such as ESO's
+	// "my-application-{{ .user }}: ..."), so errors never quote it: the
+	// caller names the templateFrom entry and item instead.
 	apply := func(k string, v []byte) error {
 		v, err := providers.Decode(tf.ValuesDecodingStrategy, v)
 		if err != nil {
-			return fmt.Errorf("key %q: valuesDecodingStrategy %s: %w", k, tf.ValuesDecodingStrategy, err)
+			return fmt.Errorf("valuesDecodingStrategy %s: %w", tf.ValuesDecodingStrategy, err)
 		}
 		switch target {
 		case esv1.TemplateTargetData:
+			if !providers.ValidSecretKey(k) {
+				return fmt.Errorf("a rendered key is not a valid Secret key (%s)", providers.SecretKeyRule)
+			}
 			r.out[k] = v
 		case esv1.TemplateTargetLabels:
 			r.labels[k] = string(v)
