@@ -1,9 +1,8 @@
 package providers
 
 import (
+	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"strings"
 
 	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
@@ -12,6 +11,12 @@ import (
 // MaxSecretKeyLength is the longest key a Secret's data may have, in bytes
 // (a DNS subdomain).
 const MaxSecretKeyLength = 253
+
+// SecretKeyRule describes a valid Secret key for error messages, which
+// name the rule instead of quoting the key: keys can be built from secret
+// values (a template's "my-application-{{ .user }}", the JSON keys of a
+// merged value).
+const SecretKeyRule = "1 to 253 bytes of ^[-._a-zA-Z0-9]+$, not . or starting with .."
 
 // ValidSecretKey reports whether k may be a key of a Secret's data: 1 to
 // [MaxSecretKeyLength] bytes of ASCII letters, digits, '-', '_' and '.'
@@ -61,40 +66,33 @@ func ConvertKey(strategy esv1.ExternalSecretConversionStrategy, key string) stri
 }
 
 // ConvertKeys applies [ConvertKey] to every key of in. Two keys that
-// convert to the same one are an error rather than a silent overwrite.
+// convert to the same one are an error rather than a silent overwrite; it
+// does not quote them, as they may come from a value (a JSON object read
+// as a map).
 func ConvertKeys(strategy esv1.ExternalSecretConversionStrategy, in map[string][]byte) (map[string][]byte, error) {
 	out := make(map[string][]byte, len(in))
-	from := make(map[string]string, len(in))
-	for _, k := range slices.Sorted(maps.Keys(in)) {
+	seen := make(map[string]bool, len(in))
+	for k, v := range in {
 		c := ConvertKey(strategy, k)
-		if prev, dup := from[c]; dup {
-			return nil, fmt.Errorf("keys %q and %q both convert to %q", prev, k, c)
+		if seen[c] {
+			return nil, errors.New("two keys convert to the same Secret key")
 		}
-		from[c] = k
-		out[c] = in[k]
+		seen[c] = true
+		out[c] = v
 	}
 	return out, nil
 }
 
 // ValidateKeys checks that every key of m may be a Secret key, as ESO does
 // after reading a dataFrom entry: an empty key (a rewrite that matched
-// everything) is dropped from m, any other invalid key is an error naming
-// it.
+// everything) is dropped from m, any other invalid key is an error. The
+// error does not quote the key, which may come from a value.
 func ValidateKeys(m map[string][]byte) error {
 	delete(m, "")
-	for _, k := range slices.Sorted(maps.Keys(m)) {
+	for k := range m {
 		if !ValidSecretKey(k) {
-			return fmt.Errorf("key %q is not a valid Secret key (^[-._a-zA-Z0-9]+$, at most %d bytes)", truncate(k), MaxSecretKeyLength)
+			return fmt.Errorf("a key is not a valid Secret key (%s)", SecretKeyRule)
 		}
 	}
 	return nil
-}
-
-// truncate keeps error messages bounded when a key is huge.
-func truncate(s string) string {
-	const max = 64
-	if len(s) <= max {
-		return s
-	}
-	return s[:max] + "..."
 }

@@ -182,7 +182,7 @@ func (r *ESReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctr
 		// Repair it from the last write, without calling the provider.
 		if lw, ok := r.desired.Load(req.NamespacedName); ok && lw.(*lastWrite).uid == es.UID && lw.(*lastWrite).version == version {
 			if err := r.write(ctx, es, lw.(*lastWrite).secret, actual); err != nil {
-				return r.failed(es, "could not update Secret", err, true)
+				return r.failed(es, "could not update Secret", err, !permanentWriteError(err))
 			}
 			r.markSynced(es, es.Status.RefreshTime.Time, version, targetName)
 			return r.requeueAt(due, start), nil
@@ -243,9 +243,7 @@ func (r *ESReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctr
 			if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
 				return ctrl.Result{RequeueAfter: conflictRetry}, nil
 			}
-			// An immutable target or a Secret the API server finds invalid
-			// stays so until the spec changes, which re-triggers.
-			return r.failed(es, "could not update Secret", err, !errors.Is(err, errImmutableTarget) && !apierrors.IsInvalid(err))
+			return r.failed(es, "could not update Secret", err, !permanentWriteError(err))
 		}
 		r.desired.Store(req.NamespacedName, &lastWrite{uid: es.UID, version: version, secret: secret})
 	}
@@ -292,6 +290,13 @@ func isSecretValid(s *corev1.Secret, policy esv1.ExternalSecretCreationPolicy) b
 }
 
 var errImmutableTarget = errors.New("the target Secret is immutable and not owned by this ExternalSecret")
+
+// permanentWriteError reports whether a write failed in a way that stays
+// so until the spec (or the target) changes, which re-triggers: an
+// immutable target, a token Secret, a Secret the API server finds invalid.
+func permanentWriteError(err error) bool {
+	return errors.Is(err, errImmutableTarget) || errors.Is(err, syncer.ErrTokenSecret) || apierrors.IsInvalid(err)
+}
 
 // targetSecret builds the Secret to write under the creation policy, or
 // nil for creationPolicy None.
@@ -367,8 +372,11 @@ func withoutLastApplied(a map[string]string) map[string]string {
 	return a
 }
 
-// write applies secret over actual under the ExternalSecret's policy.
-func (r *ESReconciler) write(ctx context.Context, es *esv1.ExternalSecret, secret, actual *corev1.Secret) error {
+// write applies secret over actual under the ExternalSecret's policy. Its
+// error never carries what the API server said about the Secret's content
+// (syncer.RedactWriteError).
+func (r *ESReconciler) write(ctx context.Context, es *esv1.ExternalSecret, secret, actual *corev1.Secret) (err error) {
+	defer func() { err = syncer.RedactWriteError(err) }()
 	policy := es.Spec.Target.CreationPolicy
 	merge := policy == esv1.CreatePolicyMerge || (policy == esv1.CreatePolicyCreateOrMerge && actual != nil)
 	owned := actual != nil && syncer.ControlledBy(actual, es.UID)
@@ -415,6 +423,8 @@ func (r *ESReconciler) write(ctx context.Context, es *esv1.ExternalSecret, secre
 		r.event(es, corev1.EventTypeNormal, esv1.ReasonUpdated, "Recreated immutable Secret")
 	case syncer.ActionBlocked:
 		return errImmutableTarget
+	case syncer.ActionRefused:
+		return plan.Err
 	}
 	return nil
 }
@@ -496,7 +506,8 @@ func (r *ESReconciler) getSecret(ctx context.Context, key types.NamespacedName) 
 // failed records a failure: the Secret stays as it is, Ready=False with
 // ESO's reason, a Warning event, and with retry an error so the queue
 // backs off exponentially. The error text comes from our own code and the
-// providers, which never put secret values in errors.
+// providers, which never put secret values in errors, and from the API
+// server's refusals, which write redacts.
 func (r *ESReconciler) failed(es *esv1.ExternalSecret, msg string, err error, retry bool) (ctrl.Result, error) {
 	r.event(es, corev1.EventTypeWarning, esv1.ReasonUpdateFailed, err.Error())
 	message := msg

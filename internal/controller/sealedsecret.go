@@ -174,6 +174,7 @@ func (r *SealedSecretReconciler) sync(ctx context.Context, ss *ssv1alpha1.Sealed
 
 	plan := syncer.PlanApply(desired, actual)
 	wrote, err := r.apply(ctx, plan, actual)
+	err = syncer.RedactWriteError(err)
 	if apierrors.IsAlreadyExists(err) && !known {
 		// Not in the cache but there: unmanaged, or not yet labelled.
 		existing := &corev1.Secret{}
@@ -192,7 +193,7 @@ func (r *SealedSecretReconciler) sync(ctx context.Context, ss *ssv1alpha1.Sealed
 		if serr := r.setSynced(ctx, ss, EventUpdateFailed, err); serr != nil {
 			return ctrl.Result{}, serr
 		}
-		if errors.Is(err, errImmutable) || apierrors.IsInvalid(err) {
+		if errors.Is(err, errImmutable) || errors.Is(err, syncer.ErrTokenSecret) || apierrors.IsInvalid(err) {
 			// Stays so until the SealedSecret changes, which re-triggers.
 			return ctrl.Result{}, nil
 		}
@@ -276,6 +277,8 @@ func (r *SealedSecretReconciler) apply(ctx context.Context, plan syncer.Plan, ac
 		return true, r.Client.Create(ctx, plan.Secret)
 	case syncer.ActionBlocked:
 		return false, errImmutable
+	case syncer.ActionRefused:
+		return false, plan.Err
 	}
 	return false, fmt.Errorf("unknown plan action %v", plan.Action)
 }
@@ -315,7 +318,7 @@ func (r *SealedSecretReconciler) event(ss *ssv1alpha1.SealedSecret, eventType, r
 // setSynced writes Bitnami's Synced condition and observedGeneration when
 // they changed. The message is the error text, which by construction
 // carries no secret bytes (package crypto's errors are vague, template
-// errors are scrubbed).
+// errors are scrubbed, the API server's refusals are redacted).
 func (r *SealedSecretReconciler) setSynced(ctx context.Context, ss *ssv1alpha1.SealedSecret, reason string, cause error) error {
 	defer r.metrics.observe(ss)
 	if !r.UpdateStatus {

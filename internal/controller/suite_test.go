@@ -5,11 +5,13 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -28,9 +30,15 @@ import (
 
 var env *testkit.Env
 
+// logs keeps every line the controllers log, for the tests that check no
+// secret shows there.
+var logs = &testkit.LogBuffer{}
+
 func TestMain(m *testing.M) {
-	// go test prints a passing package's output only with -v.
-	log.SetLogger(zap.New(zap.WriteTo(os.Stderr)))
+	// go test prints a passing package's output only with -v. Debug is
+	// the most verbose level cmd/controller offers: no secret may show in
+	// debug lines (events among them) either.
+	log.SetLogger(zap.New(zap.WriteTo(io.MultiWriter(os.Stderr, logs)), zap.Level(zapcore.DebugLevel)))
 	os.Exit(testkit.Main(m, &env))
 }
 

@@ -1,11 +1,14 @@
 // Package syncer is the reconciling core shared by the SealedSecret and
 // ExternalSecret controllers: given the Secret a source wants and the one
-// that exists, it decides what to write, computes the hashes that let a
-// controller skip work when nothing changed, and schedules refreshes. Its
-// API holds no controller-runtime types; the controllers do the I/O.
+// that exists, it decides what to write (refusing Secrets that Kubernetes
+// fills with credentials), computes the hashes that let a controller skip
+// work when nothing changed, and schedules refreshes. Its API holds no
+// controller-runtime types; the controllers do the I/O, and report the API
+// server's refusals through RedactWriteError.
 package syncer
 
 import (
+	"fmt"
 	"maps"
 	"reflect"
 
@@ -59,11 +62,13 @@ const (
 	// ActionBlocked: the existing Secret is immutable and may not be
 	// recreated.
 	ActionBlocked
+	// ActionRefused: nothing may be written; Plan.Err says why.
+	ActionRefused
 )
 
 // String names the action for logs and events.
 func (a Action) String() string {
-	return [...]string{"none", "create", "update", "recreate", "blocked"}[a]
+	return [...]string{"none", "create", "update", "recreate", "blocked", "refused"}[a]
 }
 
 // Plan is the outcome of [PlanApply].
@@ -74,11 +79,17 @@ type Plan struct {
 	// Secret's resourceVersion for an update, so a concurrent change
 	// makes the write fail with a conflict instead of being lost.
 	Secret *corev1.Secret
+	// Err says why an [ActionRefused] plan writes nothing; it wraps
+	// [ErrTokenSecret].
+	Err error
 }
 
 // PlanApply decides how to turn actual (nil if there is none) into d.
 // Whether the caller may touch actual at all (ownership, adoption) is the
-// caller's decision, made before.
+// caller's decision, made before. A Secret that Kubernetes would fill with
+// credentials, or an existing one that holds them, is [ActionRefused]
+// whatever the source: this is the one place that sees the object as it
+// would be written, merged into the existing one.
 func PlanApply(d Desired, actual *corev1.Secret) Plan {
 	if actual == nil {
 		s := d.Secret.DeepCopy()
@@ -86,7 +97,13 @@ func PlanApply(d Desired, actual *corev1.Secret) Plan {
 		if !d.KeepOwners {
 			s.OwnerReferences = d.Owners
 		}
+		if what := tokenSecret(s); what != "" {
+			return refused("secret %s: %s is not allowed: %w", s.Name, what)
+		}
 		return Plan{Action: ActionCreate, Secret: s}
+	}
+	if what := tokenSecret(actual); what != "" {
+		return refused("secret %s exists with %s: %w", actual.Name, what)
 	}
 	next := actual.DeepCopy()
 	if d.MergeData {
@@ -117,6 +134,9 @@ func PlanApply(d Desired, actual *corev1.Secret) Plan {
 	if d.Secret.Immutable != nil {
 		next.Immutable = d.Secret.Immutable
 	}
+	if what := tokenSecret(next); what != "" {
+		return refused("secret %s: %s is not allowed: %w", next.Name, what)
+	}
 	if secretsEqual(actual, next) {
 		return Plan{Action: ActionNone}
 	}
@@ -132,6 +152,10 @@ func PlanApply(d Desired, actual *corev1.Secret) Plan {
 		return Plan{Action: ActionRecreate, Secret: fresh}
 	}
 	return Plan{Action: ActionUpdate, Secret: next}
+}
+
+func refused(format, name, what string) Plan {
+	return Plan{Action: ActionRefused, Err: fmt.Errorf(format, name, what, ErrTokenSecret)}
 }
 
 func secretsEqual(a, b *corev1.Secret) bool {

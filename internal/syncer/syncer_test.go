@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -107,6 +108,69 @@ func TestPlanApply(t *testing.T) {
 				tt.check(t, p.Secret)
 			}
 		})
+	}
+}
+
+// TestPlanApplyRefusesTokenSecrets: whatever a source asks for (tenant
+// input: a SealedSecret's template or sealed v1 Secret, an ExternalSecret's
+// template) and whatever exists (operator or cluster: a Secret the token
+// controller filled), no write makes or touches a Secret Kubernetes fills
+// with or accepts as credentials. The check sees the object after the
+// merge, so a type or annotation that only the existing Secret carries
+// counts too.
+func TestPlanApplyRefusesTokenSecrets(t *testing.T) {
+	secret := func(typ corev1.SecretType, annotations map[string]string) *corev1.Secret {
+		return &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: "s", Namespace: "n", Annotations: annotations, ResourceVersion: "7"},
+			Type:       typ,
+			Data:       map[string][]byte{"k": []byte("v")},
+		}
+	}
+	saName := map[string]string{corev1.ServiceAccountNameKey: "deployer"}
+	yes := true
+	tests := []struct {
+		name   string
+		d      syncer.Desired
+		actual *corev1.Secret
+		want   string // in Plan.Err
+	}{
+		{"source type service-account-token", syncer.Desired{Secret: secret(corev1.SecretTypeServiceAccountToken, saName)}, nil,
+			`type "kubernetes.io/service-account-token"`},
+		{"source type service-account-token without annotation", syncer.Desired{Secret: secret(corev1.SecretTypeServiceAccountToken, nil)}, nil,
+			`type "kubernetes.io/service-account-token"`},
+		{"source type bootstrap token", syncer.Desired{Secret: secret(corev1.SecretTypeBootstrapToken, nil)}, nil,
+			`type "bootstrap.kubernetes.io/token"`},
+		{"source annotation on an Opaque Secret", syncer.Desired{Secret: secret(corev1.SecretTypeOpaque, saName)}, nil,
+			`annotation "kubernetes.io/service-account.name"`},
+		{"source type replaces an Opaque Secret's", syncer.Desired{Secret: secret(corev1.SecretTypeServiceAccountToken, saName)},
+			secret(corev1.SecretTypeOpaque, nil), `type "kubernetes.io/service-account-token"`},
+		{"merge into a service-account-token Secret", syncer.Desired{Secret: secret("", nil), MergeData: true, MergeMetadata: true, KeepOwners: true},
+			secret(corev1.SecretTypeServiceAccountToken, saName), `secret s exists with type "kubernetes.io/service-account-token": sealsync does not write`},
+		{"replace a service-account-token Secret with an Opaque one", syncer.Desired{Secret: secret(corev1.SecretTypeOpaque, nil)},
+			secret(corev1.SecretTypeServiceAccountToken, saName), `exists with`},
+		{"recreate an immutable bootstrap token", syncer.Desired{Secret: secret(corev1.SecretTypeOpaque, nil), RecreateImmutable: true},
+			func() *corev1.Secret { s := secret(corev1.SecretTypeBootstrapToken, nil); s.Immutable = &yes; return s }(), `exists with`},
+		{"merged annotation of an Opaque Secret", syncer.Desired{Secret: secret("", nil), MergeMetadata: true},
+			secret(corev1.SecretTypeOpaque, saName), `secret s exists with annotation "kubernetes.io/service-account.name"`},
+		{"unchanged token Secret is still refused", syncer.Desired{Secret: secret(corev1.SecretTypeServiceAccountToken, saName)},
+			secret(corev1.SecretTypeServiceAccountToken, saName), `exists with`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := syncer.PlanApply(tt.d, tt.actual)
+			if p.Action != syncer.ActionRefused || p.Secret != nil {
+				t.Fatalf("action = %v, secret %v; want refused", p.Action, p.Secret)
+			}
+			if !errors.Is(p.Err, syncer.ErrTokenSecret) || !strings.Contains(p.Err.Error(), tt.want) {
+				t.Errorf("err = %v, want ErrTokenSecret with %q", p.Err, tt.want)
+			}
+		})
+	}
+	// The annotation is the token controller's key only with the type;
+	// other annotations of its namespace are fine.
+	p := syncer.PlanApply(syncer.Desired{Secret: secret(corev1.SecretTypeOpaque, map[string]string{"kubernetes.io/description": "x"})}, nil)
+	if p.Action != syncer.ActionCreate {
+		t.Errorf("an Opaque Secret: %v %v", p.Action, p.Err)
 	}
 }
 

@@ -61,6 +61,23 @@ func TestSealedSecretCRD(t *testing.T) {
 			obj:     `{"apiVersion":"bitnami.com/v1alpha1","kind":"SealedSecret","metadata":{"name":"badtype"},"spec":{"encryptedData":{},"template":{"type":7}}}`,
 			wantErr: "spec.template.type: Invalid value",
 		},
+		// Rules Bitnami does not have (tenant input): Secrets that
+		// Kubernetes fills with credentials. The controller refuses them
+		// too, on the Secret it would write.
+		{
+			name:    "no service-account-token template",
+			obj:     `{"apiVersion":"bitnami.com/v1alpha1","kind":"SealedSecret","metadata":{"name":"satoken"},"spec":{"encryptedData":{},"template":{"type":"kubernetes.io/service-account-token","metadata":{"annotations":{"kubernetes.io/service-account.name":"default"}}}}}`,
+			wantErr: `template.type="kubernetes.io/service-account-token" is not allowed`,
+		},
+		{
+			name:    "no bootstrap token template",
+			obj:     `{"apiVersion":"bitnami.com/v1alpha1","kind":"SealedSecret","metadata":{"name":"bootstrap"},"spec":{"encryptedData":{},"template":{"type":"bootstrap.kubernetes.io/token"}}}`,
+			wantErr: `template.type="bootstrap.kubernetes.io/token" is not allowed`,
+		},
+		{
+			name: "other Kubernetes types are accepted",
+			obj:  `{"apiVersion":"bitnami.com/v1alpha1","kind":"SealedSecret","metadata":{"name":"dockercfg"},"spec":{"encryptedData":{},"template":{"type":"kubernetes.io/dockerconfigjson"}}}`,
+		},
 		{
 			name:    "immutable must be a boolean",
 			obj:     `{"apiVersion":"bitnami.com/v1alpha1","kind":"SealedSecret","metadata":{"name":"badimm"},"spec":{"encryptedData":{},"template":{"immutable":"yes"}}}`,

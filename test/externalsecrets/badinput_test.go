@@ -107,7 +107,7 @@ func TestBadInput(t *testing.T) {
 	// The controller still serves: a new ExternalSecret syncs.
 	s.apply(ns, esFor("after", "vault", "badinput/app", ""))
 	s.waitSynced(ns, "after")
-	if strings.Contains(string(logs.bytes()), "Observed a panic") {
+	if strings.Contains(string(logs.Bytes()), "Observed a panic") {
 		t.Error("a reconcile panicked")
 	}
 }

@@ -49,12 +49,22 @@ type docCase struct {
 	want       map[string]string
 }
 
-// The values the doc examples read, as the doc page seeds them ("vault kv
-// put secret/foo my-value=s3cr3t", the /dev/config of "Nested Values").
-const (
-	docMyValue  = "s3cr3t"
-	devConfig   = `{"foo":{"nested":{"bar":"mysecret","baz":"bang"}}}`
-	packageJSON = `{"name":"example-app","version":"1.0.0"}`
+// The values the doc examples read, where the doc page seeds "vault kv put
+// secret/foo my-value=s3cr3t", the /dev/config of "Nested Values" with
+// "mysecret" and "bang", a package.json named "example-app", version
+// "1.0.0". Canaries stand in for them: the suite's leak check looks for
+// every 4 bytes of a canary, which words like these would match by
+// accident.
+var (
+	docMyValue  = value("the doc's my-value")
+	docBar      = value("the doc's nested bar")
+	docBaz      = value("the doc's nested baz")
+	devConfig   = `{"foo":{"nested":{"bar":"` + docBar + `","baz":"` + docBaz + `"}}}`
+	devNested   = map[string]any{"foo": map[string]any{"nested": map[string]any{"bar": docBar, "baz": docBaz}}}
+	docAppName  = value("the doc's package name")
+	docVersion  = value("the doc's package version")
+	packageJSON = `{"name":"` + docAppName + `","version":"` + docVersion + `"}`
+	devPackage  = map[string]any{"name": docAppName, "version": docVersion}
 )
 
 // quickstartWant is the Secret the quickstart ExternalSecret writes: the
@@ -70,19 +80,22 @@ func TestDocExamples(t *testing.T) {
 	resetKV(t, v, 2)
 	put(t, v, "foo", map[string]any{"my-value": docMyValue})
 	tag(t, v, "foo", map[string]any{"dev": "jane"})
-	put(t, v, "dev/package.json", map[string]any{"name": "example-app", "version": "1.0.0"})
-	put(t, v, "dev/config", map[string]any{"foo": map[string]any{"nested": map[string]any{"bar": "mysecret", "baz": "bang"}}})
-	grafanaPassword := value("grafana-password")
-	put(t, v, "grafana/user", map[string]any{"user": "grafana-admin"})
+	put(t, v, "dev/package.json", devPackage)
+	put(t, v, "dev/config", devNested)
+	grafanaUser, grafanaPassword := value("grafana-user"), value("grafana-password")
+	put(t, v, "grafana/user", map[string]any{"user": grafanaUser})
 	put(t, v, "grafana/password", map[string]any{"password": grafanaPassword})
-	put(t, v, "database/url", map[string]any{"url": "postgres://app@db:5432/app"})
+	// The doc's postgres://app@db:5432/app, with a secret user.
+	dbUser := value("database user")
+	put(t, v, "database/url", map[string]any{"url": "postgres://" + dbUser + "@db:5432/app"})
 	// A second version: the version example reads the first.
-	put(t, v, "versioned", map[string]any{"password": "first-password"})
-	put(t, v, "versioned", map[string]any{"password": "second-password"})
+	first, second := value("first password"), value("second password")
+	put(t, v, "versioned", map[string]any{"password": first})
+	put(t, v, "versioned", map[string]any{"password": second})
 
 	// What the ExternalSecrets read without a property: the whole secret
 	// as JSON, as ESO's Vault provider returns it.
-	userJSON := `{"user":"grafana-admin"}`
+	userJSON := `{"user":"` + grafanaUser + `"}`
 	passwordJSON := `{"password":"` + grafanaPassword + `"}`
 	withSecret := func(data map[string]string) func(*testing.T, *suite, string) {
 		return func(t *testing.T, s *suite, ns string) {
@@ -149,18 +162,18 @@ func TestDocExamples(t *testing.T) {
 		},
 		{
 			name: "nested property", files: []string{"docs/quickstart-store.yaml", "docs/nested-property-es.yaml"},
-			es: "vault-example", target: "vault-example", want: map[string]string{"foobar": "mysecret"},
+			es: "vault-example", target: "vault-example", want: map[string]string{"foobar": docBar},
 		},
 		{
 			name: "dataFrom extract of a nested property", files: []string{"docs/quickstart-store.yaml", "docs/extract-es.yaml"},
-			es: "vault-example", target: "vault-example", want: map[string]string{"bar": "mysecret", "baz": "bang"},
+			es: "vault-example", target: "vault-example", want: map[string]string{"bar": docBar, "baz": docBaz},
 		},
 		{
 			name: "template engine v2", files: []string{"docs/quickstart-store.yaml", "docs/multiline-template-es.yaml"},
 			es: "template", target: "secret-to-be-created", want: map[string]string{
 				"config": "datasources:\n- name: Graphite\n  type: graphite\n  access: proxy\n  url: http://localhost:8080\n" +
 					`  password: "` + passwordJSON + "\"\n" + `  user: "` + userJSON + "\"\n",
-				"connection": `{"url":"postgresql://app@db:5432/app"}`,
+				"connection": `{"url":"postgresql://` + dbUser + `@db:5432/app"}`,
 			},
 		},
 		{
@@ -175,7 +188,7 @@ func TestDocExamples(t *testing.T) {
 			// Not a doc example: the docs show remoteRef.version for no
 			// Vault store. ESO passes it to KV v2 as ?version=.
 			name: "remoteRef.version", files: []string{"docs/quickstart-store.yaml", "version-es.yaml"},
-			es: "versioned", target: "versioned", want: map[string]string{"first": "first-password", "latest": "second-password"},
+			es: "versioned", target: "versioned", want: map[string]string{"first": first, "latest": second},
 		},
 	}
 
@@ -205,7 +218,7 @@ func TestDocExamples(t *testing.T) {
 func TestDocFindExamples(t *testing.T) {
 	_, v := requireEnv(t)
 	resetKV(t, v, 2)
-	put(t, v, "dev/config", map[string]any{"foo": map[string]any{"nested": map[string]any{"bar": "mysecret", "baz": "bang"}}})
+	put(t, v, "dev/config", devNested)
 	tag(t, v, "dev/config", map[string]any{"environment": "dev", "component": "app-1"})
 	put(t, v, "prod/config", map[string]any{"password": value("prod-password")})
 	tag(t, v, "prod/config", map[string]any{"environment": "prod", "component": "app-1"})
@@ -241,10 +254,10 @@ func TestDocKVv1(t *testing.T) {
 		}
 	})
 	ctx := t.Context()
-	if err := v.Client.KVv1("secret").Put(ctx, "dev/config", map[string]any{"foo": map[string]any{"nested": map[string]any{"bar": "mysecret", "baz": "bang"}}}); err != nil {
+	if err := v.Client.KVv1("secret").Put(ctx, "dev/config", devNested); err != nil {
 		t.Fatal(err)
 	}
-	if err := v.Client.KVv1("secret").Put(ctx, "dev/package.json", map[string]any{"name": "example-app", "version": "1.0.0"}); err != nil {
+	if err := v.Client.KVv1("secret").Put(ctx, "dev/package.json", devPackage); err != nil {
 		t.Fatal(err)
 	}
 	s := setup(t, 3)
@@ -253,8 +266,8 @@ func TestDocKVv1(t *testing.T) {
 		s.apply(s.ns[i], golden(t, "docs/kv1-store.yaml", r))
 		s.apply(s.ns[i], golden(t, "docs/"+f, r))
 	}
-	s.waitData(s.ns[0], "vault-example", map[string]string{"foobar": "mysecret"})
-	s.waitData(s.ns[1], "vault-example", map[string]string{"bar": "mysecret", "baz": "bang"})
+	s.waitData(s.ns[0], "vault-example", map[string]string{"foobar": docBar})
+	s.waitData(s.ns[1], "vault-example", map[string]string{"bar": docBar, "baz": docBaz})
 	s.waitData(s.ns[2], "vault-example", map[string]string{"foobar": packageJSON})
 	for _, ns := range s.ns {
 		s.waitSynced(ns, "vault-example")

@@ -2,8 +2,6 @@ package externalsecrets_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -427,21 +425,17 @@ func (s *suite) checkNoLeaks() {
 			}
 		}
 	}
-	text := string(logs.bytes())
+	text := string(logs.Bytes())
 	if what, ok := secrets.find(text); ok {
 		t.Errorf("a controller log line holds %s: %s", what, secrets.lineWith(text, what))
 	}
 }
 
-// value returns a fresh secret value for what, recorded so that no log,
-// status or event may show it.
+// value returns a fresh secret value for what, a canary: no log, status
+// or event may show it, whole or any 4 bytes of it.
 func value(what string) string {
-	b := make([]byte, 8)
-	if _, err := rand.Read(b); err != nil {
-		panic(err)
-	}
-	v := what + "-" + hex.EncodeToString(b)
-	secrets.add(what, v)
+	v := testkit.Canary()
+	secrets.addCanary(what, v)
 	return v
 }
 
@@ -531,13 +525,15 @@ spec:
 // readerToken returns a new Vault token with the reader policy.
 func readerToken(t *testing.T, v *testkit.Vault) string {
 	t.Helper()
+	// A canary as the token's ID (root may choose it), so that a part of
+	// it in a log is found too.
 	s, err := v.Client.Auth().Token().CreateWithContext(t.Context(), &vaultapi.TokenCreateRequest{
-		Policies: []string{readerPolicy}, TTL: "1h",
+		ID: testkit.Canary(), Policies: []string{readerPolicy}, TTL: "1h",
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	secrets.add("a Vault token", s.Auth.ClientToken)
+	secrets.addCanary("a Vault token", s.Auth.ClientToken)
 	return s.Auth.ClientToken
 }
 

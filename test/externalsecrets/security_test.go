@@ -7,8 +7,12 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
+	"github.com/sealsync/sealsync/internal/testkit"
 )
 
 // TestStoreRefusesCrossNamespaceCredentials points namespaced
@@ -242,56 +246,226 @@ spec:
 }
 
 // TestServiceAccountTokenTemplateRefused reproduces CVE-2026-42876
-// (GHSA-fq7h-9x26-6j22): an ExternalSecret whose template makes a Secret
-// of type kubernetes.io/service-account-token naming a service account,
-// which Kubernetes' token controller fills with a long-lived token for it.
-// The API server refuses both forms with ESO's messages, and no such
-// Secret appears.
+// (GHSA-fq7h-9x26-6j22): an ExternalSecret (tenant) whose Secret would be
+// of type kubernetes.io/service-account-token, which Kubernetes' token
+// controller fills with a long-lived token for the service account its
+// annotation names. The API server refuses the static forms with ESO's
+// CEL messages. The forms the CRD cannot see reach the controller's own
+// check, on the Secret it would write: a template type without the
+// annotation, an annotation without a type, and a Secret of that type that
+// already exists (the operator's, holding a minted token) written into
+// under each creation policy. Each is refused with a status and an event,
+// and the existing token Secret is left as it was.
 func TestServiceAccountTokenTemplateRefused(t *testing.T) {
 	_, v := requireEnv(t)
+	resetKV(t, v, 2)
+	put(t, v, "cve/sa", map[string]any{"value": value("sa-token-source")})
 	s := setup(t, 1)
 	ns := s.ns[0]
 	s.apply(ns, tokenStore(t, v, "vault"))
 	serviceAccount(t, s, ns, "deployer", false)
-	for _, c := range []struct{ name, template, msg string }{
-		{"annotation", `
-      type: kubernetes.io/service-account-token
-      metadata:
-        annotations:
-          kubernetes.io/service-account.name: deployer`,
-			`template.type="kubernetes.io/service-account-token" with annotation "kubernetes.io/service-account.name" is not allowed`},
-		{"templatefrom-annotations", `
-      type: kubernetes.io/service-account-token
-      templateFrom:
-      - target: Annotations
-        literal: "kubernetes.io/service-account.name: deployer"`,
-			`template.type="kubernetes.io/service-account-token" with templateFrom target="Annotations" is not allowed`},
-	} {
-		err := s.tryApply(ns, fmt.Sprintf(`apiVersion: external-secrets.io/v1
+	es := func(name, target string) string {
+		return fmt.Sprintf(`apiVersion: external-secrets.io/v1
 kind: ExternalSecret
 metadata:
   name: %s
 spec:
   secretStoreRef:
     name: vault
-  target:
-    template:%s
+  target:%s
   data:
-  - secretKey: token
+  - secretKey: value
     remoteRef:
-      key: anything
-`, c.name, c.template))
-		if err == nil || !strings.Contains(err.Error(), c.msg) {
+      key: cve/sa
+      property: value
+`, name, target)
+	}
+
+	for _, c := range []struct{ name, target, msg string }{
+		{"annotation", `
+    template:
+      type: kubernetes.io/service-account-token
+      metadata:
+        annotations:
+          kubernetes.io/service-account.name: deployer`,
+			`template.type="kubernetes.io/service-account-token" with annotation "kubernetes.io/service-account.name" is not allowed`},
+		{"templatefrom-annotations", `
+    template:
+      type: kubernetes.io/service-account-token
+      templateFrom:
+      - target: Annotations
+        literal: "kubernetes.io/service-account.name: deployer"`,
+			`template.type="kubernetes.io/service-account-token" with templateFrom target="Annotations" is not allowed`},
+		{"bootstrap", `
+    template:
+      type: bootstrap.kubernetes.io/token`,
+			`template.type="bootstrap.kubernetes.io/token" is not allowed`},
+	} {
+		if err := s.tryApply(ns, es(c.name, c.target)); err == nil || !strings.Contains(err.Error(), c.msg) {
 			t.Errorf("%s: %v, want the API server to refuse it: %s", c.name, err, c.msg)
 		}
 	}
+
+	// What the token controller would have made for deployer, made here
+	// by the operator (envtest runs no token controller).
+	minted := value("a minted service account token")
+	s.apply(ns, `apiVersion: v1
+kind: Secret
+metadata:
+  name: deployer-token
+  annotations:
+    kubernetes.io/service-account.name: deployer
+type: kubernetes.io/service-account-token
+stringData:
+  token: `+minted+"\n")
+	existing := s.secret(ns, "deployer-token")
+
+	const refused = "sealsync does not write Secrets that Kubernetes fills with or accepts as credentials"
+	cases := []struct{ name, target, msg string }{
+		// The CRD allows the type alone (ESO's rule needs the annotation
+		// too); the API server would then refuse the Secret for want of
+		// the annotation, but the controller refuses first.
+		{"type-only", `
+    template:
+      type: kubernetes.io/service-account-token`,
+			`secret type-only: type "kubernetes.io/service-account-token" is not allowed`},
+		// No type: an Opaque Secret, but naming a service account.
+		{"annotation-only", `
+    template:
+      templateFrom:
+      - target: Annotations
+        literal: "kubernetes.io/service-account.name: deployer"`,
+			`secret annotation-only: annotation "kubernetes.io/service-account.name" is not allowed`},
+		{"merge-into-token", `
+    name: deployer-token
+    creationPolicy: Merge`,
+			`secret deployer-token exists with type "kubernetes.io/service-account-token"`},
+		{"orphan-over-token", `
+    name: deployer-token
+    creationPolicy: Orphan`,
+			`secret deployer-token exists with type "kubernetes.io/service-account-token"`},
+		{"owner-over-token", `
+    name: deployer-token`,
+			`secret deployer-token exists with type "kubernetes.io/service-account-token"`},
+	}
+	for _, c := range cases {
+		s.apply(ns, es(c.name, c.target))
+	}
+	for _, c := range cases {
+		got := s.waitFailed(ns, c.name, c.msg)
+		if !strings.Contains(readyOf(got).Message, refused) {
+			t.Errorf("%s: %s", c.name, readyOf(got).Message)
+		}
+		s.waitEvent(ns, c.name, corev1.EventTypeWarning, esv1.ReasonUpdateFailed, c.msg)
+	}
+	s.unchanged(ns, "deployer-token", existing)
 	var list corev1.SecretList
 	if err := s.e.Client.List(s.ctx(), &list, client.InNamespace(ns)); err != nil {
 		t.Fatal(err)
 	}
 	for _, sec := range list.Items {
-		if sec.Type == corev1.SecretTypeServiceAccountToken {
-			t.Errorf("service account token Secret %s exists", sec.Name)
+		_, named := sec.Annotations[corev1.ServiceAccountNameKey]
+		if sec.Name != existing.Name && (sec.Type == corev1.SecretTypeServiceAccountToken || named) {
+			t.Errorf("Secret %s of type %s names a service account", sec.Name, sec.Type)
 		}
 	}
+}
+
+// TestRefusalsQuoteNoPlaintext: a tenant's template shapes a value so that
+// a refusal would quote it. One puts a single byte of a Vault secret into
+// a .dockerconfigjson, which the API server refuses with a message that
+// quotes the byte its JSON parser stumbled on: a byte per edit of the
+// template reads the whole secret. The other builds a key from a value,
+// as ESO's docs build "my-application-{{ .user }}", with a character no
+// key may hold. Both fail with a status and an event that say what is
+// wrong, and neither the byte nor any 4 bytes of either secret shows in a
+// status, an event or a log line (the suite's leak check, per window).
+func TestRefusalsQuoteNoPlaintext(t *testing.T) {
+	_, v := requireEnv(t)
+	resetKV(t, v, 2)
+	// A byte that stands out: '~' appears nowhere else in what the
+	// controller says.
+	const marker = "~"
+	c := testkit.Canary()
+	password := c[:12] + marker + c[12:]
+	secrets.addCanary("a password holding "+marker, password)
+	u := testkit.Canary()
+	user := u[:12] + "@" + u[12:]
+	secrets.addCanary("a user name holding @", user)
+	put(t, v, "cve/leak", map[string]any{"password": password, "user": user})
+	s := setup(t, 1)
+	ns := s.ns[0]
+	s.apply(ns, tokenStore(t, v, "vault"))
+
+	// What the API server says about that byte, asked directly.
+	probe := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "probe", Namespace: ns},
+		Type:       corev1.SecretTypeDockerConfigJson,
+		Data:       map[string][]byte{corev1.DockerConfigJsonKey: []byte(marker)},
+	}
+	err := s.e.Client.Create(s.ctx(), probe, client.DryRunAll)
+	if err == nil || !strings.Contains(err.Error(), "'"+marker+"'") {
+		t.Fatalf("the API server's refusal does not quote the byte, so this test proves nothing: %v", err)
+	}
+	apiMessage := err.Error()
+
+	s.apply(ns, `apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: one-byte
+spec:
+  secretStoreRef:
+    name: vault
+  target:
+    template:
+      type: kubernetes.io/dockerconfigjson
+      data:
+        .dockerconfigjson: '{{ .password | substr 12 13 }}'
+  dataFrom:
+  - extract:
+      key: cve/leak
+---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: key-from-value
+spec:
+  secretStoreRef:
+    name: vault
+  target:
+    template:
+      templateFrom:
+      - literal: 'my-application-{{ .user }}: "{{ .password }}"'
+  dataFrom:
+  - extract:
+      key: cve/leak
+`)
+	for name, msg := range map[string]string{
+		"one-byte":       `the API server refused to write Secret "one-byte": Invalid (HTTP 422): data[.dockerconfigjson]: Invalid value`,
+		"key-from-value": "templateFrom[0].literal: a rendered key is not a valid Secret key",
+	} {
+		es := s.waitFailed(ns, name, msg)
+		note := s.waitEvent(ns, name, corev1.EventTypeWarning, esv1.ReasonUpdateFailed, "")
+		for _, text := range []string{readyOf(es).Message, note} {
+			if strings.Contains(text, marker) || strings.Contains(text, apiMessage) || strings.Contains(text, "invalid character") {
+				t.Errorf("%s: %q relays what the API server said", name, text)
+			}
+		}
+		if s.secret(ns, name) != nil {
+			t.Errorf("%s: a Secret was written", name)
+		}
+	}
+	var mine []string
+	for _, line := range strings.Split(string(logs.Bytes()), "\n") {
+		if strings.Contains(line, ns) {
+			mine = append(mine, line)
+		}
+	}
+	text := strings.Join(mine, "\n")
+	for _, quoted := range []string{"'" + marker + "'", "invalid character"} {
+		if strings.Contains(text, quoted) {
+			t.Errorf("a log line holds %q", quoted)
+		}
+	}
+	t.Logf("of %d log lines about the namespace, %d name the refused key", len(mine), strings.Count(text, "a rendered key is not a valid Secret key"))
 }

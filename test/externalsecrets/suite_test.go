@@ -28,7 +28,6 @@
 package externalsecrets_test
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -53,7 +52,7 @@ var (
 	vault     *testkit.Vault
 	auditPath string
 	// logs holds every line the controllers log.
-	logs = &logBuffer{}
+	logs = &testkit.LogBuffer{}
 )
 
 func TestMain(m *testing.M) {
@@ -81,30 +80,12 @@ func TestMain(m *testing.M) {
 	secrets.add("the Vault root token", v.RootToken)
 	code := testkit.Main(m, &env)
 	if code != 0 && os.Getenv("SEALSYNC_E2E_LOGS") != "" {
-		os.Stderr.Write(logs.bytes())
+		os.Stderr.Write(logs.Bytes())
 	}
 	if err := v.Stop(); err != nil {
 		fmt.Fprintf(os.Stderr, "stop vault: %v\n", err)
 	}
 	os.Exit(code)
-}
-
-// logBuffer is an io.Writer safe for the controllers' concurrent logging.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return bytes.Clone(b.buf.Bytes())
 }
 
 // requireEnv returns the control plane and the Vault, skipping under
@@ -123,50 +104,103 @@ const (
 )
 
 // leakSet holds the secret values the suite has used, with what each is.
-// No status, event or log line may contain any of them.
+// No status, event or log line may contain any of them, nor any 4 bytes in
+// a row of a canary: a message that quotes part of a value (a truncated
+// key, a parser's complaint about one byte of it) leaks it too.
 type leakSet struct {
-	mu     sync.Mutex
-	values map[string]string // value -> what it is
+	mu sync.Mutex
+	// whole holds the values the suite did not make (Vault-issued IDs,
+	// ServiceAccount tokens), matched whole: their short windows are
+	// common in logs (hex UUIDs are in every reconcile line).
+	whole map[string]string // value -> what
+	// windows holds every window of every canary.
+	windows map[uint32]string // window -> what
 }
 
-var secrets = &leakSet{values: map[string]string{}}
+// windowLen is the length of the canary windows that must not show.
+const windowLen = testkit.CanaryWindow
 
+var secrets = &leakSet{whole: map[string]string{}, windows: map[uint32]string{}}
+
+// add records values the suite did not generate.
 func (s *leakSet) add(what string, values ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, v := range values {
 		// Short values would match by accident (a "1" in a version).
 		if len(v) >= 6 {
-			s.values[v] = what
+			s.whole[v] = what
 		}
 	}
 }
 
-// find returns what the first secret value found in text is.
+// addCanary records values made by canary, whose every window is rare
+// enough in ordinary text that finding one means a leak.
+func (s *leakSet) addCanary(what string, values ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, v := range values {
+		if len(v) < windowLen {
+			panic("canary shorter than a window: " + what)
+		}
+		for i := 0; i+windowLen <= len(v); i++ {
+			s.windows[window(v[i:i+windowLen])] = what
+		}
+	}
+}
+
+// window packs the first 4 bytes of b, a window (testkit.CanaryWindow is
+// 4), into a map key cheaper than a string.
+func window(b string) uint32 {
+	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
+}
+
+// find returns what the first secret value, or canary window, found in
+// text is.
 func (s *leakSet) find(text string) (string, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for v, what := range s.values {
+	for v, what := range s.whole {
 		if strings.Contains(text, v) {
 			return what, true
 		}
 	}
+	if _, what, ok := s.findWindow(text); ok {
+		return what, true
+	}
 	return "", false
 }
 
-// lineWith returns the log line holding the value of what, with the value
-// itself cut out, for a failure message.
+// findWindow returns where the first canary window in text starts.
+func (s *leakSet) findWindow(text string) (int, string, bool) {
+	var w uint32
+	for i := 0; i < len(text); i++ {
+		// w holds the last windowLen bytes, the oldest lowest, as window
+		// packs them.
+		w = w>>8 | uint32(text[i])<<24
+		if i < windowLen-1 {
+			continue
+		}
+		if what, ok := s.windows[w]; ok {
+			return i + 1 - windowLen, what, true
+		}
+	}
+	return 0, "", false
+}
+
+// lineWith returns a log line holding the value of what, or a window of
+// it, with the value or window cut out, for a failure message.
 func (s *leakSet) lineWith(text, what string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for v, w := range s.values {
-		if w != what {
-			continue
-		}
-		for _, line := range strings.Split(text, "\n") {
-			if strings.Contains(line, v) {
+	for _, line := range strings.Split(text, "\n") {
+		for v, w := range s.whole {
+			if w == what && strings.Contains(line, v) {
 				return strings.ReplaceAll(line, v, "<"+what+">")
 			}
+		}
+		if at, w, ok := s.findWindow(line); ok && w == what {
+			return line[:at] + "<4 bytes of " + what + ">" + line[at+windowLen:]
 		}
 	}
 	return ""

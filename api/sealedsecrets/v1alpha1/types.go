@@ -36,6 +36,14 @@ const (
 
 // SecretTemplateSpec describes the structure a Secret should have
 // when created from a template.
+//
+// Its schema is Bitnami's plus two CEL rules on type: no
+// kubernetes.io/service-account-token (Kubernetes would fill the Secret
+// with a long-lived token for any service account of the namespace, as in
+// ESO's CVE-2026-42876) and no bootstrap.kubernetes.io/token (node
+// credentials). The controller refuses both again on the Secret it would
+// write, which is where a type from the deprecated spec.data or from an
+// existing Secret shows.
 type SecretTemplateSpec struct {
 	// Standard object's metadata.
 	// More info: https://git.k8s.io/community/contributors/devel/api-conventions.md#metadata
@@ -46,6 +54,8 @@ type SecretTemplateSpec struct {
 
 	// Used to facilitate programmatic handling of secret data.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="self != 'kubernetes.io/service-account-token'",message="template.type=\"kubernetes.io/service-account-token\" is not allowed"
+	// +kubebuilder:validation:XValidation:rule="self != 'bootstrap.kubernetes.io/token'",message="template.type=\"bootstrap.kubernetes.io/token\" is not allowed"
 	Type corev1.SecretType `json:"type,omitempty"`
 
 	// Immutable, if set to true, ensures that data stored in the Secret cannot
