@@ -48,7 +48,12 @@ func (o *options) run(ctx context.Context, cmd *cobra.Command) (err error) {
 		}
 		// Written to a temporary file and renamed over the target only if
 		// everything succeeded: a failed run never leaves half a file.
-		af, cerr := createAtomic(o.outputFileName)
+		// Unsealed Secrets are plaintext: only their owner may read them.
+		create := createAtomic
+		if o.recoveryUnseal {
+			create = createPrivateAtomic
+		}
+		af, cerr := create(o.outputFileName)
 		if cerr != nil {
 			return cerr
 		}
