@@ -130,7 +130,7 @@ func (o *options) sealRaw(out io.Writer, sealer *sealing.Sealer, scope crypto.Sc
 		if isTerminal(o.streams.In) {
 			fmt.Fprintln(o.streams.Err, "(tty detected: expecting a secret to encrypt in stdin)")
 		}
-		data, err = io.ReadAll(o.streams.In)
+		data, err = manifest.ReadInput(o.streams.In)
 	case 1:
 		data, err = readFromFile(o.fromFile[0])
 	default:
