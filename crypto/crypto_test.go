@@ -3,6 +3,7 @@ package crypto_test
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"errors"
@@ -336,6 +337,35 @@ func TestParseSealingCertificate(t *testing.T) {
 				t.Fatalf("err = %v, want %q", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestWeakKeysNeverSeal: a certificate or public key under 2048 bits,
+// which whoever hands kubeseal its --cert chooses, is refused for sealing
+// by both entry points, while a 2048-bit key is accepted.
+func TestWeakKeysNeverSeal(t *testing.T) {
+	// crypto.GenerateKey refuses to make one; crypto/rsa still can.
+	weak, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := crypto.NewCertificate(rand.Reader, weak, time.Now().Add(-time.Hour), 24*time.Hour, "weak")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = crypto.ParseSealingCertificate(crypto.EncodeCertificatePEM(cert), time.Now())
+	if !errors.Is(err, crypto.ErrWeakKey) || !strings.Contains(err.Error(), "1024 bits, the minimum is 2048") {
+		t.Errorf("ParseSealingCertificate of a 1024-bit key: %v, want ErrWeakKey naming both sizes", err)
+	}
+	if _, err := crypto.HybridEncrypt(rand.Reader, &weak.PublicKey, []byte("v"), nil); !errors.Is(err, crypto.ErrWeakKey) {
+		t.Errorf("HybridEncrypt to a 1024-bit key: %v, want ErrWeakKey", err)
+	}
+	ok := loadKey(t, "c")
+	if ok.PrivateKey.N.BitLen() != crypto.MinKeyBits {
+		t.Fatalf("fixture c has %d bits, want exactly the minimum", ok.PrivateKey.N.BitLen())
+	}
+	if err := crypto.CheckSealingKey(&ok.PrivateKey.PublicKey); err != nil {
+		t.Errorf("a %d-bit key: %v", crypto.MinKeyBits, err)
 	}
 }
 
