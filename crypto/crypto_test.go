@@ -185,6 +185,10 @@ func TestKeyring(t *testing.T) {
 	}{
 		{"sorted newest first", []*crypto.Key{old, newest, mid}, []*crypto.Key{newest, mid, old}, newest, nil},
 		{"duplicates dropped, first wins", []*crypto.Key{mid, old, mid}, []*crypto.Key{mid, old}, mid, nil},
+		// The same key held by an active and a compromised Secret is
+		// compromised, whichever Secret was listed first.
+		{"duplicate compromised after active", []*crypto.Key{newest, old, &compromisedNewest}, []*crypto.Key{&compromisedNewest, old}, old, nil},
+		{"duplicate compromised before active", []*crypto.Key{&compromisedNewest, old, newest}, []*crypto.Key{&compromisedNewest, old}, old, nil},
 		{"compromised never seals", []*crypto.Key{old, &compromisedNewest}, []*crypto.Key{&compromisedNewest, old}, old, nil},
 		{"no active key", []*crypto.Key{&compromisedNewest}, []*crypto.Key{&compromisedNewest}, nil, crypto.ErrNoActiveKey},
 		{"empty", nil, nil, nil, crypto.ErrNoActiveKey},
@@ -208,6 +212,11 @@ func TestKeyring(t *testing.T) {
 			for _, k := range tt.keys {
 				if got, ok := ring.Lookup(k.ID); !ok || got.ID != k.ID {
 					t.Errorf("Lookup(%s) failed", k.ID.Short())
+				}
+			}
+			for _, k := range tt.wantOrder {
+				if got, _ := ring.Lookup(k.ID); got != k {
+					t.Errorf("Lookup(%s) = a %s key, want the %s one of Keys", k.ID.Short(), got.Status, k.Status)
 				}
 			}
 		})

@@ -94,17 +94,25 @@ type Keyring struct {
 }
 
 // NewKeyring returns a keyring holding keys, ordered newest first (ties
-// broken by key ID so the order is stable). When two keys share an ID the
-// first given wins.
+// broken by key ID so the order is stable). When two keys share an ID (one
+// key held by two Secrets) one is kept: a compromised one if there is
+// one, so that a copy still labelled active never hides a compromise,
+// else the first given.
 func NewKeyring(keys ...*Key) *Keyring {
 	r := &Keyring{byID: make(map[KeyID]*Key, len(keys))}
+	at := make(map[KeyID]int, len(keys))
 	for _, k := range keys {
 		if k == nil {
 			continue
 		}
-		if _, dup := r.byID[k.ID]; dup {
+		if i, dup := at[k.ID]; dup {
+			if k.Status == StatusCompromised && r.keys[i].Status != StatusCompromised {
+				r.keys[i] = k
+				r.byID[k.ID] = k
+			}
 			continue
 		}
+		at[k.ID] = len(r.keys)
 		r.byID[k.ID] = k
 		r.keys = append(r.keys, k)
 	}
@@ -176,3 +184,4 @@ func (r *Keyring) Decrypt(blob, label []byte, hint KeyID) ([]byte, *Key, error) 
 	}
 	return nil, nil, ErrDecryption
 }
+
