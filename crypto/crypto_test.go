@@ -254,6 +254,42 @@ func TestDecryptWithoutHint(t *testing.T) {
 	}
 }
 
+// TestOperations: the keyring counts the RSA private-key operations that
+// decrypting costs, and not the keys it skips for their size.
+func TestOperations(t *testing.T) {
+	a, b, c := loadKey(t, "a"), loadKey(t, "b"), loadKey(t, "c") // 4096, 4096, 2048 bits
+	ring := crypto.NewKeyring(a, b, c)
+	blob, err := crypto.HybridEncrypt(rand.Reader, &b.PrivateKey.PublicKey, []byte("v"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []struct {
+		name string
+		blob []byte
+		hint crypto.KeyID
+		want uint64
+	}{
+		{"hinted: one operation", blob, b.ID, 1},
+		{"wrong hint: the hinted key, then the other 4096-bit key", blob, a.ID, 3},
+		{"foreign 4096-bit value: both 4096-bit keys, never the 2048-bit one", sealFor(t, loadKey(t, "bench-01")), crypto.KeyID{}, 5},
+		{"malformed: none", []byte{0}, crypto.KeyID{}, 5},
+	} {
+		_, _, _ = ring.Decrypt(step.blob, nil, step.hint)
+		if got := ring.Operations(); got != step.want {
+			t.Fatalf("%s: %d operations in all, want %d", step.name, got, step.want)
+		}
+	}
+}
+
+func sealFor(t *testing.T, k *crypto.Key) []byte {
+	t.Helper()
+	blob, err := crypto.HybridEncrypt(rand.Reader, &k.PrivateKey.PublicKey, []byte("x"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return blob
+}
+
 // TestCompromisedKeyStillUnseals checks the promise that marking a key
 // compromised loses nothing.
 func TestCompromisedKeyStillUnseals(t *testing.T) {
