@@ -3,6 +3,7 @@ package crypto_test
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"errors"
@@ -184,6 +185,10 @@ func TestKeyring(t *testing.T) {
 	}{
 		{"sorted newest first", []*crypto.Key{old, newest, mid}, []*crypto.Key{newest, mid, old}, newest, nil},
 		{"duplicates dropped, first wins", []*crypto.Key{mid, old, mid}, []*crypto.Key{mid, old}, mid, nil},
+		// The same key held by an active and a compromised Secret is
+		// compromised, whichever Secret was listed first.
+		{"duplicate compromised after active", []*crypto.Key{newest, old, &compromisedNewest}, []*crypto.Key{&compromisedNewest, old}, old, nil},
+		{"duplicate compromised before active", []*crypto.Key{&compromisedNewest, old, newest}, []*crypto.Key{&compromisedNewest, old}, old, nil},
 		{"compromised never seals", []*crypto.Key{old, &compromisedNewest}, []*crypto.Key{&compromisedNewest, old}, old, nil},
 		{"no active key", []*crypto.Key{&compromisedNewest}, []*crypto.Key{&compromisedNewest}, nil, crypto.ErrNoActiveKey},
 		{"empty", nil, nil, nil, crypto.ErrNoActiveKey},
@@ -207,6 +212,11 @@ func TestKeyring(t *testing.T) {
 			for _, k := range tt.keys {
 				if got, ok := ring.Lookup(k.ID); !ok || got.ID != k.ID {
 					t.Errorf("Lookup(%s) failed", k.ID.Short())
+				}
+			}
+			for _, k := range tt.wantOrder {
+				if got, _ := ring.Lookup(k.ID); got != k {
+					t.Errorf("Lookup(%s) = a %s key, want the %s one of Keys", k.ID.Short(), got.Status, k.Status)
 				}
 			}
 		})
@@ -242,6 +252,42 @@ func TestDecryptWithoutHint(t *testing.T) {
 	if _, _, err := ring.Decrypt(seal(loadKey(t, "bench-01"), "x"), nil, crypto.KeyID{}); !errors.Is(err, crypto.ErrDecryption) {
 		t.Fatalf("a foreign key's blob: %v, want ErrDecryption", err)
 	}
+}
+
+// TestOperations: the keyring counts the RSA private-key operations that
+// decrypting costs, and not the keys it skips for their size.
+func TestOperations(t *testing.T) {
+	a, b, c := loadKey(t, "a"), loadKey(t, "b"), loadKey(t, "c") // 4096, 4096, 2048 bits
+	ring := crypto.NewKeyring(a, b, c)
+	blob, err := crypto.HybridEncrypt(rand.Reader, &b.PrivateKey.PublicKey, []byte("v"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []struct {
+		name string
+		blob []byte
+		hint crypto.KeyID
+		want uint64
+	}{
+		{"hinted: one operation", blob, b.ID, 1},
+		{"wrong hint: the hinted key, then the other 4096-bit key", blob, a.ID, 3},
+		{"foreign 4096-bit value: both 4096-bit keys, never the 2048-bit one", sealFor(t, loadKey(t, "bench-01")), crypto.KeyID{}, 5},
+		{"malformed: none", []byte{0}, crypto.KeyID{}, 5},
+	} {
+		_, _, _ = ring.Decrypt(step.blob, nil, step.hint)
+		if got := ring.Operations(); got != step.want {
+			t.Fatalf("%s: %d operations in all, want %d", step.name, got, step.want)
+		}
+	}
+}
+
+func sealFor(t *testing.T, k *crypto.Key) []byte {
+	t.Helper()
+	blob, err := crypto.HybridEncrypt(rand.Reader, &k.PrivateKey.PublicKey, []byte("x"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return blob
 }
 
 // TestCompromisedKeyStillUnseals checks the promise that marking a key
@@ -336,6 +382,35 @@ func TestParseSealingCertificate(t *testing.T) {
 				t.Fatalf("err = %v, want %q", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestWeakKeysNeverSeal: a certificate or public key under 2048 bits,
+// which whoever hands kubeseal its --cert chooses, is refused for sealing
+// by both entry points, while a 2048-bit key is accepted.
+func TestWeakKeysNeverSeal(t *testing.T) {
+	// crypto.GenerateKey refuses to make one; crypto/rsa still can.
+	weak, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := crypto.NewCertificate(rand.Reader, weak, time.Now().Add(-time.Hour), 24*time.Hour, "weak")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = crypto.ParseSealingCertificate(crypto.EncodeCertificatePEM(cert), time.Now())
+	if !errors.Is(err, crypto.ErrWeakKey) || !strings.Contains(err.Error(), "1024 bits, the minimum is 2048") {
+		t.Errorf("ParseSealingCertificate of a 1024-bit key: %v, want ErrWeakKey naming both sizes", err)
+	}
+	if _, err := crypto.HybridEncrypt(rand.Reader, &weak.PublicKey, []byte("v"), nil); !errors.Is(err, crypto.ErrWeakKey) {
+		t.Errorf("HybridEncrypt to a 1024-bit key: %v, want ErrWeakKey", err)
+	}
+	ok := loadKey(t, "c")
+	if ok.PrivateKey.N.BitLen() != crypto.MinKeyBits {
+		t.Fatalf("fixture c has %d bits, want exactly the minimum", ok.PrivateKey.N.BitLen())
+	}
+	if err := crypto.CheckSealingKey(&ok.PrivateKey.PublicKey); err != nil {
+		t.Errorf("a %d-bit key: %v", crypto.MinKeyBits, err)
 	}
 }
 

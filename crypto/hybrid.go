@@ -43,8 +43,12 @@ var zeroNonce = make([]byte, NonceSize)
 // random supplies the session key and the OAEP seed; most callers pass
 // crypto/rand.Reader. label binds the value to its scope (see [Label]): the
 // same label must be given to decrypt. The returned blob is raw bytes; a
-// SealedSecret stores it base64-encoded.
+// SealedSecret stores it base64-encoded. A key smaller than [MinKeyBits]
+// is refused with [ErrWeakKey].
 func HybridEncrypt(random io.Reader, pub *rsa.PublicKey, plaintext, label []byte) ([]byte, error) {
+	if err := CheckSealingKey(pub); err != nil {
+		return nil, err
+	}
 	sessionKey := make([]byte, SessionKeySize)
 	if _, err := io.ReadFull(random, sessionKey); err != nil {
 		return nil, fmt.Errorf("crypto: read session key: %w", err)

@@ -91,20 +91,30 @@ type Keyring struct {
 	// hint: values without one come in bulk from the same key (all
 	// sealed before a renewal), so it is tried first.
 	lastTried atomic.Pointer[Key]
+	// ops counts RSA private-key operations; see Operations.
+	ops atomic.Uint64
 }
 
 // NewKeyring returns a keyring holding keys, ordered newest first (ties
-// broken by key ID so the order is stable). When two keys share an ID the
-// first given wins.
+// broken by key ID so the order is stable). When two keys share an ID (one
+// key held by two Secrets) one is kept: a compromised one if there is
+// one, so that a copy still labelled active never hides a compromise,
+// else the first given.
 func NewKeyring(keys ...*Key) *Keyring {
 	r := &Keyring{byID: make(map[KeyID]*Key, len(keys))}
+	at := make(map[KeyID]int, len(keys))
 	for _, k := range keys {
 		if k == nil {
 			continue
 		}
-		if _, dup := r.byID[k.ID]; dup {
+		if i, dup := at[k.ID]; dup {
+			if k.Status == StatusCompromised && r.keys[i].Status != StatusCompromised {
+				r.keys[i] = k
+				r.byID[k.ID] = k
+			}
 			continue
 		}
+		at[k.ID] = len(r.keys)
 		r.byID[k.ID] = k
 		r.keys = append(r.keys, k)
 	}
@@ -159,7 +169,7 @@ func (r *Keyring) Decrypt(blob, label []byte, hint KeyID) ([]byte, *Key, error) 
 		first = r.lastTried.Load()
 	}
 	if first != nil {
-		if pt, err := openSplit(first.PrivateKey, wrapped, sealed, label); err == nil {
+		if pt, err := r.open(first, wrapped, sealed, label); err == nil {
 			return pt, first, nil
 		}
 	}
@@ -167,7 +177,7 @@ func (r *Keyring) Decrypt(blob, label []byte, hint KeyID) ([]byte, *Key, error) 
 		if k == first {
 			continue
 		}
-		if pt, err := openSplit(k.PrivateKey, wrapped, sealed, label); err == nil {
+		if pt, err := r.open(k, wrapped, sealed, label); err == nil {
 			if !hinted {
 				r.lastTried.Store(k)
 			}
@@ -176,3 +186,17 @@ func (r *Keyring) Decrypt(blob, label []byte, hint KeyID) ([]byte, *Key, error) 
 	}
 	return nil, nil, ErrDecryption
 }
+
+// open tries one key, counting the private-key operation it costs.
+func (r *Keyring) open(k *Key, wrapped, sealed, label []byte) ([]byte, error) {
+	if len(wrapped) == k.PrivateKey.Size() {
+		r.ops.Add(1)
+	}
+	return openSplit(k.PrivateKey, wrapped, sealed, label)
+}
+
+// Operations returns how many RSA private-key operations [Keyring.Decrypt]
+// has made with this keyring. They are what unsealing costs, milliseconds
+// each, and what callers that unseal untrusted input bound; attempts
+// skipped because the modulus size differs are free and not counted.
+func (r *Keyring) Operations() uint64 { return r.ops.Load() }

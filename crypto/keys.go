@@ -163,7 +163,8 @@ func ParseCertificatesPEM(b []byte) ([]*x509.Certificate, error) {
 
 // ParseSealingCertificate returns the RSA public key of the first
 // certificate in b, the one kubeseal seals to. It refuses a certificate that
-// is expired at now or whose key is not RSA.
+// is expired at now, whose key is not RSA, or whose key is smaller than
+// [MinKeyBits] ([ErrWeakKey]).
 func ParseSealingCertificate(b []byte, now time.Time) (*x509.Certificate, *rsa.PublicKey, error) {
 	certs, err := ParseCertificatesPEM(b)
 	if err != nil {
@@ -174,10 +175,27 @@ func ParseSealingCertificate(b []byte, now time.Time) (*x509.Certificate, *rsa.P
 	if !ok {
 		return nil, nil, fmt.Errorf("crypto: certificate key is %T, want RSA", c.PublicKey)
 	}
+	if err := CheckSealingKey(pub); err != nil {
+		return nil, nil, err
+	}
 	if now.After(c.NotAfter) {
 		return nil, nil, fmt.Errorf("crypto: refusing to seal with a certificate that expired on %s", c.NotAfter.Format("January 2, 2006"))
 	}
 	return c, pub, nil
+}
+
+// ErrWeakKey is returned when a value would be sealed to an RSA key of
+// fewer than [MinKeyBits] bits.
+var ErrWeakKey = errors.New("crypto: refusing to seal with a weak key")
+
+// CheckSealingKey refuses an RSA public key too small to seal with: a
+// value sealed to it is only as safe as the key is hard to factor, for as
+// long as the sealed value sits in Git.
+func CheckSealingKey(pub *rsa.PublicKey) error {
+	if bits := pub.N.BitLen(); bits < MinKeyBits {
+		return fmt.Errorf("%w: the RSA key has %d bits, the minimum is %d", ErrWeakKey, bits, MinKeyBits)
+	}
+	return nil
 }
 
 // EncodePrivateKeyPEM returns key as a PKCS#1 "RSA PRIVATE KEY" PEM block,

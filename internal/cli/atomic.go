@@ -20,11 +20,16 @@ func createAtomic(path string) (*atomicFile, error) {
 	return &atomicFile{f}, nil
 }
 
-// createPrivateAtomic is createAtomic for files only their owner may
-// read, whatever the mode of the file they replace: key backups, which
-// are ciphertext but name who can open them and how many keys exist.
+// createPrivateAtomic is createAtomic for files only their owner may read,
+// whatever the umask and whatever the mode of the file they replace:
+// plaintext Secrets (--recovery-unseal) and key backups, which are
+// ciphertext but name who can open them and how many keys exist.
+//
+// The temporary file is created with mode 0600 (or less, by the umask) and
+// set to exactly 0600 before a byte is written, so no content is ever
+// readable by others, not even between the write and the rename.
 func createPrivateAtomic(path string) (*atomicFile, error) {
-	f, err := renameio.NewPendingFile(path, renameio.WithPermissions(0o600))
+	f, err := renameio.NewPendingFile(path, renameio.WithPermissions(0o600), renameio.IgnoreUmask())
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package cli_test
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/rsa"
 	"encoding/base64"
 	"os"
 	"path/filepath"
@@ -39,10 +40,11 @@ func (w withEnv) Run() int { return testkit.Main(w.m, &env) }
 // TestScripts runs the txtar scripts in testdata/script. Each starts with
 // key.pem (a 4096-bit key and its certificate), cert.pem (the certificate
 // alone), other-key.pem (an unrelated key), key-only.pem (other-key.pem's
-// key without its certificate), expired-cert.pem (a certificate for key.pem that
-// expired yesterday) and bitnami-backup.yaml (key.pem as Bitnami's `kubectl
-// get secret -o yaml` backup lists it) in $WORK, and with no kubeconfig,
-// so everything runs offline. SSH identities id_ed25519 and id_rsa (with
+// key without its certificate), expired-cert.pem (a certificate for key.pem
+// that expired yesterday), weak-cert.pem (a certificate for a 1024-bit key)
+// and bitnami-backup.yaml (key.pem as Bitnami's `kubectl get secret -o
+// yaml` backup lists it) in $WORK, and with no kubeconfig, so everything
+// runs offline. SSH identities id_ed25519 and id_rsa (with
 // their .pub) come from keybackup's testdata, and keys-binary.age is a
 // binary (unarmored) bundle of key.pem sealed to id_rsa.pub.
 func TestScripts(t *testing.T) {
@@ -70,7 +72,17 @@ func TestScripts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Only crypto/rsa still makes a key this small; kubeseal must refuse it.
+	weak, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	weakCert, err := crypto.NewCertificate(rand.Reader, weak, time.Now().Add(-time.Hour), 48*time.Hour, "weak")
+	if err != nil {
+		t.Fatal(err)
+	}
 	files := map[string][]byte{
+		"weak-cert.pem":       crypto.EncodeCertificatePEM(weakCert),
 		"key.pem":             keyPEM,
 		"key-only.pem":        crypto.EncodePrivateKeyPEM(otherPriv),
 		"cert.pem":            crypto.EncodeCertificatePEM(certs[0]),

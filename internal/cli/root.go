@@ -10,8 +10,10 @@
 // underscores); a flag on the command line wins. Differences are
 // deliberate: every sealed object carries the sealsync.dev/key-id
 // annotation, an explicit --scope always wins over the input's
-// annotations, decode errors never quote input, and --recovery-unseal
-// takes several documents.
+// annotations, --merge-into seals with the scope of the file it merges
+// into and refuses another, decode errors never quote input,
+// --recovery-unseal takes several documents and writes its plaintext
+// output file with mode 0600.
 package cli
 
 import (

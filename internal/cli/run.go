@@ -48,7 +48,12 @@ func (o *options) run(ctx context.Context, cmd *cobra.Command) (err error) {
 		}
 		// Written to a temporary file and renamed over the target only if
 		// everything succeeded: a failed run never leaves half a file.
-		af, cerr := createAtomic(o.outputFileName)
+		// Unsealed Secrets are plaintext: only their owner may read them.
+		create := createAtomic
+		if o.recoveryUnseal {
+			create = createPrivateAtomic
+		}
+		af, cerr := create(o.outputFileName)
 		if cerr != nil {
 			return cerr
 		}
@@ -107,10 +112,20 @@ func isTerminal(v any) bool {
 }
 
 // readFromFile reads the one --from-file of --raw, in kubectl's [key=]path
-// syntax; the key is ignored because a raw value has none.
+// syntax; the key is ignored because a raw value has none. It is capped as
+// stdin is: the path may be /dev/stdin or a device that never ends.
 func readFromFile(spec string) ([]byte, error) {
 	_, path := parseFromFile(spec)
-	return os.ReadFile(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := manifest.ReadInput(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return b, nil
 }
 
 // parseFromFile splits kubectl's --from-file syntax "[key=]path".

@@ -10,6 +10,8 @@ import (
 	"os"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
 	ssv1alpha1 "github.com/sealsync/sealsync/api/sealedsecrets/v1alpha1"
 	"github.com/sealsync/sealsync/crypto"
 	"github.com/sealsync/sealsync/internal/manifest"
@@ -33,6 +35,9 @@ type sealSettings struct {
 	scopeSet bool
 	// name and namespace override the input's (--merge-into).
 	name, namespace string
+	// into names the file whose scope the values take (--merge-into): an
+	// input whose annotations declare another scope is refused.
+	into string
 }
 
 // seal reads Secrets from in and writes one SealedSecret each to out.
@@ -61,6 +66,10 @@ func (o *options) sealAll(in io.Reader, sealer *sealing.Sealer, s sealSettings) 
 	for _, secret := range secrets {
 		if len(secret.Data) == 0 && len(secret.StringData) == 0 && !o.allowEmptyData {
 			return nil, errors.New("secret.data is empty in input Secret, assuming this is an error and aborting. To work with empty data, --allow-empty-data can be used")
+		}
+		if s.into != "" && declaresScope(secret) && sealing.ScopeOf(secret) != s.scope {
+			return nil, fmt.Errorf("%w: input Secret %q is annotated %s but %s is sealed %s; remove the annotation",
+				errMergeScope, secret.Name, sealing.ScopeOf(secret), s.into, s.scope)
 		}
 		if o.secretName != "" {
 			secret.Name = o.secretName
@@ -121,7 +130,7 @@ func (o *options) sealRaw(out io.Writer, sealer *sealing.Sealer, scope crypto.Sc
 		if isTerminal(o.streams.In) {
 			fmt.Fprintln(o.streams.Err, "(tty detected: expecting a secret to encrypt in stdin)")
 		}
-		data, err = io.ReadAll(o.streams.In)
+		data, err = manifest.ReadInput(o.streams.In)
 	case 1:
 		data, err = readFromFile(o.fromFile[0])
 	default:
@@ -138,10 +147,29 @@ func (o *options) sealRaw(out io.Writer, sealer *sealing.Sealer, scope crypto.Sc
 	return err
 }
 
-// sealMergingInto seals the input under the name and namespace of the
-// SealedSecret in file and merges the sealed values and template entries
-// into it, rewriting the file atomically. format "" keeps the file's own
-// format.
+// errMergeScope starts the error of a --merge-into whose input asks for
+// another scope than the file's.
+var errMergeScope = errors.New("--merge-into keeps the scope of the file")
+
+// declaresScope reports whether secret's annotations name a scope at all,
+// "true" or not: an input that says nothing takes the file's scope.
+func declaresScope(secret *corev1.Secret) bool {
+	_, cw := secret.Annotations[ssv1alpha1.ClusterWideAnnotation]
+	_, nw := secret.Annotations[ssv1alpha1.NamespaceWideAnnotation]
+	return cw || nw
+}
+
+// sealMergingInto seals the input under the name, namespace and scope of
+// the SealedSecret in file and merges the sealed values and template
+// entries into it, rewriting the file atomically. format "" keeps the
+// file's own format.
+//
+// The scope is the file's, as its top-level metadata declares it: that is
+// what the controller binds every value to when unsealing. A value sealed
+// for another scope would either never unseal there or, sealed wider than
+// the file, be a value anyone could copy into a SealedSecret of their
+// own. An explicit --scope or an input annotation that asks for another
+// scope is refused, with the file left as it was.
 func (o *options) sealMergingInto(in io.Reader, sealer *sealing.Sealer, scope crypto.Scope, scopeSet bool, format manifest.Format) error {
 	b, err := os.ReadFile(o.mergeInto)
 	if err != nil {
@@ -155,7 +183,13 @@ func (o *options) sealMergingInto(in io.Reader, sealer *sealing.Sealer, scope cr
 		return fmt.Errorf("%s: want exactly one SealedSecret, found %d", o.mergeInto, len(origs))
 	}
 	orig := origs[0]
-	updates, err := o.sealAll(in, sealer, sealSettings{scope: scope, scopeSet: scopeSet, name: orig.Name, namespace: orig.Namespace})
+	fileScope := sealing.ScopeOf(orig)
+	if scopeSet && scope != fileScope {
+		return fmt.Errorf("%w: %s is sealed %s but --scope is %s; drop --scope", errMergeScope, o.mergeInto, fileScope, scope)
+	}
+	updates, err := o.sealAll(in, sealer, sealSettings{
+		scope: fileScope, scopeSet: true, name: orig.Name, namespace: orig.Namespace, into: o.mergeInto,
+	})
 	if err != nil {
 		return err
 	}

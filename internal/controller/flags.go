@@ -29,6 +29,9 @@ type Flags struct {
 	AdditionalNamespaces, LabelSelector       string
 	// HTTP API rate limit per client: --rate-limit, --rate-limit-burst.
 	RateLimit, RateLimitBurst int
+	// APIMaxItems is --api-max-items, the most encryptedData items one
+	// /v1/verify or /v1/rotate request may carry.
+	APIMaxItems int
 	// Extra metadata of new key Secrets: --privatekey-annotations,
 	// --privatekey-labels.
 	PrivateKeyAnnotations, PrivateKeyLabels string
@@ -84,6 +87,7 @@ func BindFlags(fs *pflag.FlagSet) *Flags {
 	fs.StringVar(&f.LabelSelector, "label-selector", "", "Label selector which can be used to filter sealed secrets.")
 	fs.IntVar(&f.RateLimit, "rate-limit", 2, "Number of allowed sustained request per second for each client on the HTTP API")
 	fs.IntVar(&f.RateLimitBurst, "rate-limit-burst", 2, "Number of requests allowed to exceed the rate limit per second for each client on the HTTP API")
+	fs.IntVar(&f.APIMaxItems, "api-max-items", server.DefaultMaxItems, "Most encryptedData items one /v1/verify or /v1/rotate request may carry; each costs an RSA private-key operation.")
 	fs.StringVar(&f.PrivateKeyAnnotations, "privatekey-annotations", "", "Comma-separated list of additional annotations to be put on renewed sealing keys.")
 	fs.StringVar(&f.PrivateKeyLabels, "privatekey-labels", "", "Comma-separated list of additional labels to be put on renewed sealing keys.")
 	fs.BoolVar(&f.OldGCBehavior, "old-gc-behavior", false, "Revert to old GC behavior where the controller deletes secrets instead of delegating that to k8s itself.")
@@ -187,7 +191,7 @@ func (f *Flags) Options(namespace string) (Options, error) {
 		Backup:               BackupOptions{Recipients: f.BackupRecipients, ConfigMap: f.BackupConfigMap},
 		Server: &server.Options{
 			Addr: f.ListenAddr, RateLimit: float64(f.RateLimit), RateBurst: f.RateLimitBurst,
-			ReadTimeout: f.ReadTimeout, WriteTimeout: f.WriteTimeout,
+			ReadTimeout: f.ReadTimeout, WriteTimeout: f.WriteTimeout, MaxItems: f.APIMaxItems,
 		},
 		ES: ESOptions{
 			ControllerClass: f.ControllerClass, FloodGate: f.FloodGate,

@@ -101,6 +101,43 @@ func TestKeysReloadLive(t *testing.T) {
 	})
 }
 
+// TestSameKeyTwiceIsCompromised: one key held by two key Secrets, one
+// labelled active and one compromised (a key marked compromised, then
+// restored from an old backup under another name; the operator's side),
+// is compromised: it still unseals but never seals, whichever Secret the
+// controller lists first.
+func TestSameKeyTwiceIsCompromised(t *testing.T) {
+	e, r := setup(t)
+	first := r.latestKey(t)
+	dup := newKey(t, time.Now().Add(time.Hour))
+	for name, status := range map[string]crypto.Status{
+		// Listed in name order: the active copy comes first.
+		"aaa-dup-active":      crypto.StatusActive,
+		"zzz-dup-compromised": crypto.StatusCompromised,
+	} {
+		k := *dup
+		k.Status = status
+		s := keysecret.New(&k, r.keyNS, "", nil, nil)
+		s.Name = name
+		create(t, e, s)
+	}
+	waitKeyring(t, r, func(ring *crypto.Keyring) error {
+		k, ok := ring.Lookup(dup.ID)
+		if !ok {
+			return errors.New("the key is not loaded")
+		}
+		if k.Status != crypto.StatusCompromised {
+			return fmt.Errorf("the key is %s, want compromised", k.Status)
+		}
+		if l, _ := ring.Latest(); l.ID != first.ID {
+			return fmt.Errorf("the latest key is %s, want %s: a compromised key seals", l.ID.Short(), first.ID.Short())
+		}
+		return nil
+	})
+	create(t, e, seal(t, dup, r.ns, "by-dup", crypto.ScopeStrict, map[string]string{"k": "v"}))
+	waitSecret(t, e, r.ns, "by-dup", hasData(map[string]string{"k": "v"}))
+}
+
 func newKey(t *testing.T, notBefore time.Time) *crypto.Key {
 	t.Helper()
 	priv, err := crypto.GenerateKey(rand.Reader, testBits)

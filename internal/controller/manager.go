@@ -213,6 +213,8 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 	}
 	if opts.Server != nil {
 		so := *opts.Server
+		// /v1/verify answers what unsealing would do.
+		so.AcceptV1Data = opts.AcceptV1Data
 		so.Registerer = ctrlmetrics.Registry
 		so.Logger = mgr.GetLogger().WithName("server")
 		srv, err := server.New(so, keys)

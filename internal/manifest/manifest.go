@@ -119,15 +119,26 @@ type Document struct {
 	Kind schema.GroupVersionKind
 }
 
-// Split reads a stream of JSON objects or YAML documents and returns each
-// non-empty document as JSON. A v1 List is expanded into its items.
-func Split(r io.Reader) ([]Document, error) {
+// ReadInput reads r to its end, refusing a stream longer than
+// [MaxInputSize] without reading more than one byte past it: an input may
+// be a pipe or a device that never ends.
+func ReadInput(r io.Reader) ([]byte, error) {
 	data, err := io.ReadAll(io.LimitReader(r, MaxInputSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("read input: %w", err)
 	}
 	if len(data) > MaxInputSize {
 		return nil, fmt.Errorf("input exceeds %d MiB", MaxInputSize>>20)
+	}
+	return data, nil
+}
+
+// Split reads a stream of JSON objects or YAML documents and returns each
+// non-empty document as JSON. A v1 List is expanded into its items.
+func Split(r io.Reader) ([]Document, error) {
+	data, err := ReadInput(r)
+	if err != nil {
+		return nil, err
 	}
 	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
 	var docs []Document

@@ -101,6 +101,7 @@ func (s *Server) listKeys(w http.ResponseWriter, _ *http.Request) {
 func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	ring := s.keys.Keyring()
 	if ring.Len() == 0 {
+		closeUnread(w)
 		http.Error(w, noKeyMessage, http.StatusServiceUnavailable)
 		return
 	}
@@ -108,17 +109,21 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	defer body.release()
 	release, ok := s.acquireHeavy(w, routeVerify)
 	if !ok {
 		return
 	}
 	defer release()
-	ss, err := decodeSealedSecret(body)
+	ss, err := decodeSealedSecret(body.b)
 	if err != nil {
 		s.badRequest(w, routeVerify, err)
 		return
 	}
-	if err := checkUnseal(ring, ss); err != nil {
+	if !s.withinItemLimit(w, routeVerify, ss) {
+		return
+	}
+	if err := checkUnseal(ring, ss, s.opts.AcceptV1Data); err != nil {
 		s.log.V(1).Info("verify: cannot unseal", "namespace", ss.Namespace, "name", ss.Name, "error", err.Error())
 		http.Error(w, conflictMessage, http.StatusConflict)
 		return
@@ -126,16 +131,21 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-// checkUnseal opens every value of ss and throws the plaintext away.
-func checkUnseal(ring *crypto.Keyring, ss *ssv1alpha1.SealedSecret) error {
+// checkUnseal opens every value of ss and throws the plaintext away. The
+// deprecated spec.data is tried only when acceptV1Data is set.
+func checkUnseal(ring *crypto.Keyring, ss *ssv1alpha1.SealedSecret, acceptV1Data bool) error {
 	switch {
 	case len(ss.Spec.Data) > 0 && len(ss.Spec.EncryptedData) > 0:
 		return sealing.ErrBothDataFields
+	case len(ss.Spec.Data) > 0 && !acceptV1Data:
+		// Refused as the controller refuses to unseal it: the answer is
+		// about what the controller would do, and costs no key operation.
+		return sealing.ErrV1DataRefused
 	case len(ss.Spec.Data) > 0:
 		// The deprecated format seals a whole Secret as one value, which the
-		// controller still unseals by default (Bitnami
-		// --accept-deprecated-v1-data). It has no templates; only what binds
-		// the value is passed on, so none can run whatever Unseal does.
+		// controller unseals with --accept-deprecated-v1-data (Bitnami's
+		// default). It has no templates; only what binds the value is
+		// passed on, so none can run whatever Unseal does.
 		bare := &ssv1alpha1.SealedSecret{
 			ObjectMeta: ss.ObjectMeta,
 			Spec:       ssv1alpha1.SealedSecretSpec{Data: ss.Spec.Data},
@@ -182,6 +192,7 @@ func (s *Server) rotate(w http.ResponseWriter, r *http.Request) {
 	ring := s.keys.Keyring()
 	latest, err := ring.Latest()
 	if err != nil {
+		closeUnread(w)
 		http.Error(w, noKeyMessage, http.StatusServiceUnavailable)
 		return
 	}
@@ -189,14 +200,18 @@ func (s *Server) rotate(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	defer body.release()
 	release, ok := s.acquireHeavy(w, routeRotate)
 	if !ok {
 		return
 	}
 	defer release()
-	ss, err := decodeSealedSecret(body)
+	ss, err := decodeSealedSecret(body.b)
 	if err != nil {
 		s.badRequest(w, routeRotate, err)
+		return
+	}
+	if !s.withinItemLimit(w, routeRotate, ss) {
 		return
 	}
 	if len(ss.Spec.Data) > 0 {
@@ -221,22 +236,81 @@ func (s *Server) rotate(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(buf.Bytes())
 }
 
+// requestBody is a body read into memory and the bytes of the budget it
+// holds until release.
+type requestBody struct {
+	b       []byte
+	release func()
+}
+
 // readBody reads the request body up to Options.MaxBodyBytes, answering
-// 413 beyond it.
-func (s *Server) readBody(w http.ResponseWriter, r *http.Request, route string) ([]byte, bool) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
+// 413 beyond it. The bytes the body may need (its Content-Length, else the
+// limit) are reserved from Options.MaxBufferedBytes before a byte is read,
+// and the request gets 429 if they are not free: slow uploads in parallel
+// hold at most that much memory. The caller must release the body.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request, route string) (requestBody, bool) {
+	limit := s.opts.MaxBodyBytes
+	if r.ContentLength > limit {
+		s.tooLarge(w, route, limit)
+		return requestBody{}, false
+	}
+	need := limit
+	if r.ContentLength >= 0 {
+		need = r.ContentLength
+	}
+	if !s.buffered.take(need) {
+		s.log.V(1).Info("request body budget spent", "path", route, "limit", s.opts.MaxBufferedBytes)
+		tooMany(w, time.Second, "too many requests: server busy")
+		return requestBody{}, false
+	}
+	body := requestBody{release: func() { s.buffered.give(need) }}
+	// The reserved bytes are held while the body trickles in: it gets a
+	// deadline of its own, shorter than the whole request's. Not every
+	// ResponseWriter (httptest's) can set one.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(min(s.opts.ReadTimeout, bodyReadTimeout)))
+	var err error
+	if r.ContentLength >= 0 {
+		// net/http never reads past Content-Length.
+		body.b = make([]byte, need)
+		_, err = io.ReadFull(r.Body, body.b)
+	} else {
+		body.b, err = io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	}
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			s.log.V(1).Info("request body too large", "path", route, "limit", tooLarge.Limit)
-			http.Error(w, fmt.Sprintf("request body exceeds %d bytes", tooLarge.Limit), http.StatusRequestEntityTooLarge)
-			return nil, false
+		body.release()
+		if tooLarge, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			s.tooLarge(w, route, tooLarge.Limit)
+			return requestBody{}, false
 		}
 		s.log.V(1).Info("cannot read request body", "path", route, "error", err.Error())
 		http.Error(w, "cannot read request body", http.StatusBadRequest)
-		return nil, false
+		return requestBody{}, false
 	}
 	return body, true
+}
+
+func (s *Server) tooLarge(w http.ResponseWriter, route string, limit int64) {
+	s.log.V(1).Info("request body too large", "path", route, "limit", limit)
+	closeUnread(w)
+	http.Error(w, fmt.Sprintf("request body exceeds %d bytes", limit), http.StatusRequestEntityTooLarge)
+}
+
+// closeUnread makes an answer given before the request body was read
+// close the connection. Otherwise net/http, to reuse the connection,
+// reads up to 256 KiB of the unread body before sending the answer, and a
+// client that sends it slowly holds the request open regardless.
+func closeUnread(w http.ResponseWriter) { w.Header().Set("Connection", "close") }
+
+// withinItemLimit answers 413 and returns false when ss has more
+// encryptedData items than Options.MaxItems, before any is opened.
+func (s *Server) withinItemLimit(w http.ResponseWriter, route string, ss *ssv1alpha1.SealedSecret) bool {
+	n := len(ss.Spec.EncryptedData)
+	if n <= s.opts.MaxItems {
+		return true
+	}
+	s.log.V(1).Info("too many items", "path", route, "items", n, "limit", s.opts.MaxItems)
+	http.Error(w, fmt.Sprintf("the SealedSecret has %d items; this controller opens at most %d per request", n, s.opts.MaxItems), http.StatusRequestEntityTooLarge)
+	return false
 }
 
 // badRequest answers 400 with err, which must not quote the input: decode

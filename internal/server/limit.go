@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -189,7 +190,40 @@ func (s *Server) acquireHeavy(w http.ResponseWriter, route string) (release func
 	}
 }
 
+// byteBudget is a number of bytes shared by every request: request
+// bodies reserve what they may need before they are read and give it back
+// when they are done with it. Reserving never waits.
+type byteBudget struct {
+	limit int64
+	used  atomic.Int64
+}
+
+func newByteBudget(limit int64) *byteBudget { return &byteBudget{limit: limit} }
+
+// take reserves n bytes if they are free and reports whether it did.
+func (b *byteBudget) take(n int64) bool {
+	for {
+		u := b.used.Load()
+		if u+n > b.limit {
+			return false
+		}
+		if b.used.CompareAndSwap(u, u+n) {
+			return true
+		}
+	}
+}
+
+// give returns n bytes taken before.
+func (b *byteBudget) give(n int64) { b.used.Add(-n) }
+
+// inUse returns the bytes reserved now.
+func (b *byteBudget) inUse() int64 { return b.used.Load() }
+
+// tooMany answers 429, closing the connection: the answer may come before
+// the body was read (see closeUnread), and a client told to retry later
+// has no use for it.
 func tooMany(w http.ResponseWriter, retryAfter time.Duration, msg string) {
+	closeUnread(w)
 	secs := int(math.Ceil(retryAfter.Seconds()))
 	w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
 	http.Error(w, msg, http.StatusTooManyRequests)

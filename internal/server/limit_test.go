@@ -1,11 +1,17 @@
 package server
 
 import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -144,22 +150,7 @@ func TestClientLimiterConcurrent(t *testing.T) {
 // requests in flight would, and checks that /v1/verify and /v1/rotate
 // answer 429 from any client while cheap endpoints keep working.
 func TestConcurrencyLimit(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("..", "..", "crypto", "testdata", "keys", "c.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	priv, err := crypto.ParsePrivateKeyPEM(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certs, err := crypto.ParseCertificatesPEM(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := crypto.NewKey(priv, certs[0], crypto.StatusActive, time.Time{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	k := testKey(t)
 	body, err := os.ReadFile(filepath.Join("testdata", "requests", "200-200-strict.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -215,14 +206,205 @@ func TestConcurrencyLimit(t *testing.T) {
 	}
 }
 
+// TestConcurrencyLimitDefault: unsealing for clients leaves a CPU to the
+// reconciles, and always has one slot.
 func TestConcurrencyLimitDefault(t *testing.T) {
-	s, err := New(Options{}, staticKeys{crypto.NewKeyring()})
+	for _, procs := range []int{1, 2, 4} {
+		old := runtime.GOMAXPROCS(procs)
+		s, err := New(Options{}, staticKeys{crypto.NewKeyring()})
+		runtime.GOMAXPROCS(old)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := max(procs-1, 1); cap(s.heavy) != want {
+			t.Errorf("GOMAXPROCS %d: default concurrency %d, want %d", procs, cap(s.heavy), want)
+		}
+	}
+}
+
+// serve serves s on a local port until the test ends and returns its
+// address.
+func serve(t *testing.T, s *Server) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cap(s.heavy) < 1 {
-		t.Fatalf("default concurrency %d", cap(s.heavy))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	return ln.Addr().String()
+}
+
+// statusLine reads the first line of the response on conn, waiting at
+// most d.
+func statusLine(conn net.Conn, d time.Duration) (string, error) {
+	_ = conn.SetReadDeadline(time.Now().Add(d))
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	return strings.TrimSpace(line), err
+}
+
+// waitInUse polls until the body budget holds want bytes.
+func waitInUse(t *testing.T, s *Server, want int64) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); s.buffered.inUse() != want; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d body bytes reserved, want %d", s.buffered.inUse(), want)
+		}
 	}
+}
+
+// TestSlowUploadsHoldBoundedBytes: clients (tenants) that announce large
+// bodies and send them slowly hold at most MaxBufferedBytes between them;
+// the others get 429 before their bodies are read, no unsealing slot is
+// held while bodies arrive, and the bytes come back when a slow client
+// goes away or its body deadline passes.
+func TestSlowUploadsHoldBoundedBytes(t *testing.T) {
+	const bodySize, admitted, clients = 64 << 10, 4, 20
+	s, err := New(Options{
+		RateLimit: 1e9, RateBurst: 1e6, MaxBodyBytes: bodySize, MaxBufferedBytes: admitted * bodySize,
+		ReadTimeout: time.Minute,
+	}, staticKeys{crypto.NewKeyring(testKey(t))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := serve(t, s)
+	type answer struct {
+		conn   net.Conn
+		status string
+		err    error
+	}
+	answers := make(chan answer, clients)
+	var conns []net.Conn
+	for range clients {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		conns = append(conns, conn)
+		// The headers and the first bytes of a body that never comes.
+		if _, err := fmt.Fprintf(conn, "POST /v1/verify HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\nkind: Sealed", bodySize); err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			status, err := statusLine(conn, 2*time.Minute)
+			answers <- answer{conn, status, err}
+		}()
+	}
+	// Every client beyond the budget is answered while the admitted ones
+	// are still sending.
+	answered := map[net.Conn]bool{}
+	for range clients - admitted {
+		a := <-answers
+		if a.err != nil || !strings.HasPrefix(a.status, "HTTP/1.1 429") {
+			t.Fatalf("a client beyond the budget got %q (%v), want 429", a.status, a.err)
+		}
+		answered[a.conn] = true
+	}
+	if got := s.buffered.inUse(); got != admitted*bodySize {
+		t.Fatalf("%d body bytes reserved, want the budget %d", got, admitted*bodySize)
+	}
+	if n := len(s.heavy); n != 0 {
+		t.Fatalf("%d unsealing slots held by bodies still arriving", n)
+	}
+	// The slow clients go away: their bytes come back.
+	for _, conn := range conns {
+		if !answered[conn] {
+			conn.Close()
+		}
+	}
+	waitInUse(t, s, 0)
+
+	// A slow client that stays is cut off by the body deadline (here the
+	// shorter ReadTimeout) and its bytes come back too.
+	s2, err := New(Options{RateLimit: 1e9, RateBurst: 1e6, MaxBodyBytes: bodySize, ReadTimeout: time.Second}, staticKeys{crypto.NewKeyring(testKey(t))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", serve(t, s2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := fmt.Fprintf(conn, "POST /v1/rotate HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\nkind: Sealed", bodySize); err != nil {
+		t.Fatal(err)
+	}
+	// 400, not 429: the body was admitted, then not finished in time.
+	if status, err := statusLine(conn, time.Minute); !strings.HasPrefix(status, "HTTP/1.1 400") {
+		t.Fatalf("a body that stopped arriving: %q (%v), want 400", status, err)
+	}
+	waitInUse(t, s2, 0)
+}
+
+// TestConnectionLimit: beyond MaxConnections a new connection waits until
+// one closes, however idle the open ones are.
+func TestConnectionLimit(t *testing.T) {
+	s, err := New(Options{RateLimit: 1e9, RateBurst: 1e6, MaxConnections: 2}, staticKeys{crypto.NewKeyring()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := serve(t, s)
+	dial := func() net.Conn {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		return conn
+	}
+	// Accepted in the order they connect: two that say nothing, then one
+	// that asks.
+	idle := dial()
+	probe := func(conn net.Conn) {
+		t.Helper()
+		if _, err := io.WriteString(conn, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The second is proven accepted by an answer before the third connects.
+	second := dial()
+	probe(second)
+	if status, err := statusLine(second, time.Minute); !strings.HasPrefix(status, "HTTP/1.1 200") {
+		t.Fatalf("second connection: %q (%v)", status, err)
+	}
+	third := dial()
+	probe(third)
+	if status, err := statusLine(third, 500*time.Millisecond); err == nil {
+		t.Fatalf("a connection beyond the limit was served: %q", status)
+	}
+	idle.Close()
+	if status, err := statusLine(third, time.Minute); !strings.HasPrefix(status, "HTTP/1.1 200") {
+		t.Fatalf("after a connection closed: %q (%v), want 200", status, err)
+	}
+}
+
+// testKey returns the RSA-2048 test key c.
+func testKey(t *testing.T) *crypto.Key {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "crypto", "testdata", "keys", "c.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, err := crypto.ParsePrivateKeyPEM(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs, err := crypto.ParseCertificatesPEM(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := crypto.NewKey(priv, certs[0], crypto.StatusActive, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
 
 type staticKeys struct{ ring *crypto.Keyring }

@@ -29,11 +29,28 @@
 // ([Options.RateLimit]); a client over its rate gets 429 with a
 // Retry-After header, which client-go (and so kubeseal) honours by
 // waiting and retrying. Because a client's address is only what the
-// request says it is, /v1/verify and /v1/rotate, the two that cost RSA
-// private-key operations, also share one global concurrency limit
-// ([Options.MaxConcurrent]): however many clients there are, they cannot
-// keep more than that many CPUs busy (Bitnami GHSA-jpp5-6cf2-prqh).
-// Request bodies are capped at [Options.MaxBodyBytes].
+// request says it is, the rate limit is fairness, not protection; what
+// bounds the cost of /v1/verify and /v1/rotate, the two that cost RSA
+// private-key operations, is global:
+//
+//   - A request may carry at most [Options.MaxItems] encryptedData items,
+//     each an RSA private-key operation (a cluster-wide SealedSecret needs
+//     no name, so a 1 MiB body holds over a thousand), and is refused
+//     with 413 before any is tried.
+//   - At most [Options.MaxConcurrent] requests unseal at once, by default
+//     one fewer than GOMAXPROCS, so that reconciles keep a CPU however
+//     many clients call (Bitnami GHSA-jpp5-6cf2-prqh).
+//   - Bodies are capped at [Options.MaxBodyBytes], and all bodies being
+//     read or held at once at [Options.MaxBufferedBytes]: the bytes a body
+//     may need are reserved before it is read, so many slow uploads
+//     cannot hold more memory than that. A body must arrive within 30
+//     seconds (less if [Options.ReadTimeout] is shorter), headers within
+//     10.
+//   - At most [Options.MaxConnections] connections are open at once;
+//     beyond that new ones wait for one to close.
+//
+// Requests over a shared limit get 429 at once rather than wait, so that
+// waiting requests hold nothing.
 package server
 
 import (
@@ -48,6 +65,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/net/netutil"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/sealsync/sealsync/crypto"
@@ -111,9 +129,31 @@ const (
 	// DefaultMaxBodyBytes is the largest request body in bytes. A
 	// SealedSecret's values fit in a Secret, which etcd caps at 1 MiB.
 	DefaultMaxBodyBytes = 1 << 20
+	// DefaultMaxItems is the most encryptedData items one /v1/verify or
+	// /v1/rotate request may carry. Each costs an RSA private-key
+	// operation, milliseconds of CPU for a 4096-bit key, while a Secret
+	// rarely holds more than a few dozen values.
+	DefaultMaxItems = 256
+	// DefaultMaxBufferedBytesFactor times MaxBodyBytes is the default of
+	// Options.MaxBufferedBytes: 16 largest bodies at once.
+	DefaultMaxBufferedBytesFactor = 16
+	// DefaultMaxConnections is the default of Options.MaxConnections.
+	DefaultMaxConnections = 512
 	// shutdownTimeout is how long Start waits for requests in flight once
 	// its context is done.
 	shutdownTimeout = 30 * time.Second
+	// readHeaderTimeout bounds reading a request's headers: a client that
+	// trickles them holds a connection, never a CPU or a body buffer.
+	readHeaderTimeout = 10 * time.Second
+	// bodyReadTimeout bounds reading a body once its bytes are reserved:
+	// 1 MiB at 50 KB/s takes 20 s.
+	bodyReadTimeout = 30 * time.Second
+	// idleTimeout closes keep-alive connections nobody uses, which would
+	// otherwise count against MaxConnections.
+	idleTimeout = 60 * time.Second
+	// maxHeaderBytes caps a request's headers; Go's default is 1 MiB per
+	// connection.
+	maxHeaderBytes = 64 << 10
 )
 
 // Options configure a [Server]. The zero value of every field means its
@@ -129,14 +169,36 @@ type Options struct {
 	// at once; default [DefaultRateBurst].
 	RateBurst int
 	// MaxConcurrent is how many /v1/verify and /v1/rotate requests, from
-	// all clients together, may unseal at once; default GOMAXPROCS.
+	// all clients together, may unseal at once; default GOMAXPROCS-1, at
+	// least 1, so that one CPU is left for reconciles.
 	MaxConcurrent int
+	// MaxItems caps the encryptedData items of one /v1/verify or
+	// /v1/rotate request, each an RSA private-key operation; default
+	// [DefaultMaxItems]. More get 413 before any is tried.
+	MaxItems int
 	// ReadTimeout and WriteTimeout bound reading a request and writing its
-	// response; default [DefaultTimeout] each.
+	// response; default [DefaultTimeout] each. Headers must arrive within
+	// 10 seconds and a body within 30 seconds of being admitted, or
+	// within ReadTimeout if that is shorter.
 	ReadTimeout, WriteTimeout time.Duration
 	// MaxBodyBytes caps request bodies; default [DefaultMaxBodyBytes].
 	// Larger bodies get 413.
 	MaxBodyBytes int64
+	// MaxBufferedBytes caps the bytes of all request bodies being read or
+	// held at once; default [DefaultMaxBufferedBytesFactor] times
+	// MaxBodyBytes. A body's bytes (its Content-Length, or MaxBodyBytes
+	// when it has none) are reserved before it is read; when they are not
+	// free the request gets 429.
+	MaxBufferedBytes int64
+	// MaxConnections caps the connections open at once; default
+	// [DefaultMaxConnections]. Further connections wait until one closes.
+	// kubelet's probes of /healthz wait with them: keep it well above the
+	// clients' honest needs.
+	MaxConnections int
+	// AcceptV1Data lets /v1/verify open the deprecated spec.data field,
+	// as the controller's --accept-deprecated-v1-data does for unsealing.
+	// Off, such a SealedSecret gets 409 without a private-key operation.
+	AcceptV1Data bool
 	// Registerer receives the HTTP metrics, under Bitnami's names. Nil
 	// means the metrics are kept but not exported.
 	Registerer prometheus.Registerer
@@ -163,9 +225,21 @@ func (o *Options) setDefaults() error {
 	}
 	switch {
 	case o.MaxConcurrent == 0:
-		o.MaxConcurrent = runtime.GOMAXPROCS(0)
+		o.MaxConcurrent = max(runtime.GOMAXPROCS(0)-1, 1)
 	case o.MaxConcurrent < 0:
 		return fmt.Errorf("server: max concurrent %d must be positive", o.MaxConcurrent)
+	}
+	switch {
+	case o.MaxItems == 0:
+		o.MaxItems = DefaultMaxItems
+	case o.MaxItems < 0:
+		return fmt.Errorf("server: max items %d must be positive", o.MaxItems)
+	}
+	switch {
+	case o.MaxConnections == 0:
+		o.MaxConnections = DefaultMaxConnections
+	case o.MaxConnections < 0:
+		return fmt.Errorf("server: max connections %d must be positive", o.MaxConnections)
 	}
 	if o.ReadTimeout <= 0 {
 		o.ReadTimeout = DefaultTimeout
@@ -175,6 +249,12 @@ func (o *Options) setDefaults() error {
 	}
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	switch {
+	case o.MaxBufferedBytes == 0:
+		o.MaxBufferedBytes = DefaultMaxBufferedBytesFactor * o.MaxBodyBytes
+	case o.MaxBufferedBytes < o.MaxBodyBytes:
+		return fmt.Errorf("server: max buffered bytes %d must be at least max body bytes %d", o.MaxBufferedBytes, o.MaxBodyBytes)
 	}
 	if o.Registerer == nil {
 		o.Registerer = prometheus.NewRegistry()
@@ -194,9 +274,12 @@ type Server struct {
 	limiter *clientLimiter
 	// heavy admits the requests that cost RSA private-key operations;
 	// its capacity is Options.MaxConcurrent.
-	heavy   chan struct{}
-	metrics *metrics
-	handler http.Handler
+	heavy chan struct{}
+	// buffered holds the bytes reserved for request bodies; its capacity
+	// is Options.MaxBufferedBytes.
+	buffered *byteBudget
+	metrics  *metrics
+	handler  http.Handler
 }
 
 var (
@@ -219,12 +302,13 @@ func New(opts Options, keys Keys) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		opts:    opts,
-		keys:    keys,
-		log:     opts.Logger,
-		limiter: newClientLimiter(opts.RateLimit, opts.RateBurst, maxClients),
-		heavy:   make(chan struct{}, opts.MaxConcurrent),
-		metrics: m,
+		opts:     opts,
+		keys:     keys,
+		log:      opts.Logger,
+		limiter:  newClientLimiter(opts.RateLimit, opts.RateBurst, maxClients),
+		heavy:    make(chan struct{}, opts.MaxConcurrent),
+		buffered: newByteBudget(opts.MaxBufferedBytes),
+		metrics:  m,
 	}
 	s.handler = s.routes()
 	return s, nil
@@ -250,13 +334,17 @@ func (s *Server) Start(ctx context.Context) error {
 
 // Serve serves on ln until ctx is done, then stops accepting, waits up to
 // 30 seconds for requests in flight and returns nil. ln is closed when
-// Serve returns.
+// Serve returns. At most Options.MaxConnections connections from ln are
+// open at once.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	ln = netutil.LimitListener(ln, s.opts.MaxConnections)
 	srv := &http.Server{
 		Handler:           s.handler,
 		ReadTimeout:       s.opts.ReadTimeout,
-		ReadHeaderTimeout: s.opts.ReadTimeout,
+		ReadHeaderTimeout: min(s.opts.ReadTimeout, readHeaderTimeout),
 		WriteTimeout:      s.opts.WriteTimeout,
+		IdleTimeout:       min(s.opts.ReadTimeout, idleTimeout),
+		MaxHeaderBytes:    maxHeaderBytes,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	s.log.Info("serving the HTTP API", "addr", ln.Addr().String())

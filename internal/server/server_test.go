@@ -26,6 +26,8 @@ import (
 	"github.com/go-logr/logr/funcr"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	ssv1alpha1 "github.com/sealsync/sealsync/api/sealedsecrets/v1alpha1"
 	"github.com/sealsync/sealsync/crypto"
@@ -161,7 +163,9 @@ func TestRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs logBuffer
-	h := newServer(t, server.Options{RateLimit: unlimited, Logger: logs.logger()}, ring)
+	// AcceptV1Data as the controller's --accept-deprecated-v1-data
+	// defaults; TestDeprecatedV1Data covers it off.
+	h := newServer(t, server.Options{RateLimit: unlimited, AcceptV1Data: true, Logger: logs.logger()}, ring)
 	for _, req := range readRequests(t) {
 		t.Run(req.name, func(t *testing.T) {
 			w := do(h, http.MethodPost, "/v1/verify", req.body, "192.0.2.10")
@@ -591,6 +595,109 @@ func TestBodyLimit(t *testing.T) {
 	}
 }
 
+// TestDeprecatedV1Data: /v1/verify opens the deprecated spec.data only
+// when the controller would (--accept-deprecated-v1-data); otherwise it
+// answers 409, as unsealing would fail, without a private-key operation.
+// The body is a tenant's.
+func TestDeprecatedV1Data(t *testing.T) {
+	body, err := os.ReadFile(filepath.Join(requestsDir, "200-400-deprecated-v1-data.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		accept  bool
+		want    int
+		wantOps bool
+	}{
+		{"accepted", true, http.StatusOK, true},
+		{"not accepted", false, http.StatusConflict, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ring := testRing(t)
+			h := newServer(t, server.Options{RateLimit: unlimited, AcceptV1Data: tc.accept}, ring)
+			if w := do(h, http.MethodPost, "/v1/verify", body, "192.0.2.10"); w.Code != tc.want {
+				t.Fatalf("verify: %d, want %d", w.Code, tc.want)
+			}
+			if ops := ring.Operations(); (ops > 0) != tc.wantOps {
+				t.Errorf("%d private-key operations", ops)
+			}
+			// rotate never re-seals spec.data, whatever the setting.
+			if w := do(h, http.MethodPost, "/v1/rotate", body, "192.0.2.10"); w.Code != http.StatusBadRequest {
+				t.Errorf("rotate: %d, want 400", w.Code)
+			}
+		})
+	}
+}
+
+// manyItems returns a cluster-wide SealedSecret with n items, all the same
+// value sealed to k: a cluster-wide value opens under any item name, so
+// anyone with the public certificate can repeat one (a tenant's body).
+func manyItems(t *testing.T, k *crypto.Key, n int) *ssv1alpha1.SealedSecret {
+	t.Helper()
+	ss := seal(t, k, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "many", Namespace: "prod", Annotations: map[string]string{ssv1alpha1.ClusterWideAnnotation: "true"}},
+		StringData: map[string]string{"v": "x"},
+	})
+	v := ss.Spec.EncryptedData["v"]
+	ss.Spec.EncryptedData = make(ssv1alpha1.SealedSecretEncryptedData, n)
+	for i := range n {
+		ss.Spec.EncryptedData[fmt.Sprintf("k%04d", i)] = v
+	}
+	return ss
+}
+
+// TestItemLimit: a body of 1,400 cluster-wide items, each an RSA-4096
+// private-key operation, fits in 1 MiB; /v1/verify and /v1/rotate refuse
+// it with 413 before trying any. Up to the limit, items are opened.
+func TestItemLimit(t *testing.T) {
+	_, a, _ := testKeys(t)
+	body := encode(t, manifest.YAML, manyItems(t, a, 1400))
+	if len(body) > server.DefaultMaxBodyBytes || len(body) < server.DefaultMaxBodyBytes*9/10 {
+		t.Fatalf("body of %d bytes, want just under %d", len(body), server.DefaultMaxBodyBytes)
+	}
+	ring := testRing(t)
+	h := newServer(t, server.Options{RateLimit: unlimited}, ring)
+	for _, path := range []string{"/v1/verify", "/v1/rotate"} {
+		start := time.Now()
+		w := do(h, http.MethodPost, path, body, "192.0.2.10")
+		if w.Code != http.StatusRequestEntityTooLarge || !strings.Contains(w.Body.String(), "1400 items") {
+			t.Errorf("%s: %d %q, want 413 naming the item count", path, w.Code, w.Body)
+		}
+		if ops := ring.Operations(); ops != 0 {
+			t.Fatalf("%s: %d private-key operations before refusing", path, ops)
+		}
+		// The operation count is the real bound; this only catches a
+		// refusal that does something slow instead.
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("%s: refused after %v", path, d)
+		}
+	}
+
+	three := encode(t, manifest.YAML, manyItems(t, a, 3))
+	for _, tc := range []struct {
+		name     string
+		maxItems int
+		want     int
+		wantOps  uint64
+	}{
+		// The hint names a: one operation per item.
+		{"at the limit", 3, http.StatusOK, 3},
+		{"one over", 2, http.StatusRequestEntityTooLarge, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ring := testRing(t)
+			h := newServer(t, server.Options{RateLimit: unlimited, MaxItems: tc.maxItems}, ring)
+			if w := do(h, http.MethodPost, "/v1/verify", three, "192.0.2.10"); w.Code != tc.want {
+				t.Fatalf("verify: %d, want %d", w.Code, tc.want)
+			}
+			if ops := ring.Operations(); ops != tc.wantOps {
+				t.Errorf("%d private-key operations, want %d", ops, tc.wantOps)
+			}
+		})
+	}
+}
+
 func TestMetrics(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	strict, err := os.ReadFile(filepath.Join(requestsDir, "200-200-strict.yaml"))
@@ -654,6 +761,9 @@ func TestOptions(t *testing.T) {
 		{"NaN rate", server.Options{RateLimit: math.NaN()}},
 		{"negative burst", server.Options{RateBurst: -1}},
 		{"negative concurrency", server.Options{MaxConcurrent: -1}},
+		{"negative item limit", server.Options{MaxItems: -1}},
+		{"negative connection limit", server.Options{MaxConnections: -1}},
+		{"body budget below one body", server.Options{MaxBodyBytes: 1 << 20, MaxBufferedBytes: 1 << 19}},
 	} {
 		if _, err := server.New(tc.opts, newKeys(crypto.NewKeyring())); err == nil {
 			t.Errorf("%s: no error", tc.name)

@@ -119,8 +119,12 @@ spec:
 }
 
 // TestClusterSecretStoreConditions uses a ClusterSecretStore with the
-// conditions of ESO's full-cluster-secret-store.yaml from namespaces each
-// condition admits and one none does.
+// conditions of ESO's full-cluster-secret-store.yaml (the operator's) from
+// namespaces each condition admits and one none does. Its regexes match
+// as ESO's do, unanchored: "namespace-a-.*", which the example calls a
+// prefix, admits any name containing it. From the refused namespace a
+// tenant cannot reach the store through data[].sourceRef.storeRef or
+// dataFrom[].sourceRef.storeRef either.
 func TestClusterSecretStoreConditions(t *testing.T) {
 	e, v := requireEnv(t)
 	resetKV(t, v, 2)
@@ -129,9 +133,10 @@ func TestClusterSecretStoreConditions(t *testing.T) {
 	listed := e.Namespace(t)
 	byLabel := namespace(t, e, "t-"+utilrand.String(8), map[string]string{"my.namespace.io/some-label": "value"})
 	byRegex := namespace(t, e, listed+"-generated", nil)
+	bySubstring := namespace(t, e, "x"+listed+"-generated", nil)
 	refused := e.Namespace(t)
 	admin := e.Namespace(t)
-	s := setupIn(t, e, v, auditPath, []string{listed, byLabel, byRegex, refused, admin})
+	s := setupIn(t, e, v, auditPath, []string{listed, byLabel, byRegex, bySubstring, refused, admin})
 	s.apply(admin, "apiVersion: v1\nkind: Secret\nmetadata:\n  name: my-secret\nstringData:\n  vault-token: "+readerToken(t, v)+"\n")
 	name := "vault-" + listed
 	s.apply("", golden(t, "css-conditions.yaml", strings.NewReplacer(
@@ -141,16 +146,34 @@ func TestClusterSecretStoreConditions(t *testing.T) {
 		"namespace-a", listed,
 		"namespace-b", "t-never-"+utilrand.String(8),
 	)))
-	for _, ns := range []string{listed, byLabel, byRegex, refused} {
+	for _, ns := range []string{listed, byLabel, byRegex, bySubstring, refused} {
 		s.apply(ns, esFor("app", "ClusterSecretStore/"+name, "shared", ""))
 	}
-	for _, ns := range []string{listed, byLabel, byRegex} {
+	for _, ns := range []string{listed, byLabel, byRegex, bySubstring} {
 		s.waitSynced(ns, "app")
 		s.waitData(ns, "app", map[string]string{"value": want})
 	}
-	s.waitFailed(refused, "app", fmt.Sprintf(`using ClusterSecretStore %q from namespace %q: namespace not allowed by the ClusterSecretStore's conditions`, name, refused))
-	if s.secret(refused, "app") != nil {
-		t.Error("a Secret was written in the namespace the conditions refuse")
+	notAllowed := fmt.Sprintf(`using ClusterSecretStore %q from namespace %q: namespace not allowed by the ClusterSecretStore's conditions`, name, refused)
+	s.waitFailed(refused, "app", notAllowed)
+
+	// The refused namespace's own store is usable; entries that name the
+	// ClusterSecretStore themselves are refused all the same.
+	s.apply(refused, tokenStore(t, v, "own"))
+	sourceRef := "    sourceRef:\n      storeRef:\n        kind: ClusterSecretStore\n        name: " + name + "\n"
+	s.apply(refused, esFor("via-data", "own", "shared", "")+`  - secretKey: stolen
+    remoteRef:
+      key: shared
+      property: value
+`+sourceRef)
+	s.apply(refused, esFor("via-datafrom", "own", "shared", "")+`  dataFrom:
+  - extract:
+      key: shared
+`+sourceRef)
+	for _, es := range []string{"app", "via-data", "via-datafrom"} {
+		s.waitFailed(refused, es, notAllowed)
+		if s.secret(refused, es) != nil {
+			t.Errorf("%s: a Secret was written in the namespace the conditions refuse", es)
+		}
 	}
 }
 

@@ -321,3 +321,47 @@ func TestRawValueIsBitnamiWireFormat(t *testing.T) {
 		t.Fatalf("HybridDecrypt = %q, %v", pt, err)
 	}
 }
+
+// TestMergeIntoKeepsTheFileScope: our --merge-into seals with the scope of
+// the file it merges into, a file Bitnami's kubeseal sealed, so Bitnami's
+// own recovery opens every merged value; the input (the user's) names no
+// scope. Bitnami's --merge-into seals such an input strict whatever the
+// file's scope, so its result does not open: the difference
+// docs/compatibility.md lists.
+func TestMergeIntoKeepsTheFileScope(t *testing.T) {
+	f := newFixture(t)
+	more := []byte("apiVersion: v1\nkind: Secret\nmetadata:\n  name: more\nstringData:\n  apikey: two\n")
+	for _, sc := range scopes[1:] {
+		t.Run(sc.name, func(t *testing.T) {
+			file := filepath.Join(f.dir, sc.name+".yaml")
+			write(t, file, f.runBitnami(t, secretFor("note: x"), "--cert", f.cert, "-o", "yaml", "--scope", sc.flag))
+			f.runOurs(t, more, "--cert", f.cert, "--merge-into", file)
+			merged, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := f.runBitnami(t, merged, "--recovery-unseal", "--recovery-private-key", f.key, "-o", "yaml")
+			if !bytes.Contains(out, []byte("apikey: dHdv")) || !bytes.Contains(out, []byte("binary: AAECA/7/")) {
+				t.Fatalf("Bitnami's recovery of the merged file:\n%s", out)
+			}
+
+			write(t, file, f.runBitnami(t, secretFor("note: x"), "--cert", f.cert, "-o", "yaml", "--scope", sc.flag))
+			cmd := exec.Command(f.bitnami, "--cert", f.cert, "--merge-into", file)
+			cmd.Env = []string{"HOME=" + f.dir, "KUBECONFIG=" + filepath.Join(f.dir, "none"), "PATH=/usr/bin:/bin"}
+			cmd.Stdin = bytes.NewReader(more)
+			if b, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("Bitnami's --merge-into: %v\n%s", err, b)
+			}
+			if merged, err = os.ReadFile(file); err != nil {
+				t.Fatal(err)
+			}
+			var stdout, stderr bytes.Buffer
+			args := []string{"--recovery-unseal", "--recovery-private-key", f.key}
+			if code := cli.Run(context.Background(), args, cli.Streams{In: bytes.NewReader(merged), Out: &stdout, Err: &stderr}); code == 0 {
+				t.Error("Bitnami's --merge-into now seals with the file's scope: update docs/compatibility.md")
+			} else if !strings.Contains(stderr.String(), `item "apikey"`) {
+				t.Errorf("recovery of Bitnami's merge failed otherwise: %s", stderr.String())
+			}
+		})
+	}
+}

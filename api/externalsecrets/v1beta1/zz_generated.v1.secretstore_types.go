@@ -160,6 +160,11 @@ type ClusterSecretStoreCondition struct {
 
 	// NamespaceRegexes admits namespaces whose name matches one of these
 	// regular expressions (Go syntax).
+	//
+	// WARNING: as in ESO, an expression matches anywhere in the name
+	// unless anchored: "team-a" also admits "team-a-evil" and
+	// "xteam-a", whoever may create such namespaces. Write "^team-a$" to
+	// admit team-a alone, "^team-a-" for its prefix.
 	// +optional
 	NamespaceRegexes []string `json:"namespaceRegexes,omitempty"`
 }
