@@ -29,7 +29,7 @@ func BenchmarkRender(b *testing.B) {
 	e := template.ESO()
 	for b.Loop() {
 		for name, text := range renderBenchTemplates {
-			if _, err := e.Execute(name, text, renderBenchData); err != nil {
+			if _, err := e.Execute(nil, name, text, renderBenchData); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -42,7 +42,7 @@ func BenchmarkRenderLoop(b *testing.B) {
 	e := template.ESO()
 	const text = `{{ range until 1000 }}{{ $.user | upper | b64enc }}{{ end }}`
 	for b.Loop() {
-		if _, err := e.Execute("loop", text, renderBenchData); err != nil {
+		if _, err := e.Execute(nil, "loop", text, renderBenchData); err != nil {
 			b.Fatal(err)
 		}
 	}
