@@ -70,8 +70,9 @@ import (
 //   - printf: widths and precisions, including "*" ones taken from the
 //     arguments, are part of the output size;
 //   - regexMatch, regexFind, regexFindAll, regexSplit, regexReplaceAll,
-//     regexReplaceAllLiteral and their must forms: a step per
-//     regexpWorkPerStep units of input length times compiled program size,
+//     regexReplaceAllLiteral and their must forms: steps for compiling,
+//     by program size, and for running, by input length times program
+//     size (see compileRegexp), charged before either,
 //     a bounded number of matches, and for replacements the output size
 //     ($1 expansions included) counted in a first pass;
 //   - uniq, without and their must forms compare every pair of elements;
@@ -98,7 +99,7 @@ const MaxItems = 1 << 16
 // Weights, in steps, of functions that cost far more than their size,
 // measured on a busy two-core machine (a step is about a microsecond).
 const (
-	bcryptWeight  = 150_000 // bcrypt at its default cost
+	bcryptWeight  = 250_000 // bcrypt at its default cost
 	scryptWeight  = 400_000 // derivePassword's scrypt: N=32768, r=8
 	rsaGenWeight  = 250_000 // a 2048-bit RSA key
 	pkcs12Weight  = 20_000  // PBKDF2 of a PKCS#12 archive
@@ -805,26 +806,27 @@ func boundRand(b *Budget, fn any) any {
 	return nil
 }
 
-// compileRegexp compiles expr, charging its parse and compilation, and
-// returns its program size in instructions, which sets the cost of each
-// input byte it runs over.
-func compileRegexp(b *Budget, expr string) (*regexp.Regexp, int64, error) {
+// compileRegexp compiles expr to run over n bytes of input, charging
+// first its compilation and the run, both set by its program size:
+// compiling takes microseconds per instruction, and running takes a
+// few nanoseconds per input byte and instruction.
+func compileRegexp(b *Budget, expr string, n int64) (*regexp.Regexp, error) {
 	if err := b.before(0, int64(len(expr))); err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	re, err := syntax.Parse(expr, syntax.Perl)
 	if err != nil {
-		return nil, 0, errors.New("invalid regular expression")
+		return nil, errors.New("invalid regular expression")
 	}
 	insts := progSize(re)
-	if err := b.step(insts / 8); err != nil {
-		return nil, 0, err
+	if err := b.step(min(8*insts+(n+1)*insts/regexpWorkPer, MaxSteps+1)); err != nil {
+		return nil, err
 	}
 	r, err := regexp.Compile(expr)
 	if err != nil {
-		return nil, 0, errors.New("invalid regular expression")
+		return nil, errors.New("invalid regular expression")
 	}
-	return r, insts, nil
+	return r, nil
 }
 
 // progSize estimates how many instructions re compiles to: repetitions
@@ -851,25 +853,17 @@ func progSize(re *syntax.Regexp) int64 {
 	return n
 }
 
-// match charges running a program of insts instructions over n bytes.
-func (b *Budget) match(insts, n int64) error {
-	return b.step(min((n+1)*insts/regexpWorkPer, MaxSteps+1))
-}
-
 func boundRegexpMatch(b *Budget, fn any, must bool) any {
 	run := func(expr, s string) (bool, error) {
 		if err := b.before(0, int64(len(s))); err != nil {
 			return false, err
 		}
-		re, insts, err := compileRegexp(b, expr)
+		re, err := compileRegexp(b, expr, int64(len(s)))
 		if err != nil {
 			if errors.Is(err, ErrBudgetExceeded) || must {
 				return false, err
 			}
 			return false, nil // regexMatch is false for a bad expression
-		}
-		if err := b.match(insts, int64(len(s))); err != nil {
-			return false, err
 		}
 		return re.MatchString(s), nil
 	}
@@ -890,11 +884,8 @@ func boundRegexpFind(b *Budget, fn any) any {
 		if err := b.before(0, int64(len(s))); err != nil {
 			return "", err
 		}
-		re, insts, err := compileRegexp(b, expr)
+		re, err := compileRegexp(b, expr, int64(len(s)))
 		if err != nil {
-			return "", err
-		}
-		if err := b.match(insts, int64(len(s))); err != nil {
 			return "", err
 		}
 		return re.FindString(s), nil
@@ -913,11 +904,8 @@ func boundRegexpList(b *Budget, fn any, op func(*regexp.Regexp, string, int) []s
 		if err := b.before(0, int64(len(s))); err != nil {
 			return nil, err
 		}
-		re, insts, err := compileRegexp(b, expr)
+		re, err := compileRegexp(b, expr, int64(len(s)))
 		if err != nil {
-			return nil, err
-		}
-		if err := b.match(insts, int64(len(s))); err != nil {
 			return nil, err
 		}
 		if n < 0 || n > maxListPieces {
@@ -945,11 +933,9 @@ func boundRegexpReplace(b *Budget, fn any, literal bool) any {
 		if err := b.before(0, int64(len(s)+len(repl))); err != nil {
 			return "", err
 		}
-		re, insts, err := compileRegexp(b, expr)
+		// Two runs: one to count, one to replace.
+		re, err := compileRegexp(b, expr, 2*int64(len(s)))
 		if err != nil {
-			return "", err
-		}
-		if err := b.match(insts, 2*int64(len(s))); err != nil {
 			return "", err
 		}
 		var count, matched int64
