@@ -91,7 +91,14 @@ import (
 // urlquery are overridden by wrapped versions of themselves, as they
 // format their arguments; and, or, not, len, index, slice, eq, ne, lt,
 // le, gt, ge and call allocate nothing that grows (call has no function
-// value to call: no function returns one).
+// value to call: no function returns one). Methods of returned values
+// (time.Time from now and toDate, *semver.Version) are not wrapped; they
+// return at most a small multiple of their arguments, which are.
+//
+// Not bounded: decoding a PKCS#12 archive (pkcs12key, pkcs12cert and
+// their Pass forms) runs its key derivations as many times as the
+// archive says, and go-pkcs12 accepts any count; pkcs12Weight covers
+// ordinary archives only.
 
 // MaxItems is the most elements until, untilStep and seq may produce.
 const MaxItems = 1 << 16
