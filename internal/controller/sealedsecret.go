@@ -121,7 +121,7 @@ func (r *SealedSecretReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		// The Secret goes with its owner through garbage collection.
 		return ctrl.Result{}, nil
 	}
-	if overBudget(ss) {
+	if statusOverBudget(ss) {
 		r.metrics.observe(ss)
 		return ctrl.Result{}, nil
 	}
@@ -369,9 +369,9 @@ func (r *SealedSecretReconciler) setSynced(ctx context.Context, ss *ssv1alpha1.S
 	return nil
 }
 
-// overBudget reports whether the status says the templates of ss, at its
-// current generation, went over their render budget.
-func overBudget(ss *ssv1alpha1.SealedSecret) bool {
+// statusOverBudget reports whether the status says the templates of ss,
+// at its current generation, went over their render budget.
+func statusOverBudget(ss *ssv1alpha1.SealedSecret) bool {
 	if ss.Status == nil || ss.Status.ObservedGeneration != ss.Generation {
 		return false
 	}
