@@ -44,10 +44,11 @@ const (
 
 // ErrBudgetExceeded is wrapped by every error that stops a render for
 // going over its budget: too many steps ([ErrTooManySteps]), too large an
-// output or value ([ErrOutputTooLarge]), or too deep a nesting
-// ([ErrNestedTooDeep]). Such a render fails the same way every time it is
-// tried on the same input, so callers treat it as permanent. The messages
-// name the limit, never a value.
+// output or value ([ErrOutputTooLarge]), too deep a nesting
+// ([ErrNestedTooDeep]), or a PKCS#12 archive too costly to read
+// ([ErrTooManyPKCS12Iterations], [ErrTooManyPKCS12Bags]). Such a render
+// fails the same way every time it is tried on the same input, so callers
+// treat it as permanent. The messages name the limit, never a value.
 var ErrBudgetExceeded = errors.New("template render budget exceeded")
 
 var (
@@ -61,6 +62,13 @@ var (
 	// ErrNestedTooDeep is returned when blocks and template calls nest
 	// deeper than [MaxNesting].
 	ErrNestedTooDeep = fmt.Errorf("%w: nested deeper than %d", ErrBudgetExceeded, MaxNesting)
+	// ErrTooManyPKCS12Iterations is returned when reading a PKCS#12
+	// archive would take more than [MaxPKCS12Iterations] key derivation
+	// rounds.
+	ErrTooManyPKCS12Iterations = fmt.Errorf("%w: PKCS#12 archive needs more than %d key derivation rounds", ErrBudgetExceeded, MaxPKCS12Iterations)
+	// ErrTooManyPKCS12Bags is returned when a PKCS#12 archive holds more
+	// than [MaxPKCS12Bags] bags.
+	ErrTooManyPKCS12Bags = fmt.Errorf("%w: PKCS#12 archive holds more than %d bags", ErrBudgetExceeded, MaxPKCS12Bags)
 )
 
 // Budget is what one object's render may spend: [MaxSteps] steps and

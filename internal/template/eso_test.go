@@ -32,7 +32,7 @@ type testPKI struct {
 	leafKeyPEM               string
 }
 
-func newTestPKI(t *testing.T) testPKI {
+func newTestPKI(t testing.TB) testPKI {
 	t.Helper()
 	mk := func(cn string, ski []byte, parent *x509.Certificate, parentKey crypto.Signer, isCA bool) (*x509.Certificate, *ecdsa.PrivateKey) {
 		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)

@@ -83,9 +83,14 @@ import (
 //     4096 bits and DSA needs new parameters, which take seconds, so
 //     both are refused), genCA, genSelfSignedCert,
 //     genSignedCert (RSA key generation), the *WithKey forms,
-//     buildCustomCert and ESO's PKCS#12, JWK and rsaDecrypt functions,
-//     which parse a private key of a size the caller chooses
-//     (rsaKeyWeight).
+//     buildCustomCert and ESO's pemToPkcs12, fullPemToPkcs12, JWK and
+//     rsaDecrypt functions, which parse a private key of a size the
+//     caller chooses (rsaKeyWeight);
+//   - pkcs12key, pkcs12cert and their Pass forms: the archive says how
+//     many times to run each key derivation, which go-pkcs12 does not
+//     cap, so meterPFX (pfx.go) reads it first and charges its
+//     derivations, decryptions, bags and keys, refusing archives over
+//     MaxPKCS12Iterations rounds or MaxPKCS12Bags bags.
 //
 // The text/template builtins print, printf, println, html, js and
 // urlquery are overridden by wrapped versions of themselves, as they
@@ -94,11 +99,6 @@ import (
 // value to call: no function returns one). Methods of returned values
 // (time.Time from now and toDate, *semver.Version) are not wrapped; they
 // return at most a small multiple of their arguments, which are.
-//
-// Not bounded: decoding a PKCS#12 archive (pkcs12key, pkcs12cert and
-// their Pass forms) runs its key derivations as many times as the
-// archive says, and go-pkcs12 accepts any count; pkcs12Weight covers
-// ordinary archives only.
 
 // MaxItems is the most elements until, untilStep and seq may produce.
 const MaxItems = 1 << 16
@@ -109,7 +109,7 @@ const (
 	bcryptWeight  = 250_000 // bcrypt at its default cost
 	scryptWeight  = 400_000 // derivePassword's scrypt: N=32768, r=8
 	rsaGenWeight  = 250_000 // a 2048-bit RSA key
-	pkcs12Weight  = 20_000  // PBKDF2 of a PKCS#12 archive
+	pkcs12Weight  = 20_000  // building a PKCS#12 archive: 3 x 2048 PBKDF2 iterations
 	certWeight    = 5_000   // a signature or a certificate parse
 	zoneWeight    = 1_000   // a time zone file read
 	smallKeyGen   = 1_000   // an ECDSA or Ed25519 key
@@ -128,7 +128,6 @@ var weights = map[string]int64{
 	"buildCustomCert": certWeight,
 	"dateInZone":      zoneWeight, "date_in_zone": zoneWeight, "htmlDateInZone": zoneWeight,
 	"filterPEM": certWeight, "filterCertChain": certWeight,
-	"pkcs12key": pkcs12Weight, "pkcs12keyPass": pkcs12Weight, "pkcs12cert": pkcs12Weight, "pkcs12certPass": pkcs12Weight,
 	"pemToPkcs12": pkcs12Weight, "pemToPkcs12Pass": pkcs12Weight, "fullPemToPkcs12": pkcs12Weight,
 	"fullPemToPkcs12Pass": pkcs12Weight, "pemTruststoreToPKCS12": pkcs12Weight, "pemTruststoreToPKCS12Pass": pkcs12Weight,
 	"jwkPublicKeyPem": certWeight, "jwkPrivateKeyPem": certWeight, "rsaDecrypt": certWeight,
@@ -343,6 +342,11 @@ var special = map[string]func(b *Budget, fn any) any{
 	"printf":    func(b *Budget, fn any) any { return boundPrintf(b, fn) },
 
 	"genPrivateKey": func(b *Budget, fn any) any { return boundGenPrivateKey(b, fn) },
+
+	"pkcs12key":      func(b *Budget, fn any) any { return boundPKCS12(b, fn) },
+	"pkcs12keyPass":  func(b *Budget, fn any) any { return boundPKCS12(b, fn) },
+	"pkcs12cert":     func(b *Budget, fn any) any { return boundPKCS12(b, fn) },
+	"pkcs12certPass": func(b *Budget, fn any) any { return boundPKCS12(b, fn) },
 
 	"uniq":        func(b *Budget, fn any) any { return boundPairwise(b, fn, 0) },
 	"mustUniq":    func(b *Budget, fn any) any { return boundPairwise(b, fn, 0) },
@@ -760,6 +764,42 @@ func boundGenPrivateKey(b *Budget, fn any) any {
 		r := f(typ)
 		return r, b.after(r)
 	}
+}
+
+// boundPKCS12 bounds the functions that decode a PKCS#12 archive:
+// pkcs12key and pkcs12cert (the empty password), pkcs12keyPass and
+// pkcs12certPass (password first). meterPFX charges what decoding the
+// archive takes, or refuses it, before the function runs.
+func boundPKCS12(b *Budget, fn any) any {
+	meter := func(pass, archive string) error {
+		if err := b.before(0, int64(len(pass)+len(archive))); err != nil {
+			return err
+		}
+		return meterPFX(b, []byte(archive), pass)
+	}
+	done := func(r string, err error) (string, error) {
+		if err != nil {
+			return "", err
+		}
+		return r, afterArg(b, r)
+	}
+	switch f := fn.(type) {
+	case func(string) (string, error):
+		return func(archive string) (string, error) {
+			if err := meter("", archive); err != nil {
+				return "", err
+			}
+			return done(f(archive))
+		}
+	case func(string, string) (string, error):
+		return func(pass, archive string) (string, error) {
+			if err := meter(pass, archive); err != nil {
+				return "", err
+			}
+			return done(f(pass, archive))
+		}
+	}
+	return nil
 }
 
 // boundPairwise bounds uniq and without, which compare each element of

@@ -30,7 +30,11 @@
 // than that, functions whose output can outgrow their input many times
 // (repeat, replace, printf widths, regular expression replacements, ...)
 // are refused before they allocate, and blocks and {{template}} calls
-// nest at most [MaxNesting] deep. A render over its budget fails with an
+// nest at most [MaxNesting] deep. A PKCS#12 archive given to pkcs12key or
+// pkcs12cert is read before it is decoded: its key derivations,
+// decryptions and bags are charged, and an archive needing more than
+// [MaxPKCS12Iterations] derivation rounds or holding more than
+// [MaxPKCS12Bags] bags is refused. A render over its budget fails with an
 // error wrapping [ErrBudgetExceeded], the same way each time it is tried
 // on the same input. See limits.go for how each function is bounded, and
 // instrument.go for how the steps of {{range}} and {{template}} are
