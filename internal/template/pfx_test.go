@@ -466,3 +466,48 @@ func TestPKCS12KDF(t *testing.T) {
 		}
 	}
 }
+
+// FuzzMeterPFX runs meterPFX over arbitrary archives and passwords
+// (tenant provider data): it must not panic, must stay within its limits
+// and the budget, must name no byte of the archive in an error, and what
+// it accepts, DecodeChain must decode within what was charged: its CPU
+// time at most ten times the steps' microseconds, plus 100 ms for the
+// machine (which catches a count off by far more than ten, not less).
+// Seeded with the real archives of the tests (it fails without them) and
+// the smaller crafted costly ones.
+func FuzzMeterPFX(f *testing.F) {
+	cases, key, chain := realArchives(f)
+	cases = append(cases, goArchives(f, key, chain)...)
+	if len(cases) == 0 {
+		f.Fatal("no seed archives")
+	}
+	for _, c := range cases {
+		f.Add(c.archive, c.password)
+	}
+	for _, c := range costlyArchives(f) {
+		// The fuzzer minimizes what it finds, slowly for large inputs.
+		if len(c.archive) <= 16<<10 {
+			f.Add(c.archive, c.password)
+		}
+	}
+	f.Fuzz(func(t *testing.T, archive []byte, password string) {
+		m := &pfxMeter{b: NewBudget()}
+		err := m.read(archive, password)
+		if m.rounds > MaxPKCS12Iterations || m.bags > MaxPKCS12Bags || m.b.Steps() > MaxSteps {
+			t.Fatalf("over a limit: %d rounds, %d bags, %d steps", m.rounds, m.bags, m.b.Steps())
+		}
+		if err != nil {
+			if msg := err.Error(); !strings.HasPrefix(msg, "pkcs12: ") && !errors.Is(err, ErrBudgetExceeded) {
+				t.Fatalf("an error of unknown form: %s", msg)
+			}
+			return
+		}
+		cpu, ok := threadCPU(func() {
+			defer func() { _ = recover() }() // go-pkcs12's to fix, and the engine recovers
+			_, _, _, _ = gopkcs12.DecodeChain(archive, password)
+		})
+		if limit := 10*time.Duration(m.b.Steps())*time.Microsecond + 100*time.Millisecond; ok && cpu > limit {
+			t.Fatalf("DecodeChain took %v of CPU, charged %d steps (%d rounds, %d bags)", cpu, m.b.Steps(), m.rounds, m.bags)
+		}
+	})
+}
