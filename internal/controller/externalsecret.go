@@ -25,6 +25,7 @@ import (
 
 	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
 	"github.com/sealsync/sealsync/internal/syncer"
+	"github.com/sealsync/sealsync/internal/template"
 	"github.com/sealsync/sealsync/providers"
 )
 
@@ -34,6 +35,9 @@ const (
 	managedByExternalSecret = "externalsecret"
 	// msgProviderError is ESO's condition message when reading failed.
 	msgProviderError = "could not get secret data from provider"
+	// msgTemplateBudget begins the condition message when the templates
+	// went over their render budget (see overBudget).
+	msgTemplateBudget = "template render budget exceeded"
 	// storeNotReadyRetry bounds the wait for a store to become Ready; the
 	// store's own Ready transition re-triggers sooner.
 	storeNotReadyRetry = time.Minute
@@ -187,6 +191,11 @@ func (r *ESReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctr
 			r.markSynced(es, es.Status.RefreshTime.Time, version, targetName)
 			return r.requeueAt(due, start), nil
 		}
+		if lastOverBudget(es) {
+			// Nothing to repair from, and rendering again before the
+			// next refresh would fail the same way.
+			return r.requeueAt(due, start), nil
+		}
 	}
 	if es.Spec.RefreshPolicy == esv1.RefreshPolicyCreatedOnce && es.Status.SyncedResourceVersion != "" && actual != nil {
 		// CreatedOnce: the Secret was written once and is left alone.
@@ -213,6 +222,9 @@ func (r *ESReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctr
 		ctx = syncer.WithNotBefore(ctx, start)
 	}
 	d, err := syncer.BuildDesired(ctx, es, f, &templateSources{api: r.APIReader, namespace: es.Namespace})
+	if errors.Is(err, template.ErrBudgetExceeded) {
+		return r.overBudget(es, err, start, version, syncer.NextRefresh(start, interval, identity, req.String(), r.Spread))
+	}
 	if err != nil {
 		return r.failed(es, msgProviderError, err, true)
 	}
@@ -522,6 +534,34 @@ func (r *ESReconciler) failed(es *esv1.ExternalSecret, msg string, err error, re
 		return ctrl.Result{}, nil
 	}
 	return ctrl.Result{}, err
+}
+
+// overBudget records a render over the template budget: the Secret stays
+// as it is, Ready=False, one Warning event, and no retry before the next
+// refresh (next), when the provider data may have changed. The render
+// counts as that refresh (refreshTime, syncedResourceVersion), so neither
+// a restart nor a store becoming ready renders the same spec again
+// sooner; under refreshPolicy CreatedOnce, which refreshes only before a
+// first sync, nothing is recorded and a restart renders it once more.
+func (r *ESReconciler) overBudget(es *esv1.ExternalSecret, err error, start time.Time, version string, next time.Time) (ctrl.Result, error) {
+	_, _ = r.failed(es, msgTemplateBudget, err, false)
+	if es.Spec.RefreshPolicy != esv1.RefreshPolicyCreatedOnce {
+		es.Status.RefreshTime = metav1.NewTime(start)
+		es.Status.SyncedResourceVersion = version
+	}
+	return r.requeueAt(next, start), nil
+}
+
+// lastOverBudget reports whether the last refresh went over the template
+// budget (see overBudget).
+func lastOverBudget(es *esv1.ExternalSecret) bool {
+	for _, c := range es.Status.Conditions {
+		if c.Type == esv1.ExternalSecretReady {
+			return c.Status == corev1.ConditionFalse &&
+				(c.Message == msgTemplateBudget || strings.HasPrefix(c.Message, msgTemplateBudget+":"))
+		}
+	}
+	return false
 }
 
 func (r *ESReconciler) markSynced(es *esv1.ExternalSecret, at time.Time, version, target string) {

@@ -21,6 +21,7 @@ import (
 	"github.com/sealsync/sealsync/crypto"
 	"github.com/sealsync/sealsync/internal/sealing"
 	"github.com/sealsync/sealsync/internal/syncer"
+	"github.com/sealsync/sealsync/internal/template"
 )
 
 // Event reasons, as Bitnami names them.
@@ -31,6 +32,12 @@ const (
 	EventUnsealFailed = "ErrUnsealFailed"
 	// EventUpdateFailed: the Secret could not be written.
 	EventUpdateFailed = "ErrUpdateFailed"
+	// ReasonTemplateBudgetExceeded is the Synced condition's reason when
+	// spec.template.data went over its render budget (the event is still
+	// ErrUnsealFailed). The render fails the same way until the spec
+	// changes, so a SealedSecret with this reason at its observed
+	// generation is not unsealed again, not even after a restart.
+	ReasonTemplateBudgetExceeded = "ErrTemplateBudgetExceeded"
 )
 
 const (
@@ -114,6 +121,10 @@ func (r *SealedSecretReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		// The Secret goes with its owner through garbage collection.
 		return ctrl.Result{}, nil
 	}
+	if statusOverBudget(ss) {
+		r.metrics.observe(ss)
+		return ctrl.Result{}, nil
+	}
 	r.metrics.requests.Inc()
 
 	actual, err := r.cachedSecret(ctx, req.NamespacedName)
@@ -164,7 +175,11 @@ func (r *SealedSecretReconciler) sync(ctx context.Context, ss *ssv1alpha1.Sealed
 		r.event(ss, corev1.EventTypeWarning, EventUnsealFailed, "Failed to unseal: "+err.Error())
 		// Decryption fails the same way until the object or the keys
 		// change, and both re-trigger this reconcile: no retry.
-		return ctrl.Result{}, r.setSynced(ctx, ss, EventUnsealFailed, err)
+		reason := EventUnsealFailed
+		if errors.Is(err, template.ErrBudgetExceeded) {
+			reason = ReasonTemplateBudgetExceeded
+		}
+		return ctrl.Result{}, r.setSynced(ctx, ss, reason, err)
 	}
 	if patch {
 		desired.MergeData, desired.MergeMetadata = true, true
@@ -355,6 +370,20 @@ func (r *SealedSecretReconciler) setSynced(ctx context.Context, ss *ssv1alpha1.S
 		return client.IgnoreNotFound(err)
 	}
 	return nil
+}
+
+// statusOverBudget reports whether the status says the templates of ss,
+// at its current generation, went over their render budget.
+func statusOverBudget(ss *ssv1alpha1.SealedSecret) bool {
+	if ss.Status == nil || ss.Status.ObservedGeneration != ss.Generation {
+		return false
+	}
+	for _, c := range ss.Status.Conditions {
+		if c.Type == ssv1alpha1.SealedSecretSynced {
+			return c.Status == corev1.ConditionFalse && c.Reason == ReasonTemplateBudgetExceeded
+		}
+	}
+	return false
 }
 
 // deleteOrphan deletes the Secret a deleted SealedSecret wrote, and only

@@ -148,9 +148,12 @@ func unsealV2(ring *crypto.Keyring, ss *ssv1alpha1.SealedSecret, opts Options) (
 	for k, v := range u.Items {
 		ctx[k] = string(v)
 	}
+	// All of the object's templates draw from one budget: splitting work
+	// over many keys gains nothing.
+	budget := template.NewBudget()
 	var errs []error
 	for _, k := range slices.Sorted(maps.Keys(ss.Spec.Template.Data)) {
-		out, err := engine.Execute(k, ss.Spec.Template.Data[k], ctx)
+		out, err := engine.Execute(budget, k, ss.Spec.Template.Data[k], ctx)
 		if err != nil {
 			errs = append(errs, err)
 			continue

@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
+	"github.com/sealsync/sealsync/internal/template"
 	"github.com/sealsync/sealsync/providers"
 )
 
@@ -106,16 +107,22 @@ type MissingRef struct {
 //     the rendered keys the whole data (unless the template renders no
 //     data at all); Merge lays them over the fetched data.
 //
+// Every template of es (rewrite transforms, templateFrom, template data
+// and metadata) draws from one [template.Budget]: a render over it fails
+// with an error wrapping [template.ErrBudgetExceeded], which fails the
+// same way until es or its data changes.
+//
 // Errors name the failing entry or key ("data[2] (secretKey "password"):
 // ..."), never a value. Neither bad regexps nor bad templates panic.
 func BuildDesired(ctx context.Context, es *esv1.ExternalSecret, f Fetcher, ts TemplateSources) (*DesiredData, error) {
 	policy := cmp.Or(es.Spec.Target.DeletionPolicy, esv1.DefaultDeletionPolicy)
 	skipMissing := policy != esv1.DeletionPolicyRetain
 	d := &DesiredData{}
+	budget := template.NewBudget()
 
 	data := map[string][]byte{}
 	for i, df := range es.Spec.DataFrom {
-		m, field, key, err := fetchDataFrom(ctx, f, i, df)
+		m, field, key, err := fetchDataFrom(ctx, f, budget, i, df)
 		if errors.Is(err, providers.ErrSecretNotFound) && skipMissing {
 			d.Missing = append(d.Missing, MissingRef{Field: field, Key: key})
 			continue
@@ -149,7 +156,7 @@ func BuildDesired(ctx context.Context, es *esv1.ExternalSecret, f Fetcher, ts Te
 	}
 
 	d.Immutable = es.Spec.Target.Immutable
-	if err := applyTemplate(ctx, es, data, ts, d); err != nil {
+	if err := applyTemplate(ctx, es, data, ts, budget, d); err != nil {
 		return nil, err
 	}
 	return d, nil
@@ -157,7 +164,7 @@ func BuildDesired(ctx context.Context, es *esv1.ExternalSecret, f Fetcher, ts Te
 
 // fetchDataFrom reads one dataFrom entry. It returns the entry's field
 // name and remote key for MissingRef.
-func fetchDataFrom(ctx context.Context, f Fetcher, i int, df esv1.ExternalSecretDataFromRemoteRef) (map[string][]byte, string, string, error) {
+func fetchDataFrom(ctx context.Context, f Fetcher, budget *template.Budget, i int, df esv1.ExternalSecretDataFromRemoteRef) (map[string][]byte, string, string, error) {
 	var store *esv1.SecretStoreRef
 	if df.SourceRef != nil {
 		store = df.SourceRef.SecretStoreRef
@@ -203,7 +210,7 @@ func fetchDataFrom(ctx context.Context, f Fetcher, i int, df esv1.ExternalSecret
 
 	var err error
 	if len(df.Rewrite) > 0 {
-		m, err = rewriteMap(df.Rewrite, m)
+		m, err = rewriteMap(budget, df.Rewrite, m)
 		if err != nil {
 			return nil, field, key, fmt.Errorf("%s %w", what, err)
 		}

@@ -18,8 +18,9 @@ import (
 // applyTemplate fills d's data, type and metadata from the fetched data
 // and es's template, in ESO's order: templateFrom entries, then
 // template.data (which wins over templateFrom), then the metadata labels
-// and annotations (which win over templateFrom's).
-func applyTemplate(ctx context.Context, es *esv1.ExternalSecret, data map[string][]byte, ts TemplateSources, d *DesiredData) error {
+// and annotations (which win over templateFrom's). Every template draws
+// from budget.
+func applyTemplate(ctx context.Context, es *esv1.ExternalSecret, data map[string][]byte, ts TemplateSources, budget *template.Budget, d *DesiredData) error {
 	tpl := es.Spec.Target.Template
 	if tpl == nil {
 		// ESO copies the ExternalSecret's own labels and annotations to a
@@ -34,6 +35,7 @@ func applyTemplate(ctx context.Context, es *esv1.ExternalSecret, data map[string
 	}
 
 	r := &renderer{
+		budget:      budget,
 		data:        make(map[string]string, len(data)),
 		out:         map[string][]byte{},
 		labels:      map[string]string{},
@@ -101,6 +103,7 @@ func applyTemplate(ctx context.Context, es *esv1.ExternalSecret, data map[string
 // renderer renders templates over the fetched data, as strings, and
 // collects their output.
 type renderer struct {
+	budget      *template.Budget
 	data        map[string]string
 	out         map[string][]byte
 	labels      map[string]string
@@ -108,7 +111,7 @@ type renderer struct {
 }
 
 func (r *renderer) render(name, text string) ([]byte, error) {
-	return template.ESO().Execute(name, text, r.data)
+	return template.ESO().Execute(r.budget, name, text, r.data)
 }
 
 func (r *renderer) templateFrom(ctx context.Context, ts TemplateSources, i int, tf esv1.TemplateFrom) error {

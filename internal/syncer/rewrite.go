@@ -19,8 +19,9 @@ import (
 
 // rewriteMap applies a dataFrom entry's rewrite chain in order. Where two
 // keys rewrite to the same one, the later in sorted order wins: ESO lets
-// map order decide, which changes from one sync to the next.
-func rewriteMap(ops []esv1.ExternalSecretRewrite, in map[string][]byte) (map[string][]byte, error) {
+// map order decide, which changes from one sync to the next. Transforms
+// draw from budget.
+func rewriteMap(budget *template.Budget, ops []esv1.ExternalSecretRewrite, in map[string][]byte) (map[string][]byte, error) {
 	out := in
 	for i, op := range ops {
 		var err error
@@ -36,7 +37,7 @@ func rewriteMap(ops []esv1.ExternalSecretRewrite, in map[string][]byte) (map[str
 				return nil, fmt.Errorf("rewrite[%d] regexp: %w", i, err)
 			}
 		case op.Transform != nil:
-			out, err = rewriteTransform(*op.Transform, out)
+			out, err = rewriteTransform(budget, *op.Transform, out)
 			if err != nil {
 				return nil, fmt.Errorf("rewrite[%d] transform: %w", i, err)
 			}
@@ -67,14 +68,14 @@ var transformEngine = sync.OnceValue(func() *template.Engine {
 
 // rewriteTransform renders template with .value set to each key; the
 // output is the new key.
-func rewriteTransform(op esv1.ExternalSecretRewriteTransform, in map[string][]byte) (map[string][]byte, error) {
-	t, err := transformEngine().Parse("transform", op.Template)
+func rewriteTransform(budget *template.Budget, op esv1.ExternalSecretRewriteTransform, in map[string][]byte) (map[string][]byte, error) {
+	t, err := transformEngine().Parse(budget, "transform", op.Template)
 	if err != nil {
 		return nil, err
 	}
 	out := make(map[string][]byte, len(in))
 	for _, k := range slices.Sorted(maps.Keys(in)) {
-		nk, err := template.Run(t, map[string]string{"value": k})
+		nk, err := t.Execute(map[string]string{"value": k})
 		if err != nil {
 			return nil, fmt.Errorf("key %q: %w", k, err)
 		}

@@ -15,7 +15,8 @@ import (
 //   - filterPEM, filterCertChain: pick PEM blocks by type, or the leaf,
 //     intermediates or root of a certificate chain.
 //   - pkcs12key, pkcs12keyPass, pkcs12cert, pkcs12certPass: read a PKCS#12
-//     (PFX) archive given as raw bytes into PEM.
+//     (PFX) archive given as raw bytes into PEM, within the limits of
+//     [MaxPKCS12Iterations] and [MaxPKCS12Bags].
 //   - pemToPkcs12, pemToPkcs12Pass, fullPemToPkcs12, fullPemToPkcs12Pass,
 //     pemTruststoreToPKCS12, pemTruststoreToPKCS12Pass: build one, base64.
 //   - jwkPublicKeyPem, jwkPrivateKeyPem: a JSON Web Key as PEM.

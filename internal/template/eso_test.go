@@ -32,7 +32,7 @@ type testPKI struct {
 	leafKeyPEM               string
 }
 
-func newTestPKI(t *testing.T) testPKI {
+func newTestPKI(t testing.TB) testPKI {
 	t.Helper()
 	mk := func(cn string, ski []byte, parent *x509.Certificate, parentKey crypto.Signer, isCA bool) (*x509.Certificate, *ecdsa.PrivateKey) {
 		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -74,7 +74,7 @@ func newTestPKI(t *testing.T) testPKI {
 
 func render(t *testing.T, text string, data map[string]string) (string, error) {
 	t.Helper()
-	out, err := ESO().Execute("test", text, data)
+	out, err := ESO().Execute(nil, "test", text, data)
 	return string(out), err
 }
 
@@ -242,7 +242,7 @@ func TestESOMissingKeyIsAnError(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `map has no entry for key "nope"`) {
 		t.Fatalf("err = %v", err)
 	}
-	if got, err := Default().Execute("x", `{{ .nope }}`, map[string]string{}); err != nil || string(got) != "<no value>" {
+	if got, err := Default().Execute(nil, "x", `{{ .nope }}`, map[string]string{}); err != nil || string(got) != "<no value>" {
 		t.Fatalf("Default engine changed: %q, %v", got, err)
 	}
 }
@@ -262,7 +262,7 @@ func TestESOHasNoLookups(t *testing.T) {
 		if _, ok := ESO().funcs[name]; ok {
 			t.Errorf("function %q is available", name)
 		}
-		_, err := ESO().Parse("t", "{{ "+name+" }}")
+		_, err := ESO().Parse(nil, "t", "{{ "+name+" }}")
 		if err == nil || !strings.Contains(err.Error(), "not defined") {
 			t.Errorf("%s: parse error = %v", name, err)
 		}

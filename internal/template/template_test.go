@@ -32,7 +32,7 @@ func TestExecute(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := template.Default().Execute(tt.name, tt.text, data)
+			got, err := template.Default().Execute(nil, tt.name, tt.text, data)
 			if err != nil && strings.Contains(err.Error(), "hunter2") {
 				t.Fatalf("error leaks secret: %v", err)
 			}
@@ -56,7 +56,7 @@ func TestExecute(t *testing.T) {
 }
 
 func TestOutputCap(t *testing.T) {
-	_, err := template.Default().Execute("big", `{{ repeat 2000000 "x" }}`, nil)
+	_, err := template.Default().Execute(nil, "big", `{{ repeat 2000000 "x" }}`, nil)
 	if !errors.Is(err, template.ErrOutputTooLarge) {
 		t.Fatalf("err = %v", err)
 	}
@@ -70,7 +70,7 @@ func TestNewRejectsRemovedFunctions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := e.Execute("x", `{{ shout "a" }}`, nil)
+	got, err := e.Execute(nil, "x", `{{ shout "a" }}`, nil)
 	if err != nil || string(got) != "A" {
 		t.Fatalf("%q, %v", got, err)
 	}
@@ -97,12 +97,12 @@ func TestBoundedFunctions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := template.Default().Execute(tt.name, tt.text, nil); err == nil {
+			if _, err := template.Default().Execute(nil, tt.name, tt.text, nil); err == nil {
 				t.Fatal("an unbounded allocation was allowed")
 			}
 		})
 	}
-	got, err := template.Default().Execute("ok", `{{ range until 3 }}{{ . }}{{ end }}{{ repeat 2 "ab" }}{{ seq 3 }}{{ indent 2 "x" }}`, nil)
+	got, err := template.Default().Execute(nil, "ok", `{{ range until 3 }}{{ . }}{{ end }}{{ repeat 2 "ab" }}{{ seq 3 }}{{ indent 2 "x" }}`, nil)
 	if err != nil || string(got) != "012abab1 2 3  x" {
 		t.Fatalf("small arguments: %q, %v", got, err)
 	}
