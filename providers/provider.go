@@ -18,6 +18,11 @@
 // Secrets and ConfigMaps a store references and service-account tokens,
 // they ask of [Kube], which the core implements with the namespace rules
 // enforced: a SecretStore reaches only its own namespace.
+//
+// ServiceAccount tokens are always requested for an audience (never the
+// API server's own, which an empty list means) and for the shortest
+// lifetime that serves one login, so a token that reaches the store's
+// server cannot be replayed against the Kubernetes API and soon expires.
 package providers
 
 import (
@@ -51,10 +56,19 @@ type Kube interface {
 	// ConfigMapKey returns one key of a ConfigMap in namespace (empty:
 	// the store's).
 	ConfigMapKey(ctx context.Context, namespace, name, key string) ([]byte, error)
-	// ServiceAccountToken returns a short-lived token for a service account
-	// through the TokenRequest API.
+	// ServiceAccountToken returns a token for the service account ref
+	// names, through the TokenRequest API. audiences is the token's whole
+	// audience list (ref.Audiences is not added to it) and must not be
+	// empty: an empty list would ask for the API server's own audience, a
+	// token that works against the Kubernetes API. expirationSeconds 0
+	// asks for [MinTokenExpiration].
 	ServiceAccountToken(ctx context.Context, ref esmeta.ServiceAccountSelector, audiences []string, expirationSeconds int64) (string, error)
 }
+
+// MinTokenExpiration is the shortest lifetime, in seconds, the
+// TokenRequest API grants a ServiceAccount token: 10 minutes. A token only
+// has to outlive the login it is sent with.
+const MinTokenExpiration = 600
 
 // Provider builds clients for one kind of backend.
 type Provider interface {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -126,9 +127,9 @@ func (k *storeKube) ConfigMapKey(ctx context.Context, namespace, name, key strin
 	return []byte(v), nil
 }
 
-// ServiceAccountToken requests a token for a service account. The token
-// itself is not part of the fingerprint (each request returns a new one);
-// the account and audiences are.
+// ServiceAccountToken requests a token for a service account the store
+// names. The token itself is not part of the fingerprint (each request
+// returns a new one); the account and audiences are.
 func (k *storeKube) ServiceAccountToken(ctx context.Context, ref esmeta.ServiceAccountSelector, audiences []string, expirationSeconds int64) (string, error) {
 	if ref.Name == "" {
 		return "", errNoName
@@ -137,17 +138,27 @@ func (k *storeKube) ServiceAccountToken(ctx context.Context, ref esmeta.ServiceA
 	if err != nil {
 		return "", err
 	}
-	aud := append(append([]string{}, ref.Audiences...), audiences...)
-	req := &authv1.TokenRequest{Spec: authv1.TokenRequestSpec{Audiences: aud}}
-	if expirationSeconds > 0 {
-		req.Spec.ExpirationSeconds = &expirationSeconds
+	return k.requestToken(ctx, types.NamespacedName{Namespace: ns, Name: ref.Name}, audiences, expirationSeconds)
+}
+
+// requestToken asks the TokenRequest API for a token of sa. An empty
+// audience list is refused: the API server would fill in its own audience,
+// and the token, sent to the store's server, would work against the
+// Kubernetes API.
+func (k *storeKube) requestToken(ctx context.Context, sa types.NamespacedName, audiences []string, expirationSeconds int64) (string, error) {
+	aud := slices.Compact(slices.Sorted(slices.Values(audiences)))
+	if len(aud) == 0 || aud[0] == "" {
+		return "", fmt.Errorf("token for service account %s: no audience (the API server's own is never requested)", sa)
 	}
-	tr, err := k.core.ServiceAccounts(ns).CreateToken(ctx, ref.Name, req, metav1.CreateOptions{})
+	if expirationSeconds <= 0 {
+		expirationSeconds = providers.MinTokenExpiration
+	}
+	req := &authv1.TokenRequest{Spec: authv1.TokenRequestSpec{Audiences: aud, ExpirationSeconds: &expirationSeconds}}
+	tr, err := k.core.ServiceAccounts(sa.Namespace).CreateToken(ctx, sa.Name, req, metav1.CreateOptions{})
 	if err != nil {
-		return "", fmt.Errorf("token for service account %s/%s: %w", ns, ref.Name, err)
+		return "", fmt.Errorf("token for service account %s: %w", sa, err)
 	}
-	sort.Strings(aud)
-	k.record("ServiceAccount/"+ns+"/"+ref.Name, "", []byte(strings.Join(aud, ",")))
+	k.record("ServiceAccount/"+sa.Namespace+"/"+sa.Name, "", []byte(strings.Join(aud, ",")))
 	return tr.Status.Token, nil
 }
 

@@ -91,6 +91,9 @@ type kubernetesLogin struct {
 	role           string
 	serviceAccount *esmeta.ServiceAccountSelector
 	secretRef      *esmeta.SecretKeySelector
+	// audiences of a requested token, never empty: serviceAccountRef's, or
+	// "vault". The Vault role must name one of them as its audience.
+	audiences []string
 }
 
 func (m *kubernetesLogin) String() string { return "kubernetes at auth/" + m.mount }
@@ -99,9 +102,7 @@ func (m *kubernetesLogin) login(ctx context.Context, api *vaultapi.Client, env l
 	var jwt string
 	switch {
 	case m.serviceAccount != nil:
-		// ESO asks for the ServiceAccount's own audiences only; an empty
-		// list means the API server's default audience.
-		t, err := env.kube.ServiceAccountToken(ctx, *m.serviceAccount, m.serviceAccount.Audiences, defaultTokenExpiration)
+		t, err := env.kube.ServiceAccountToken(ctx, *m.serviceAccount, m.audiences, providers.MinTokenExpiration)
 		if err != nil {
 			return nil, fmt.Errorf("auth.kubernetes.serviceAccountRef: token for %q: %w", m.serviceAccount.Name, err)
 		}

@@ -30,6 +30,17 @@
 // path. The client tells them apart with a lookup-self before logging in
 // again, so a denied path costs no login.
 //
+// # ServiceAccount tokens
+//
+// The kubernetes method (serviceAccountRef) and the jwt method
+// (kubernetesServiceAccountToken) send Vault a token the core requests
+// through the TokenRequest API, for the store's audiences or "vault", never
+// for the API server's own: the token goes to the server the store names,
+// and one for the API server's audience would work against the Kubernetes
+// API there. A kubernetes-method role in Vault must therefore name that
+// audience. Tokens live 600 seconds, the shortest the API grants, unless
+// kubernetesServiceAccountToken.expirationSeconds asks for longer.
+//
 // # Find
 //
 // dataFrom.find lists recursively under find.path (the mount's root when
@@ -53,5 +64,9 @@
 //   - appRole with both roleId and roleRef is refused (ESO prefers
 //     roleId);
 //   - in dataFrom.extract, numbers keep the digits Vault returned (ESO re-formats floats); a single property is formatted as ESO formats it;
-//   - no VAULT_* variable of the controller's environment affects a store.
+//   - no VAULT_* variable of the controller's environment affects a store;
+//   - requested ServiceAccount tokens default to audience "vault" for the
+//     kubernetes method too, and an explicitly empty audiences list of
+//     kubernetesServiceAccountToken still means "vault" (ESO: the API
+//     server's audience in both cases).
 package vault

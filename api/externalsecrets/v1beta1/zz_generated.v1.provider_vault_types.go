@@ -171,7 +171,8 @@ type VaultKubernetesAuth struct {
 	Path string `json:"mountPath,omitempty"`
 
 	// ServiceAccountRef requests a token for this ServiceAccount with the
-	// TokenRequest API.
+	// TokenRequest API, for its audiences or "vault" when it names none
+	// (the Vault role's audience must match), valid for 10 minutes.
 	// +optional
 	ServiceAccountRef *esmeta.ServiceAccountSelector `json:"serviceAccountRef,omitempty"`
 

@@ -1,0 +1,266 @@
+package controller_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	authv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilrand "k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
+	"github.com/sealsync/sealsync/internal/controller"
+	"github.com/sealsync/sealsync/internal/testkit"
+	"github.com/sealsync/sealsync/providers"
+	"github.com/sealsync/sealsync/providers/vault"
+)
+
+// vaultRequest is one request the recording Vault received, whole.
+type vaultRequest struct {
+	method, path string
+	header       http.Header
+	body         string
+}
+
+// recordingVault plays Vault at the server URL a store names: it records
+// every request, headers and body included, and answers a login, a
+// lookup-self and a revocation.
+type recordingVault struct {
+	*httptest.Server
+	mu       sync.Mutex
+	requests []vaultRequest
+}
+
+func newRecordingVault(t *testing.T) *recordingVault {
+	t.Helper()
+	v := &recordingVault{}
+	v.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		v.mu.Lock()
+		v.requests = append(v.requests, vaultRequest{method: r.Method, path: r.URL.Path, header: r.Header.Clone(), body: string(body)})
+		v.mu.Unlock()
+		var answer any
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/v1/auth/") && strings.HasSuffix(r.URL.Path, "/login"):
+			answer = map[string]any{"auth": map[string]any{"client_token": "s.recorded", "lease_duration": 3600}}
+		case r.URL.Path == "/v1/auth/token/lookup-self":
+			answer = map[string]any{"data": map[string]any{"policies": []string{"default"}, "ttl": 3600}}
+		case r.URL.Path == "/v1/auth/token/revoke-self":
+			w.WriteHeader(http.StatusNoContent)
+			return
+		default:
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(answer)
+	}))
+	t.Cleanup(v.Close)
+	return v
+}
+
+func (v *recordingVault) all() []vaultRequest {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return slices.Clone(v.requests)
+}
+
+// logins returns the JWTs of the logins sent for a Vault role.
+func (v *recordingVault) logins(t *testing.T, role string) []string {
+	t.Helper()
+	var jwts []string
+	for _, r := range v.all() {
+		if !strings.HasSuffix(r.path, "/login") {
+			continue
+		}
+		var body struct{ Role, JWT string }
+		if err := json.Unmarshal([]byte(r.body), &body); err != nil {
+			t.Fatalf("login body: %v", err)
+		}
+		if body.Role == role {
+			jwts = append(jwts, body.JWT)
+		}
+	}
+	return jwts
+}
+
+// claims are the parts of a ServiceAccount token the tests check.
+type claims struct {
+	Sub      string
+	Aud      []string
+	Iat, Exp int64
+}
+
+// tokenClaims decodes a JWT's claims without checking its signature: the
+// tests only ask what the API server put in it.
+func tokenClaims(t *testing.T, jwt string) claims {
+	t.Helper()
+	parts := strings.Split(jwt, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %d parts", len(parts))
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c claims
+	if err := json.Unmarshal(b, &c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// mintToken requests a token for ServiceAccount ns/name as the test's
+// administrator, with no audience unless given: the API server's own.
+func mintToken(t *testing.T, e *testkit.Env, ns, name string, audiences ...string) string {
+	t.Helper()
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}}
+	tr := &authv1.TokenRequest{Spec: authv1.TokenRequestSpec{Audiences: audiences, ExpirationSeconds: ptr.To[int64](3600)}}
+	if err := e.Client.SubResource("token").Create(context.Background(), sa, tr); err != nil {
+		t.Fatal(err)
+	}
+	return tr.Status.Token
+}
+
+// apiServerAudiences are the audiences the API server gives a token
+// requested with none: what a token must never carry when it goes to a
+// store's server.
+func apiServerAudiences(t *testing.T, e *testkit.Env, ns string) []string {
+	t.Helper()
+	create(t, e, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "audience-probe", Namespace: ns}})
+	aud := tokenClaims(t, mintToken(t, e, ns, "audience-probe")).Aud
+	if len(aud) == 0 {
+		t.Fatal("a token requested with no audience has none")
+	}
+	return aud
+}
+
+// startVaultES starts a controller that serves stores of a class of its
+// own with the real Vault provider, so no other test's controller touches
+// them.
+func startVaultES(t *testing.T) (*testkit.Env, *running, string) {
+	t.Helper()
+	class := "identity-" + utilrand.String(6)
+	reg := providers.NewRegistry()
+	reg.Register(providers.Vault, vault.New())
+	e, r := setup(t, func(o *controller.Options) {
+		o.ES = controller.ESOptions{
+			Providers: reg, ControllerClass: class, FloodGate: true, StoreInterval: time.Minute,
+			DedupeTTL: time.Second, Workers: 2,
+		}
+	})
+	return e, r, class
+}
+
+// waitStoreReady waits for a store's Ready condition to have status and a
+// message containing msg, and returns the condition.
+func waitStoreReady(t *testing.T, e *testkit.Env, obj client.Object, status corev1.ConditionStatus, msg string) esv1.SecretStoreStatusCondition {
+	t.Helper()
+	var got esv1.SecretStoreStatusCondition
+	testkit.Eventually(t, 30*time.Second, func() (bool, error) {
+		if err := e.Client.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
+			return false, err
+		}
+		var st esv1.SecretStoreStatus
+		switch s := obj.(type) {
+		case *esv1.SecretStore:
+			st = s.Status
+		case *esv1.ClusterSecretStore:
+			st = s.Status
+		}
+		for _, c := range st.Conditions {
+			if c.Type == esv1.SecretStoreReady {
+				got = c
+				if c.Status == status && strings.Contains(c.Message, msg) {
+					return true, nil
+				}
+				return false, fmt.Errorf("Ready is %s (%s): %s", c.Status, c.Reason, c.Message)
+			}
+		}
+		return false, errors.New("no Ready condition yet")
+	})
+	return got
+}
+
+// TestServiceAccountRefTokenAudiences: ServiceAccount tokens the Vault
+// provider requests through the core for serviceAccountRef (kubernetes
+// auth) and kubernetesServiceAccountToken (jwt auth) carry "vault" or the
+// audiences the store names, never the API server's, and live 10 minutes
+// unless the store asks longer. The store specs are tenant input.
+func TestServiceAccountRefTokenAudiences(t *testing.T) {
+	rv := newRecordingVault(t)
+	e, r, class := startVaultES(t)
+	create(t, e, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "reader", Namespace: r.ns}})
+	apiAud := apiServerAudiences(t, e, r.ns)
+	sa := func(aud ...string) *esv1.VaultKubernetesServiceAccountTokenAuth {
+		s := &esv1.VaultKubernetesServiceAccountTokenAuth{}
+		s.ServiceAccountRef.Name = "reader"
+		s.ServiceAccountRef.Audiences = aud
+		return s
+	}
+	tests := []struct {
+		name    string
+		auth    esv1.VaultAuth
+		wantAud []string
+		wantTTL int64
+	}{
+		{"kubernetes serviceAccountRef", esv1.VaultAuth{Kubernetes: &esv1.VaultKubernetesAuth{
+			Role: "kubernetes serviceAccountRef", ServiceAccountRef: &sa().ServiceAccountRef,
+		}}, []string{"vault"}, 600},
+		{"kubernetes serviceAccountRef audiences", esv1.VaultAuth{Kubernetes: &esv1.VaultKubernetesAuth{
+			Role: "kubernetes serviceAccountRef audiences", ServiceAccountRef: &sa("https://vault.example.com").ServiceAccountRef,
+		}}, []string{"https://vault.example.com"}, 600},
+		{"jwt kubernetesServiceAccountToken", esv1.VaultAuth{JWT: &esv1.VaultJwtAuth{
+			Role: "jwt kubernetesServiceAccountToken", KubernetesServiceAccountToken: sa(),
+		}}, []string{"vault"}, 600},
+		{"jwt empty audiences and longer expiry", esv1.VaultAuth{JWT: &esv1.VaultJwtAuth{
+			Role: "jwt empty audiences and longer expiry", KubernetesServiceAccountToken: func() *esv1.VaultKubernetesServiceAccountTokenAuth {
+				s := sa()
+				//lint:ignore SA1019 ESO still honours both deprecated fields.
+				s.Audiences, s.ExpirationSeconds = []string{}, ptr.To[int64](1200)
+				return s
+			}(),
+		}}, []string{"vault"}, 1200},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			store := &esv1.SecretStore{
+				ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("sa-%d", i), Namespace: r.ns},
+				Spec: esv1.SecretStoreSpec{Controller: class, Provider: &esv1.SecretStoreProvider{Vault: &esv1.VaultProvider{
+					Server: rv.URL, Auth: &tt.auth,
+				}}},
+			}
+			create(t, e, store)
+			waitStoreReady(t, e, store, corev1.ConditionTrue, "")
+			jwts := rv.logins(t, tt.name)
+			if len(jwts) == 0 {
+				t.Fatal("no login")
+			}
+			got := tokenClaims(t, jwts[0])
+			if !slices.Equal(got.Aud, tt.wantAud) {
+				t.Errorf("audiences %q, want %q", got.Aud, tt.wantAud)
+			}
+			for _, a := range apiAud {
+				if slices.Contains(got.Aud, a) {
+					t.Errorf("token carries the API server's audience %q", a)
+				}
+			}
+			if d := got.Exp - got.Iat; d != tt.wantTTL {
+				t.Errorf("token valid for %d s, want %d", d, tt.wantTTL)
+			}
+		})
+	}
+}
