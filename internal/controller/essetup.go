@@ -2,9 +2,11 @@ package controller
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -40,6 +42,11 @@ type ESOptions struct {
 	Spread time.Duration
 	// Workers is the number of concurrent ExternalSecret reconciles.
 	Workers int
+	// AllowControllerIdentity lends the controller's own ServiceAccount to
+	// ClusterSecretStores that name no credentials. Off, no store gets it;
+	// a SecretStore never does. The controller must then run as a
+	// ServiceAccount, which it finds out at start.
+	AllowControllerIdentity bool
 }
 
 const (
@@ -63,11 +70,19 @@ func setupExternalSecrets(ctx context.Context, mgr manager.Manager, opts ESOptio
 	if err != nil {
 		return err
 	}
+	var self *types.NamespacedName
+	if opts.AllowControllerIdentity {
+		sa, err := ownServiceAccount(ctx, mgr.GetConfig())
+		if err != nil {
+			return fmt.Errorf("--%s: %w", flagAllowControllerIdentity, err)
+		}
+		self = &sa
+	}
 	reads := syncer.NewReads(opts.DedupeTTL)
 	api := mgr.GetAPIReader()
 	clients := syncer.NewClientCache(syncer.ClientCacheOptions{
 		Registry:    opts.Providers,
-		Kube:        func(s providers.Store) syncer.TrackingKube { return newStoreKube(api, core, s) },
+		Kube:        func(s providers.Store) syncer.TrackingKube { return newStoreKube(api, core, s, self) },
 		Reads:       reads,
 		Recheck:     30 * time.Second,
 		IdleTimeout: 30 * time.Minute,

@@ -17,8 +17,10 @@ import (
 
 	authv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -148,21 +150,42 @@ func apiServerAudiences(t *testing.T, e *testkit.Env, ns string) []string {
 	return aud
 }
 
-// startVaultES starts a controller that serves stores of a class of its
-// own with the real Vault provider, so no other test's controller touches
-// them.
-func startVaultES(t *testing.T) (*testkit.Env, *running, string) {
+// startVaultES starts a controller, reaching the API server through cfg,
+// that serves stores of a class of its own with the real Vault provider,
+// so no other test's controller touches them. allow is the operator's
+// --allow-cluster-store-controller-identity.
+func startVaultES(t *testing.T, e *testkit.Env, cfg *rest.Config, allow bool) (*running, string) {
 	t.Helper()
 	class := "identity-" + utilrand.String(6)
 	reg := providers.NewRegistry()
 	reg.Register(providers.Vault, vault.New())
-	e, r := setup(t, func(o *controller.Options) {
+	r := startAs(t, cfg, e.Namespace(t), e.Namespace(t), func(o *controller.Options) {
 		o.ES = controller.ESOptions{
 			Providers: reg, ControllerClass: class, FloodGate: true, StoreInterval: time.Minute,
-			DedupeTTL: time.Second, Workers: 2,
+			DedupeTTL: time.Second, Workers: 2, AllowControllerIdentity: allow,
 		}
 	})
-	return e, r, class
+	return r, class
+}
+
+// kubernetesStore is a store of kind in namespace ns (none for a
+// ClusterSecretStore) that logs in to server with Vault's kubernetes
+// method and names no credentials: the controller's own identity.
+func kubernetesStore(t *testing.T, e *testkit.Env, kind, ns, name, class, server, role string) client.Object {
+	t.Helper()
+	spec := esv1.SecretStoreSpec{Controller: class, Provider: &esv1.SecretStoreProvider{Vault: &esv1.VaultProvider{
+		// No path: validation then asks no more than a lookup-self.
+		Server: server, Auth: &esv1.VaultAuth{Kubernetes: &esv1.VaultKubernetesAuth{Role: role}},
+	}}}
+	var obj client.Object
+	if kind == esv1.ClusterSecretStoreKind {
+		obj = &esv1.ClusterSecretStore{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: spec}
+	} else {
+		obj = &esv1.SecretStore{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Spec: spec}
+	}
+	create(t, e, obj)
+	t.Cleanup(func() { _ = e.Client.Delete(context.Background(), obj) })
+	return obj
 }
 
 // waitStoreReady waits for a store's Ready condition to have status and a
@@ -195,14 +218,102 @@ func waitStoreReady(t *testing.T, e *testkit.Env, obj client.Object, status core
 	return got
 }
 
+// TestStoreNeverGetsControllerIdentityByDefault: tenant SecretStores and a
+// ClusterSecretStore use Vault's kubernetes auth with neither
+// serviceAccountRef nor secretRef, pointing at a server that records
+// everything (the store spec and its server URL are the tenant's input).
+// The operator left --allow-cluster-store-controller-identity off. Store
+// validation alone used to send the controller's own token there; now both
+// stores are refused with a Ready condition that says why, and the server
+// receives no request at all.
+func TestStoreNeverGetsControllerIdentityByDefault(t *testing.T) {
+	e := testkit.RequireEnv(t, env)
+	rv := newRecordingVault(t)
+	r, class := startVaultES(t, e, e.Config, false)
+
+	tenant := kubernetesStore(t, e, esv1.SecretStoreKind, r.ns, "tenant", class, rv.URL, "tenant")
+	cluster := kubernetesStore(t, e, esv1.ClusterSecretStoreKind, "", "cluster-"+r.ns, class, rv.URL, "cluster")
+
+	c := waitStoreReady(t, e, tenant, corev1.ConditionFalse, "names neither serviceAccountRef nor secretRef")
+	if c.Reason != esv1.ReasonInvalidProviderConfig || !strings.Contains(c.Message, "a SecretStore must name its own credentials") {
+		t.Errorf("SecretStore Ready: %s: %s", c.Reason, c.Message)
+	}
+	c = waitStoreReady(t, e, cluster, corev1.ConditionFalse, "--allow-cluster-store-controller-identity")
+	if c.Reason != esv1.ReasonInvalidProviderConfig {
+		t.Errorf("ClusterSecretStore Ready: %s: %s", c.Reason, c.Message)
+	}
+	// Both stores are validated (and refused) by now; anything sent would
+	// have been sent before the condition was written.
+	for _, req := range rv.all() {
+		t.Errorf("Vault received %s %s (Authorization %q, X-Vault-Token %q, body %d bytes)",
+			req.method, req.path, req.header.Get("Authorization"), req.header.Get("X-Vault-Token"), len(req.body))
+	}
+}
+
+// TestClusterStoreControllerIdentityWhenAllowed: the operator starts the
+// controller with --allow-cluster-store-controller-identity, and the
+// controller runs as a ServiceAccount. A ClusterSecretStore naming no
+// credentials logs in with a fresh token of that ServiceAccount for
+// audience "vault", valid for 10 minutes, not with a token the API server
+// would accept; a tenant SecretStore is still refused and sends nothing.
+func TestClusterStoreControllerIdentityWhenAllowed(t *testing.T) {
+	e := testkit.RequireEnv(t, env)
+	ctx := context.Background()
+	saNS := e.Namespace(t)
+	create(t, e, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "sealsync-controller", Namespace: saNS}})
+	crb := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "identity-test-" + saNS},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "cluster-admin"},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "sealsync-controller", Namespace: saNS}},
+	}
+	create(t, e, crb)
+	t.Cleanup(func() { _ = e.Client.Delete(ctx, crb) })
+	asController := &rest.Config{
+		Host: e.Config.Host, BearerToken: mintToken(t, e, saNS, "sealsync-controller"),
+		TLSClientConfig: rest.TLSClientConfig{CAData: e.Config.CAData},
+	}
+	apiAud := apiServerAudiences(t, e, saNS)
+
+	rv := newRecordingVault(t)
+	r, class := startVaultES(t, e, asController, true)
+	tenant := kubernetesStore(t, e, esv1.SecretStoreKind, r.ns, "tenant", class, rv.URL, "tenant")
+	cluster := kubernetesStore(t, e, esv1.ClusterSecretStoreKind, "", "cluster-"+r.ns, class, rv.URL, "cluster")
+
+	waitStoreReady(t, e, cluster, corev1.ConditionTrue, "")
+	waitStoreReady(t, e, tenant, corev1.ConditionFalse, "a SecretStore must name its own credentials")
+	if jwts := rv.logins(t, "tenant"); len(jwts) != 0 {
+		t.Errorf("the SecretStore sent %d logins", len(jwts))
+	}
+	jwts := rv.logins(t, "cluster")
+	if len(jwts) == 0 {
+		t.Fatal("the ClusterSecretStore did not log in")
+	}
+	got := tokenClaims(t, jwts[0])
+	if want := "system:serviceaccount:" + saNS + ":sealsync-controller"; got.Sub != want {
+		t.Errorf("token subject %q, want %q", got.Sub, want)
+	}
+	if !slices.Equal(got.Aud, []string{"vault"}) {
+		t.Errorf("token audiences %q, want [vault]", got.Aud)
+	}
+	for _, a := range apiAud {
+		if slices.Contains(got.Aud, a) {
+			t.Errorf("token carries the API server's audience %q", a)
+		}
+	}
+	if d := got.Exp - got.Iat; d != providers.MinTokenExpiration {
+		t.Errorf("token valid for %d s, want %d", d, providers.MinTokenExpiration)
+	}
+}
+
 // TestServiceAccountRefTokenAudiences: ServiceAccount tokens the Vault
 // provider requests through the core for serviceAccountRef (kubernetes
 // auth) and kubernetesServiceAccountToken (jwt auth) carry "vault" or the
 // audiences the store names, never the API server's, and live 10 minutes
 // unless the store asks longer. The store specs are tenant input.
 func TestServiceAccountRefTokenAudiences(t *testing.T) {
+	e := testkit.RequireEnv(t, env)
 	rv := newRecordingVault(t)
-	e, r, class := startVaultES(t)
+	r, class := startVaultES(t, e, e.Config, false)
 	create(t, e, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "reader", Namespace: r.ns}})
 	apiAud := apiServerAudiences(t, e, r.ns)
 	sa := func(aud ...string) *esv1.VaultKubernetesServiceAccountTokenAuth {

@@ -10,12 +10,15 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	authv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	authv1client "k8s.io/client-go/kubernetes/typed/authentication/v1"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
@@ -38,6 +41,9 @@ type storeKube struct {
 	api   client.Reader
 	core  corev1client.CoreV1Interface
 	store providers.Store
+	// self is the controller's own ServiceAccount when the operator lends
+	// it to ClusterSecretStores; nil lends it to none.
+	self *types.NamespacedName
 
 	mu    sync.Mutex
 	reads map[string]string // "kind/ns/name" -> resourceVersion (or "" for tokens)
@@ -46,8 +52,8 @@ type storeKube struct {
 
 var _ syncer.TrackingKube = (*storeKube)(nil)
 
-func newStoreKube(api client.Reader, core corev1client.CoreV1Interface, store providers.Store) *storeKube {
-	return &storeKube{api: api, core: core, store: store, reads: map[string]string{}, sums: map[string]string{}}
+func newStoreKube(api client.Reader, core corev1client.CoreV1Interface, store providers.Store, self *types.NamespacedName) *storeKube {
+	return &storeKube{api: api, core: core, store: store, self: self, reads: map[string]string{}, sums: map[string]string{}}
 }
 
 // namespaceFor applies ESO's rule: a SecretStore reaches only its own
@@ -139,6 +145,70 @@ func (k *storeKube) ServiceAccountToken(ctx context.Context, ref esmeta.ServiceA
 		return "", err
 	}
 	return k.requestToken(ctx, types.NamespacedName{Namespace: ns, Name: ref.Name}, audiences, expirationSeconds)
+}
+
+// ControllerToken requests a token of the controller's own ServiceAccount,
+// if the store may use it (see controllerIdentity). A fresh token for the
+// store's audience, rather than the mounted one: the mounted token is
+// valid for the API server and for up to a year, so whoever runs the
+// store's server could act as the controller with it.
+func (k *storeKube) ControllerToken(ctx context.Context, audiences []string) (string, error) {
+	sa, err := k.controllerIdentity()
+	if err != nil {
+		return "", err
+	}
+	return k.requestToken(ctx, sa, audiences, providers.MinTokenExpiration)
+}
+
+// controllerIdentity is the one place that decides whether a store may act
+// as the controller: every way to the controller's own credentials goes
+// through it. A SecretStore never may: its author is a tenant who picks
+// the server the credentials go to. A ClusterSecretStore may when the
+// operator said so (--allow-cluster-store-controller-identity).
+func (k *storeKube) controllerIdentity() (types.NamespacedName, error) {
+	if k.store.Kind != esv1.ClusterSecretStoreKind {
+		return types.NamespacedName{}, fmt.Errorf("%w: a SecretStore must name its own credentials", providers.ErrControllerIdentity)
+	}
+	if k.self == nil {
+		return types.NamespacedName{}, fmt.Errorf("%w: the operator has not started the controller with --%s", providers.ErrControllerIdentity, flagAllowControllerIdentity)
+	}
+	return *k.self, nil
+}
+
+// ownServiceAccount asks the API server who the controller is (a
+// SelfSubjectReview, which every authenticated user may make) and returns
+// the ServiceAccount it runs as. Asking, rather than decoding the mounted
+// token, also works out of the cluster with a ServiceAccount's kubeconfig.
+func ownServiceAccount(ctx context.Context, cfg *rest.Config) (types.NamespacedName, error) {
+	c, err := authv1client.NewForConfig(cfg)
+	if err != nil {
+		return types.NamespacedName{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	r, err := c.SelfSubjectReviews().Create(ctx, &authv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	if err != nil {
+		return types.NamespacedName{}, fmt.Errorf("find the controller's own identity: %w", err)
+	}
+	sa, ok := serviceAccountOf(r.Status.UserInfo.Username)
+	if !ok {
+		return types.NamespacedName{}, fmt.Errorf("the controller runs as %q, not as a ServiceAccount", r.Status.UserInfo.Username)
+	}
+	return sa, nil
+}
+
+// serviceAccountOf parses a ServiceAccount's user name,
+// system:serviceaccount:<namespace>:<name>.
+func serviceAccountOf(user string) (types.NamespacedName, bool) {
+	rest, ok := strings.CutPrefix(user, "system:serviceaccount:")
+	if !ok {
+		return types.NamespacedName{}, false
+	}
+	ns, name, ok := strings.Cut(rest, ":")
+	if !ok || ns == "" || name == "" || strings.Contains(name, ":") {
+		return types.NamespacedName{}, false
+	}
+	return types.NamespacedName{Namespace: ns, Name: name}, true
 }
 
 // requestToken asks the TokenRequest API for a token of sa. An empty

@@ -293,8 +293,9 @@ func parseKubernetes(k *esv1.VaultKubernetesAuth) (*kubernetesLogin, error) {
 		return nil, errors.New("auth.kubernetes.role is required")
 	}
 	m := &kubernetesLogin{mount: mountOr(k.Path, esv1.DefaultVaultKubernetesMountPath), role: k.Role, audiences: []string{defaultAudience}}
-	// As in ESO, serviceAccountRef wins over secretRef, and with neither
-	// the controller's own mounted token is used.
+	// As in ESO, serviceAccountRef wins over secretRef. With neither, the
+	// controller's own identity is asked of the core, which lends it only
+	// to ClusterSecretStores the operator allowed.
 	switch {
 	case k.ServiceAccountRef != nil:
 		if k.ServiceAccountRef.Name == "" {

@@ -41,6 +41,12 @@
 // audience. Tokens live 600 seconds, the shortest the API grants, unless
 // kubernetesServiceAccountToken.expirationSeconds asks for longer.
 //
+// With neither serviceAccountRef nor secretRef, the kubernetes method asks
+// the core for the controller's own identity and never reads the
+// controller's token file: the core refuses every SecretStore, and every
+// ClusterSecretStore unless the operator allowed it, before anything is
+// sent (see providers.Kube.ControllerToken).
+//
 // # Find
 //
 // dataFrom.find lists recursively under find.path (the mount's root when
@@ -65,6 +71,9 @@
 //     roleId);
 //   - in dataFrom.extract, numbers keep the digits Vault returned (ESO re-formats floats); a single property is formatted as ESO formats it;
 //   - no VAULT_* variable of the controller's environment affects a store;
+//   - kubernetes auth without serviceAccountRef or secretRef is refused
+//     unless the core lends the controller's identity (ESO sends the
+//     controller's mounted token to any store's server);
 //   - requested ServiceAccount tokens default to audience "vault" for the
 //     kubernetes method too, and an explicitly empty audiences list of
 //     kubernetesServiceAccountToken still means "vault" (ESO: the API

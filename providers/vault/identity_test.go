@@ -2,6 +2,7 @@ package vault
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 
 	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
 	esmeta "github.com/sealsync/sealsync/api/meta/v1"
+	"github.com/sealsync/sealsync/providers"
 )
 
 // loginRecorder is a plain-HTTP "Vault" that records every request and
@@ -46,6 +48,46 @@ func (l *loginRecorder) requests() ([]string, []string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return slices.Clone(l.paths), slices.Clone(l.bodies)
+}
+
+// TestKubernetesAuthWithoutCredentials: a store with kubernetes auth and
+// neither serviceAccountRef nor secretRef (tenant input, as is the server
+// URL) asks the core for the controller's identity with audience "vault".
+// When the core refuses (as it does for every SecretStore), nothing
+// reaches the server; when it lends a token, that token is the login's.
+func TestKubernetesAuthWithoutCredentials(t *testing.T) {
+	srv := newLoginRecorder(t)
+	store := vaultStore(func(p *esv1.VaultProvider) {
+		p.Server = srv.URL
+		p.Auth = &esv1.VaultAuth{Kubernetes: &esv1.VaultKubernetesAuth{Role: "r"}}
+	})
+
+	kube := newMapKube()
+	_, err := New().NewClient(t.Context(), store, kube)
+	if !errors.Is(err, providers.ErrControllerIdentity) || !strings.Contains(err.Error(), "names neither serviceAccountRef nor secretRef") {
+		t.Fatalf("refused: error %v", err)
+	}
+	if paths, _ := srv.requests(); len(paths) != 0 {
+		t.Fatalf("the server received %d requests: %q", len(paths), paths)
+	}
+
+	var asked []string
+	kube.controllerToken = func(aud []string) (string, error) {
+		asked = aud
+		return "controller-jwt", nil
+	}
+	c, err := New().NewClient(t.Context(), store, kube)
+	if err != nil {
+		t.Fatalf("lent: %v", err)
+	}
+	defer c.Close(t.Context())
+	if !slices.Equal(asked, []string{"vault"}) {
+		t.Errorf("asked for audiences %q, want [vault]", asked)
+	}
+	paths, bodies := srv.requests()
+	if len(paths) == 0 || paths[0] != "/v1/auth/kubernetes/login" || !strings.Contains(bodies[0], `"jwt":"controller-jwt"`) {
+		t.Errorf("first request %q %q, want the login with the lent token", paths, bodies)
+	}
 }
 
 // TestServiceAccountTokenRequests: what the provider asks the core for a

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -26,6 +24,10 @@ import (
 type envKube struct {
 	c  ctrlclient.Client
 	ns string
+	// controller is the ServiceAccount of ns standing in for the
+	// controller's own, lent as the core lends it to a ClusterSecretStore
+	// the operator allowed; "" refuses as the core refuses a SecretStore.
+	controller string
 }
 
 var _ providers.Kube = envKube{}
@@ -55,6 +57,13 @@ func (k envKube) ServiceAccountToken(ctx context.Context, ref esmeta.ServiceAcco
 		return "", errors.New("no audience")
 	}
 	return saToken(ctx, k.c, k.ns, ref.Name, audiences, seconds)
+}
+
+func (k envKube) ControllerToken(ctx context.Context, audiences []string) (string, error) {
+	if k.controller == "" {
+		return "", fmt.Errorf("%w: a SecretStore must name its own credentials", providers.ErrControllerIdentity)
+	}
+	return saToken(ctx, k.c, k.ns, k.controller, audiences, providers.MinTokenExpiration)
 }
 
 // saToken requests a token for ServiceAccount ns/name; no audiences means
@@ -117,7 +126,8 @@ func kubernetesAuth(tb testing.TB, v *testkit.Vault, e *testkit.Env, ns string) 
 
 // TestAuthKubernetes logs in with Vault's kubernetes method against the
 // envtest API server. The store specs are tenant input; envKube plays the
-// core.
+// core, lending the controller's identity only where a case says the
+// operator allowed it.
 func TestAuthKubernetes(t *testing.T) {
 	v := testkit.RequireVault(t, vault)
 	e := testkit.RequireEnv(t, env)
@@ -176,23 +186,21 @@ func TestAuthKubernetes(t *testing.T) {
 		mustRead(t, c, key, "k8s")
 	})
 
-	t.Run("the controller's own token", func(t *testing.T) {
-		tok, err := saToken(ctx, e.Client, ns, "eso-reader", []string{"vault"}, 600)
-		if err != nil {
-			t.Fatal(err)
+	t.Run("the controller's own identity, lent by the core", func(t *testing.T) {
+		lent := kube
+		lent.controller = "eso-reader"
+		mustRead(t, newClient(t, store(esv1.VaultKubernetesAuth{Path: mount, Role: "reader"}), lent), key, "k8s")
+	})
+
+	t.Run("the controller's own identity, refused by the core", func(t *testing.T) {
+		before := auditLog(t)
+		_, err := New().NewClient(ctx, store(esv1.VaultKubernetesAuth{Path: mount, Role: "reader"}), kube)
+		if !errors.Is(err, providers.ErrControllerIdentity) {
+			t.Fatalf("error %v, want ErrControllerIdentity", err)
 		}
-		file := filepath.Join(t.TempDir(), "token")
-		if err := os.WriteFile(file, []byte(tok), 0o600); err != nil {
-			t.Fatal(err)
+		if log := auditSince(t, before); len(log) != 0 {
+			t.Errorf("Vault was asked %d times:\n%s", len(log), log)
 		}
-		p := New().(*provider)
-		p.tokenFile = file
-		pc, err := p.NewClient(ctx, store(esv1.VaultKubernetesAuth{Path: mount, Role: "reader"}), kube)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer pc.Close(ctx)
-		mustRead(t, pc.(*client), key, "k8s")
 	})
 
 	t.Run("service account not bound to the role", func(t *testing.T) {

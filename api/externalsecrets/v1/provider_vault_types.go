@@ -175,8 +175,10 @@ type VaultKubernetesAuth struct {
 	ServiceAccountRef *esmeta.ServiceAccountSelector `json:"serviceAccountRef,omitempty"`
 
 	// SecretRef reads a ServiceAccount token from a Secret (key "token"
-	// when none is given). Without serviceAccountRef or secretRef the
-	// controller's own token is used.
+	// when none is given). Without serviceAccountRef or secretRef a
+	// SecretStore is refused; a ClusterSecretStore logs in as the
+	// controller's own ServiceAccount (audience "vault") only when the
+	// controller runs with --allow-cluster-store-controller-identity.
 	// +optional
 	SecretRef *esmeta.SecretKeySelector `json:"secretRef,omitempty"`
 
