@@ -89,7 +89,7 @@ type kubernetesLogin struct {
 	serviceAccount *esmeta.ServiceAccountSelector
 	secretRef      *esmeta.SecretKeySelector
 	// audiences of a requested token, never empty: serviceAccountRef's, or
-	// "vault". The Vault role must name one of them as its audience.
+	// "vault". A Vault role that names an audience must name one of these.
 	audiences []string
 }
 

@@ -37,8 +37,8 @@
 // through the TokenRequest API, for the store's audiences or "vault", never
 // for the API server's own: the token goes to the server the store names,
 // and one for the API server's audience would work against the Kubernetes
-// API there. A kubernetes-method role in Vault must therefore name that
-// audience. Tokens live 600 seconds, the shortest the API grants, unless
+// API there. A kubernetes-method role in Vault that names an audience must
+// name that one. Tokens live 600 seconds, the shortest the API grants, unless
 // kubernetesServiceAccountToken.expirationSeconds asks for longer.
 //
 // With neither serviceAccountRef nor secretRef, the kubernetes method asks

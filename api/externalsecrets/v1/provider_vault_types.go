@@ -170,7 +170,8 @@ type VaultKubernetesAuth struct {
 
 	// ServiceAccountRef requests a token for this ServiceAccount with the
 	// TokenRequest API, for its audiences or "vault" when it names none
-	// (the Vault role's audience must match), valid for 10 minutes.
+	// (a Vault role's audience, if set, must be one of them), valid for 10
+	// minutes.
 	// +optional
 	ServiceAccountRef *esmeta.ServiceAccountSelector `json:"serviceAccountRef,omitempty"`
 
