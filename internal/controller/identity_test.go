@@ -305,6 +305,25 @@ func TestClusterStoreControllerIdentityWhenAllowed(t *testing.T) {
 	}
 }
 
+// TestControllerIdentityNeedsServiceAccount: the operator turns the flag
+// on but runs the controller as a user that is no ServiceAccount (the
+// test's administrator): the controller refuses to start, saying why,
+// rather than failing each ClusterSecretStore later.
+func TestControllerIdentityNeedsServiceAccount(t *testing.T) {
+	e := testkit.RequireEnv(t, env)
+	reg := providers.NewRegistry()
+	reg.Register(providers.Vault, vault.New())
+	_, err := controller.New(e.Config, controller.Options{
+		Keys:               controller.KeyOptions{Namespace: e.Namespace(t), Prefix: "sealed-secrets-key", Bits: testBits},
+		MetricsAddr:        "0",
+		SkipNameValidation: true,
+		ES:                 controller.ESOptions{Providers: reg, ControllerClass: "never-served", AllowControllerIdentity: true},
+	})
+	if err == nil || !strings.Contains(err.Error(), "--allow-cluster-store-controller-identity") || !strings.Contains(err.Error(), "not as a ServiceAccount") {
+		t.Fatalf("New: error %v, want a refusal to start", err)
+	}
+}
+
 // TestServiceAccountRefTokenAudiences: ServiceAccount tokens the Vault
 // provider requests through the core for serviceAccountRef (kubernetes
 // auth) and kubernetesServiceAccountToken (jwt auth) carry "vault" or the

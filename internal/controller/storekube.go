@@ -200,11 +200,11 @@ func ownServiceAccount(ctx context.Context, cfg *rest.Config) (types.NamespacedN
 // serviceAccountOf parses a ServiceAccount's user name,
 // system:serviceaccount:<namespace>:<name>.
 func serviceAccountOf(user string) (types.NamespacedName, bool) {
-	rest, ok := strings.CutPrefix(user, "system:serviceaccount:")
+	nsName, ok := strings.CutPrefix(user, "system:serviceaccount:")
 	if !ok {
 		return types.NamespacedName{}, false
 	}
-	ns, name, ok := strings.Cut(rest, ":")
+	ns, name, ok := strings.Cut(nsName, ":")
 	if !ok || ns == "" || name == "" || strings.Contains(name, ":") {
 		return types.NamespacedName{}, false
 	}
