@@ -33,10 +33,12 @@
 // controller's identity (the AWS default chain, say) adds a method to
 // [Kube] that the core guards the same way, rather than reading it itself.
 //
-// ServiceAccount tokens are always requested for an audience (never the
-// API server's own, which an empty list means) and for the shortest
-// lifetime that serves one login, so a token that reaches the store's
-// server cannot be replayed against the Kubernetes API and soon expires.
+// ServiceAccount tokens are always requested for an audience, never one
+// the API server accepts (which an empty list means, and which a store
+// may not name either: the core learns the API server's audiences and
+// refuses them), and for the shortest lifetime that serves one login, so
+// a token that reaches the store's server cannot be replayed against the
+// Kubernetes API and soon expires.
 package providers
 
 import (
@@ -74,15 +76,18 @@ type Kube interface {
 	// names, through the TokenRequest API. audiences is the token's whole
 	// audience list (ref.Audiences is not added to it) and must not be
 	// empty: an empty list would ask for the API server's own audience, a
-	// token that works against the Kubernetes API. expirationSeconds 0
-	// asks for [MinTokenExpiration].
+	// token that works against the Kubernetes API. For the same reason it
+	// fails with [ErrAPIServerAudience], before any token is requested,
+	// when one of audiences is an audience the API server accepts.
+	// expirationSeconds 0 asks for [MinTokenExpiration].
 	ServiceAccountToken(ctx context.Context, ref esmeta.ServiceAccountSelector, audiences []string, expirationSeconds int64) (string, error)
 	// ControllerToken returns a token of the controller's own
 	// ServiceAccount for audiences (not empty), valid for
 	// [MinTokenExpiration], for a store that names no credentials of its
 	// own. It fails with [ErrControllerIdentity], before any request, for
 	// every SecretStore, and for a ClusterSecretStore unless the operator
-	// allowed it.
+	// allowed it; and with [ErrAPIServerAudience] as ServiceAccountToken
+	// does.
 	ControllerToken(ctx context.Context, audiences []string) (string, error)
 }
 
@@ -94,6 +99,11 @@ const MinTokenExpiration = 600
 // ErrControllerIdentity is wrapped by [Kube.ControllerToken] when the
 // store may not use the controller's own identity; the error says why.
 var ErrControllerIdentity = errors.New("the controller's own identity is refused")
+
+// ErrAPIServerAudience is wrapped by [Kube.ServiceAccountToken] and
+// [Kube.ControllerToken] when a requested audience is one the Kubernetes
+// API server accepts; the error names the audience.
+var ErrAPIServerAudience = errors.New("the Kubernetes API server accepts it")
 
 // Provider builds clients for one kind of backend.
 type Provider interface {

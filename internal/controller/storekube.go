@@ -44,6 +44,9 @@ type storeKube struct {
 	// self is the controller's own ServiceAccount when the operator lends
 	// it to ClusterSecretStores; nil lends it to none.
 	self *types.NamespacedName
+	// apiAud refuses tokens for audiences the API server accepts; one for
+	// all stores.
+	apiAud *apiAudiences
 
 	mu    sync.Mutex
 	reads map[string]string // "kind/ns/name" -> resourceVersion (or "" for tokens)
@@ -52,8 +55,8 @@ type storeKube struct {
 
 var _ syncer.TrackingKube = (*storeKube)(nil)
 
-func newStoreKube(api client.Reader, core corev1client.CoreV1Interface, store providers.Store, self *types.NamespacedName) *storeKube {
-	return &storeKube{api: api, core: core, store: store, self: self, reads: map[string]string{}, sums: map[string]string{}}
+func newStoreKube(api client.Reader, core corev1client.CoreV1Interface, store providers.Store, self *types.NamespacedName, apiAud *apiAudiences) *storeKube {
+	return &storeKube{api: api, core: core, store: store, self: self, apiAud: apiAud, reads: map[string]string{}, sums: map[string]string{}}
 }
 
 // namespaceFor applies ESO's rule: a SecretStore reaches only its own
@@ -211,14 +214,19 @@ func serviceAccountOf(user string) (types.NamespacedName, bool) {
 	return types.NamespacedName{Namespace: ns, Name: name}, true
 }
 
-// requestToken asks the TokenRequest API for a token of sa. An empty
-// audience list is refused: the API server would fill in its own audience,
-// and the token, sent to the store's server, would work against the
-// Kubernetes API.
+// requestToken asks the TokenRequest API for a token of sa. The token
+// goes to the store's server, so it must not work against the Kubernetes
+// API: an empty audience list is refused (the API server would fill in
+// its own audience), and so is any audience the API server accepts, which
+// a store may list (a tenant naming a ServiceAccount more privileged than
+// themselves would otherwise get its API access sent where they choose).
 func (k *storeKube) requestToken(ctx context.Context, sa types.NamespacedName, audiences []string, expirationSeconds int64) (string, error) {
 	aud := slices.Compact(slices.Sorted(slices.Values(audiences)))
 	if len(aud) == 0 || aud[0] == "" {
 		return "", fmt.Errorf("token for service account %s: no audience (the API server's own is never requested)", sa)
+	}
+	if err := k.apiAud.refuse(ctx, sa, aud); err != nil {
+		return "", fmt.Errorf("token for service account %s: %w", sa, err)
 	}
 	if expirationSeconds <= 0 {
 		expirationSeconds = providers.MinTokenExpiration

@@ -35,7 +35,7 @@ func TestControllerIdentityRule(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			k := newStoreKube(nil, nil, providers.Store{Kind: tt.kind, Name: "s", Namespace: "tenant"}, tt.self)
+			k := newStoreKube(nil, nil, providers.Store{Kind: tt.kind, Name: "s", Namespace: "tenant"}, tt.self, nil)
 			sa, err := k.controllerIdentity()
 			if tt.wantErr == "" {
 				if err != nil || sa != *tt.self {
@@ -57,7 +57,7 @@ func TestControllerIdentityRule(t *testing.T) {
 // audiences are tenant input) is refused before the API server is asked,
 // which would fill in its own audience.
 func TestTokenNeedsAudience(t *testing.T) {
-	k := newStoreKube(nil, nil, providers.Store{Kind: esv1.SecretStoreKind, Name: "s", Namespace: "tenant"}, nil)
+	k := newStoreKube(nil, nil, providers.Store{Kind: esv1.SecretStoreKind, Name: "s", Namespace: "tenant"}, nil, nil)
 	for _, aud := range [][]string{nil, {}, {""}} {
 		_, err := k.ServiceAccountToken(context.Background(), esmeta.ServiceAccountSelector{Name: "reader"}, aud, 0)
 		if err == nil || !strings.Contains(err.Error(), "no audience") {
