@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
+	esmeta "github.com/sealsync/sealsync/api/meta/v1"
 	"github.com/sealsync/sealsync/internal/controller"
 	"github.com/sealsync/sealsync/internal/testkit"
 	"github.com/sealsync/sealsync/providers"
@@ -250,6 +251,25 @@ func TestStoreNeverGetsControllerIdentityByDefault(t *testing.T) {
 	}
 }
 
+// asServiceAccount creates ServiceAccount saNS/sealsync-controller, bound
+// to cluster-admin, and returns a config that reaches the API server as it:
+// a controller running as a ServiceAccount, as in a cluster.
+func asServiceAccount(t *testing.T, e *testkit.Env, saNS string) *rest.Config {
+	t.Helper()
+	create(t, e, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "sealsync-controller", Namespace: saNS}})
+	crb := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "identity-test-" + saNS},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "cluster-admin"},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "sealsync-controller", Namespace: saNS}},
+	}
+	create(t, e, crb)
+	t.Cleanup(func() { _ = e.Client.Delete(context.Background(), crb) })
+	return &rest.Config{
+		Host: e.Config.Host, BearerToken: mintToken(t, e, saNS, "sealsync-controller"),
+		TLSClientConfig: rest.TLSClientConfig{CAData: e.Config.CAData},
+	}
+}
+
 // TestClusterStoreControllerIdentityWhenAllowed: the operator starts the
 // controller with --allow-cluster-store-controller-identity, and the
 // controller runs as a ServiceAccount. A ClusterSecretStore naming no
@@ -258,20 +278,8 @@ func TestStoreNeverGetsControllerIdentityByDefault(t *testing.T) {
 // would accept; a tenant SecretStore is still refused and sends nothing.
 func TestClusterStoreControllerIdentityWhenAllowed(t *testing.T) {
 	e := testkit.RequireEnv(t, env)
-	ctx := context.Background()
 	saNS := e.Namespace(t)
-	create(t, e, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "sealsync-controller", Namespace: saNS}})
-	crb := &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "identity-test-" + saNS},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "cluster-admin"},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "sealsync-controller", Namespace: saNS}},
-	}
-	create(t, e, crb)
-	t.Cleanup(func() { _ = e.Client.Delete(ctx, crb) })
-	asController := &rest.Config{
-		Host: e.Config.Host, BearerToken: mintToken(t, e, saNS, "sealsync-controller"),
-		TLSClientConfig: rest.TLSClientConfig{CAData: e.Config.CAData},
-	}
+	asController := asServiceAccount(t, e, saNS)
 	apiAud := apiServerAudiences(t, e, saNS)
 
 	rv := newRecordingVault(t)
@@ -390,6 +398,86 @@ func TestServiceAccountRefTokenAudiences(t *testing.T) {
 			}
 			if d := got.Exp - got.Iat; d != tt.wantTTL {
 				t.Errorf("token valid for %d s, want %d", d, tt.wantTTL)
+			}
+		})
+	}
+}
+
+// TestServiceAccountRefAPIServerAudienceRefused: a tenant's SecretStore
+// names a ServiceAccount of its namespace (a deployer that may be more
+// privileged than the tenant) and lists the API server's own audience in
+// serviceAccountRef.audiences, or in kubernetesServiceAccountToken's
+// audiences: tenant input. The API server's audiences are its answer to a
+// TokenRequest with none (trusted), read here as the controller reads
+// them. Each such store is refused, Ready False with InvalidProviderConfig
+// naming the audience, and the server it names receives no request at all;
+// a store asking for another audience still logs in. The controller runs
+// as the test's administrator (it then learns the audiences with the
+// store's ServiceAccount) and as a ServiceAccount (with its own).
+func TestServiceAccountRefAPIServerAudienceRefused(t *testing.T) {
+	e := testkit.RequireEnv(t, env)
+	for _, as := range []string{"administrator", "ServiceAccount"} {
+		t.Run("controller as "+as, func(t *testing.T) {
+			cfg := e.Config
+			if as == "ServiceAccount" {
+				cfg = asServiceAccount(t, e, e.Namespace(t))
+			}
+			refusedVault, okVault := newRecordingVault(t), newRecordingVault(t)
+			r, class := startVaultES(t, e, cfg, false)
+			create(t, e, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "deployer", Namespace: r.ns}})
+			apiAud := apiServerAudiences(t, e, r.ns)
+			first, last := apiAud[0], apiAud[len(apiAud)-1]
+			kubernetes := func(aud ...string) esv1.VaultAuth {
+				ref := &esmeta.ServiceAccountSelector{Name: "deployer", Audiences: aud}
+				return esv1.VaultAuth{Kubernetes: &esv1.VaultKubernetesAuth{Role: "r", ServiceAccountRef: ref}}
+			}
+			jwt := func(refAud, aud []string) esv1.VaultAuth {
+				tok := &esv1.VaultKubernetesServiceAccountTokenAuth{ServiceAccountRef: esmeta.ServiceAccountSelector{Name: "deployer", Audiences: refAud}}
+				//lint:ignore SA1019 ESO still honours the deprecated field.
+				tok.Audiences = aud
+				return esv1.VaultAuth{JWT: &esv1.VaultJwtAuth{Role: "r", KubernetesServiceAccountToken: tok}}
+			}
+			tests := []struct {
+				name    string
+				auth    esv1.VaultAuth
+				refused string // the audience named in the refusal, "" when the store works
+			}{
+				{"kubernetes serviceAccountRef audiences", kubernetes(first), first},
+				{"kubernetes serviceAccountRef audiences among others", kubernetes("https://vault.example.com", last), last},
+				{"jwt serviceAccountRef audiences", jwt([]string{last}, nil), last},
+				{"jwt audiences", jwt(nil, []string{first}), first},
+				{"kubernetes, another audience", kubernetes("https://vault.example.com"), ""},
+			}
+			for i, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					server := okVault.URL
+					if tt.refused != "" {
+						server = refusedVault.URL
+					}
+					store := &esv1.SecretStore{
+						ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("aud-%d", i), Namespace: r.ns},
+						Spec: esv1.SecretStoreSpec{Controller: class, Provider: &esv1.SecretStoreProvider{Vault: &esv1.VaultProvider{
+							Server: server, Auth: &tt.auth,
+						}}},
+					}
+					create(t, e, store)
+					if tt.refused == "" {
+						waitStoreReady(t, e, store, corev1.ConditionTrue, "")
+						if len(okVault.logins(t, "r")) == 0 {
+							t.Error("no login")
+						}
+						return
+					}
+					c := waitStoreReady(t, e, store, corev1.ConditionFalse, fmt.Sprintf("audience %q is refused", tt.refused))
+					if c.Reason != esv1.ReasonInvalidProviderConfig || !strings.Contains(c.Message, "the Kubernetes API server accepts it") {
+						t.Errorf("Ready: %s: %s", c.Reason, c.Message)
+					}
+				})
+			}
+			// Every refused store has its condition by now, written after
+			// anything it could have sent.
+			for _, req := range refusedVault.all() {
+				t.Errorf("Vault received %s %s (body %d bytes)", req.method, req.path, len(req.body))
 			}
 		})
 	}
