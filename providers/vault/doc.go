@@ -37,7 +37,9 @@
 // through the TokenRequest API, for the store's audiences or "vault", never
 // for the API server's own: the token goes to the server the store names,
 // and one for the API server's audience would work against the Kubernetes
-// API there. A kubernetes-method role in Vault that names an audience must
+// API there. A store that lists an audience the API server accepts is
+// refused by the core (providers.ErrAPIServerAudience) before anything is
+// sent. A kubernetes-method role in Vault that names an audience must
 // name that one. Tokens live 600 seconds, the shortest the API grants, unless
 // kubernetesServiceAccountToken.expirationSeconds asks for longer.
 //
@@ -77,5 +79,7 @@
 //   - requested ServiceAccount tokens default to audience "vault" for the
 //     kubernetes method too, and an explicitly empty audiences list of
 //     kubernetesServiceAccountToken still means "vault" (ESO: the API
-//     server's audience in both cases).
+//     server's audience in both cases);
+//   - a store listing an audience the API server accepts is refused (ESO
+//     requests the token).
 package vault

@@ -244,7 +244,8 @@ type VaultKubernetesServiceAccountTokenAuth struct {
 	// ServiceAccountRef is the ServiceAccount to request the token for.
 	ServiceAccountRef esmeta.ServiceAccountSelector `json:"serviceAccountRef"`
 
-	// Audiences of the token. Unset means ["vault"].
+	// Audiences of the token. Unset means ["vault"]. An audience the
+	// Kubernetes API server accepts is refused.
 	//
 	// Deprecated: set serviceAccountRef.audiences instead.
 	// +optional
