@@ -18,6 +18,27 @@
 // Secrets and ConfigMaps a store references and service-account tokens,
 // they ask of [Kube], which the core implements with the namespace rules
 // enforced: a SecretStore reaches only its own namespace.
+//
+// # The controller's own identity
+//
+// A store's spec is written by whoever may create it, and it names the
+// server credentials are sent to. So a provider never uses an identity it
+// finds around the controller process: not the mounted ServiceAccount
+// token, not the environment, not an SDK's default credential chain,
+// instance metadata or a workload-identity token file (AWS IRSA, GCP
+// Workload Identity). The controller's own identity is reachable only
+// through the core, [Kube.ControllerToken] today, and the core lends it to
+// a ClusterSecretStore only, and only when the operator allowed it; a
+// SecretStore never gets it. A provider that needs another form of the
+// controller's identity (the AWS default chain, say) adds a method to
+// [Kube] that the core guards the same way, rather than reading it itself.
+//
+// ServiceAccount tokens are always requested for an audience, never one
+// the API server accepts (which an empty list means, and which a store
+// may not name either: the core learns the API server's audiences and
+// refuses them), and for the shortest lifetime that serves one login, so
+// a token that reaches the store's server cannot be replayed against the
+// Kubernetes API and soon expires.
 package providers
 
 import (
@@ -51,10 +72,38 @@ type Kube interface {
 	// ConfigMapKey returns one key of a ConfigMap in namespace (empty:
 	// the store's).
 	ConfigMapKey(ctx context.Context, namespace, name, key string) ([]byte, error)
-	// ServiceAccountToken returns a short-lived token for a service account
-	// through the TokenRequest API.
+	// ServiceAccountToken returns a token for the service account ref
+	// names, through the TokenRequest API. audiences is the token's whole
+	// audience list (ref.Audiences is not added to it) and must not be
+	// empty: an empty list would ask for the API server's own audience, a
+	// token that works against the Kubernetes API. For the same reason it
+	// fails with [ErrAPIServerAudience], before any token is requested,
+	// when one of audiences is an audience the API server accepts.
+	// expirationSeconds 0 asks for [MinTokenExpiration].
 	ServiceAccountToken(ctx context.Context, ref esmeta.ServiceAccountSelector, audiences []string, expirationSeconds int64) (string, error)
+	// ControllerToken returns a token of the controller's own
+	// ServiceAccount for audiences (not empty), valid for
+	// [MinTokenExpiration], for a store that names no credentials of its
+	// own. It fails with [ErrControllerIdentity], before any request, for
+	// every SecretStore, and for a ClusterSecretStore unless the operator
+	// allowed it; and with [ErrAPIServerAudience] as ServiceAccountToken
+	// does.
+	ControllerToken(ctx context.Context, audiences []string) (string, error)
 }
+
+// MinTokenExpiration is the shortest lifetime, in seconds, the
+// TokenRequest API grants a ServiceAccount token: 10 minutes. A token only
+// has to outlive the login it is sent with.
+const MinTokenExpiration = 600
+
+// ErrControllerIdentity is wrapped by [Kube.ControllerToken] when the
+// store may not use the controller's own identity; the error says why.
+var ErrControllerIdentity = errors.New("the controller's own identity is refused")
+
+// ErrAPIServerAudience is wrapped by [Kube.ServiceAccountToken] and
+// [Kube.ControllerToken] when a requested audience is one the Kubernetes
+// API server accepts; the error names the audience.
+var ErrAPIServerAudience = errors.New("the Kubernetes API server accepts it")
 
 // Provider builds clients for one kind of backend.
 type Provider interface {

@@ -2,9 +2,11 @@ package controller
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -13,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -40,6 +43,11 @@ type ESOptions struct {
 	Spread time.Duration
 	// Workers is the number of concurrent ExternalSecret reconciles.
 	Workers int
+	// AllowControllerIdentity lends the controller's own ServiceAccount to
+	// ClusterSecretStores that name no credentials. Off, no store gets it;
+	// a SecretStore never does. The controller must then run as a
+	// ServiceAccount, which it finds out at start.
+	AllowControllerIdentity bool
 }
 
 const (
@@ -63,11 +71,28 @@ func setupExternalSecrets(ctx context.Context, mgr manager.Manager, opts ESOptio
 	if err != nil {
 		return err
 	}
+	// The controller's own ServiceAccount, if it runs as one, is lent to
+	// ClusterSecretStores only when the operator allows it, but always
+	// serves to learn the API server's audiences.
+	own, ownErr := ownServiceAccount(ctx, mgr.GetConfig())
+	var self, learnWith *types.NamespacedName
+	if ownErr == nil {
+		learnWith = &own
+	} else {
+		log.FromContext(ctx).V(1).Info("the API server's token audiences will be learned with the first ServiceAccount a store names", "reason", ownErr.Error())
+	}
+	if opts.AllowControllerIdentity {
+		if ownErr != nil {
+			return fmt.Errorf("--%s: %w", flagAllowControllerIdentity, ownErr)
+		}
+		self = &own
+	}
+	apiAud := newAPIAudiences(core, learnWith)
 	reads := syncer.NewReads(opts.DedupeTTL)
 	api := mgr.GetAPIReader()
 	clients := syncer.NewClientCache(syncer.ClientCacheOptions{
 		Registry:    opts.Providers,
-		Kube:        func(s providers.Store) syncer.TrackingKube { return newStoreKube(api, core, s) },
+		Kube:        func(s providers.Store) syncer.TrackingKube { return newStoreKube(api, core, s, self, apiAud) },
 		Reads:       reads,
 		Recheck:     30 * time.Second,
 		IdleTimeout: 30 * time.Minute,

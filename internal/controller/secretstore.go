@@ -124,7 +124,8 @@ func (r *StoreReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 		switch {
 		case errors.Is(err, errReferentAuth):
 			reason, msg = esv1.ReasonValidationUnknown, "store validated per ExternalSecret: "+err.Error()
-		case errors.Is(err, providers.ErrNotRegistered) || isConfigError(err):
+		case errors.Is(err, providers.ErrNotRegistered) || errors.Is(err, providers.ErrControllerIdentity) ||
+			errors.Is(err, providers.ErrAPIServerAudience) || isConfigError(err):
 			status, reason, msg = corev1.ConditionFalse, esv1.ReasonInvalidProviderConfig, err.Error()
 		default:
 			status, reason, msg = corev1.ConditionFalse, esv1.ReasonValidationFailed, err.Error()

@@ -6,15 +6,19 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	authv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	authv1client "k8s.io/client-go/kubernetes/typed/authentication/v1"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
@@ -37,6 +41,12 @@ type storeKube struct {
 	api   client.Reader
 	core  corev1client.CoreV1Interface
 	store providers.Store
+	// self is the controller's own ServiceAccount when the operator lends
+	// it to ClusterSecretStores; nil lends it to none.
+	self *types.NamespacedName
+	// apiAud refuses tokens for audiences the API server accepts; one for
+	// all stores.
+	apiAud *apiAudiences
 
 	mu    sync.Mutex
 	reads map[string]string // "kind/ns/name" -> resourceVersion (or "" for tokens)
@@ -45,8 +55,8 @@ type storeKube struct {
 
 var _ syncer.TrackingKube = (*storeKube)(nil)
 
-func newStoreKube(api client.Reader, core corev1client.CoreV1Interface, store providers.Store) *storeKube {
-	return &storeKube{api: api, core: core, store: store, reads: map[string]string{}, sums: map[string]string{}}
+func newStoreKube(api client.Reader, core corev1client.CoreV1Interface, store providers.Store, self *types.NamespacedName, apiAud *apiAudiences) *storeKube {
+	return &storeKube{api: api, core: core, store: store, self: self, apiAud: apiAud, reads: map[string]string{}, sums: map[string]string{}}
 }
 
 // namespaceFor applies ESO's rule: a SecretStore reaches only its own
@@ -126,9 +136,9 @@ func (k *storeKube) ConfigMapKey(ctx context.Context, namespace, name, key strin
 	return []byte(v), nil
 }
 
-// ServiceAccountToken requests a token for a service account. The token
-// itself is not part of the fingerprint (each request returns a new one);
-// the account and audiences are.
+// ServiceAccountToken requests a token for a service account the store
+// names. The token itself is not part of the fingerprint (each request
+// returns a new one); the account and audiences are.
 func (k *storeKube) ServiceAccountToken(ctx context.Context, ref esmeta.ServiceAccountSelector, audiences []string, expirationSeconds int64) (string, error) {
 	if ref.Name == "" {
 		return "", errNoName
@@ -137,17 +147,96 @@ func (k *storeKube) ServiceAccountToken(ctx context.Context, ref esmeta.ServiceA
 	if err != nil {
 		return "", err
 	}
-	aud := append(append([]string{}, ref.Audiences...), audiences...)
-	req := &authv1.TokenRequest{Spec: authv1.TokenRequestSpec{Audiences: aud}}
-	if expirationSeconds > 0 {
-		req.Spec.ExpirationSeconds = &expirationSeconds
-	}
-	tr, err := k.core.ServiceAccounts(ns).CreateToken(ctx, ref.Name, req, metav1.CreateOptions{})
+	return k.requestToken(ctx, types.NamespacedName{Namespace: ns, Name: ref.Name}, audiences, expirationSeconds)
+}
+
+// ControllerToken requests a token of the controller's own ServiceAccount,
+// if the store may use it (see controllerIdentity). A fresh token for the
+// store's audience, rather than the mounted one: the mounted token is
+// valid for the API server and for up to a year, so whoever runs the
+// store's server could act as the controller with it.
+func (k *storeKube) ControllerToken(ctx context.Context, audiences []string) (string, error) {
+	sa, err := k.controllerIdentity()
 	if err != nil {
-		return "", fmt.Errorf("token for service account %s/%s: %w", ns, ref.Name, err)
+		return "", err
 	}
-	sort.Strings(aud)
-	k.record("ServiceAccount/"+ns+"/"+ref.Name, "", []byte(strings.Join(aud, ",")))
+	return k.requestToken(ctx, sa, audiences, providers.MinTokenExpiration)
+}
+
+// controllerIdentity is the one place that decides whether a store may act
+// as the controller: every way to the controller's own credentials goes
+// through it. A SecretStore never may: its author is a tenant who picks
+// the server the credentials go to. A ClusterSecretStore may when the
+// operator said so (--allow-cluster-store-controller-identity).
+func (k *storeKube) controllerIdentity() (types.NamespacedName, error) {
+	if k.store.Kind != esv1.ClusterSecretStoreKind {
+		return types.NamespacedName{}, fmt.Errorf("%w: a SecretStore must name its own credentials", providers.ErrControllerIdentity)
+	}
+	if k.self == nil {
+		return types.NamespacedName{}, fmt.Errorf("%w: the operator has not started the controller with --%s", providers.ErrControllerIdentity, flagAllowControllerIdentity)
+	}
+	return *k.self, nil
+}
+
+// ownServiceAccount asks the API server who the controller is (a
+// SelfSubjectReview, which every authenticated user may make) and returns
+// the ServiceAccount it runs as. Asking, rather than decoding the mounted
+// token, also works out of the cluster with a ServiceAccount's kubeconfig.
+func ownServiceAccount(ctx context.Context, cfg *rest.Config) (types.NamespacedName, error) {
+	c, err := authv1client.NewForConfig(cfg)
+	if err != nil {
+		return types.NamespacedName{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	r, err := c.SelfSubjectReviews().Create(ctx, &authv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	if err != nil {
+		return types.NamespacedName{}, fmt.Errorf("find the controller's own identity: %w", err)
+	}
+	sa, ok := serviceAccountOf(r.Status.UserInfo.Username)
+	if !ok {
+		return types.NamespacedName{}, fmt.Errorf("the controller runs as %q, not as a ServiceAccount", r.Status.UserInfo.Username)
+	}
+	return sa, nil
+}
+
+// serviceAccountOf parses a ServiceAccount's user name,
+// system:serviceaccount:<namespace>:<name>.
+func serviceAccountOf(user string) (types.NamespacedName, bool) {
+	nsName, ok := strings.CutPrefix(user, "system:serviceaccount:")
+	if !ok {
+		return types.NamespacedName{}, false
+	}
+	ns, name, ok := strings.Cut(nsName, ":")
+	if !ok || ns == "" || name == "" || strings.Contains(name, ":") {
+		return types.NamespacedName{}, false
+	}
+	return types.NamespacedName{Namespace: ns, Name: name}, true
+}
+
+// requestToken asks the TokenRequest API for a token of sa. The token
+// goes to the store's server, so it must not work against the Kubernetes
+// API: an empty audience list is refused (the API server would fill in
+// its own audience), and so is any audience the API server accepts, which
+// a store may list (a tenant naming a ServiceAccount more privileged than
+// themselves would otherwise get its API access sent where they choose).
+func (k *storeKube) requestToken(ctx context.Context, sa types.NamespacedName, audiences []string, expirationSeconds int64) (string, error) {
+	aud := slices.Compact(slices.Sorted(slices.Values(audiences)))
+	if len(aud) == 0 || aud[0] == "" {
+		return "", fmt.Errorf("token for service account %s: no audience (the API server's own is never requested)", sa)
+	}
+	if err := k.apiAud.refuse(ctx, sa, aud); err != nil {
+		return "", fmt.Errorf("token for service account %s: %w", sa, err)
+	}
+	if expirationSeconds <= 0 {
+		expirationSeconds = providers.MinTokenExpiration
+	}
+	req := &authv1.TokenRequest{Spec: authv1.TokenRequestSpec{Audiences: aud, ExpirationSeconds: &expirationSeconds}}
+	tr, err := k.core.ServiceAccounts(sa.Namespace).CreateToken(ctx, sa.Name, req, metav1.CreateOptions{})
+	if err != nil {
+		return "", fmt.Errorf("token for service account %s: %w", sa, err)
+	}
+	k.record("ServiceAccount/"+sa.Namespace+"/"+sa.Name, "", []byte(strings.Join(aud, ",")))
 	return tr.Status.Token, nil
 }
 

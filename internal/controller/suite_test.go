@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -61,6 +62,13 @@ type optionFunc func(*controller.Options)
 // SealedSecrets in ns.
 func start(t *testing.T, keyNS, ns string, opts ...optionFunc) *running {
 	t.Helper()
+	return startAs(t, env.Config, keyNS, ns, opts...)
+}
+
+// startAs is start with the controller reaching the API server through
+// cfg, as some identity other than the test's administrator.
+func startAs(t *testing.T, cfg *rest.Config, keyNS, ns string, opts ...optionFunc) *running {
+	t.Helper()
 	o := controller.Options{
 		Keys: controller.KeyOptions{
 			Namespace: keyNS, Prefix: keysecret.DefaultPrefix, Bits: testBits,
@@ -73,7 +81,7 @@ func start(t *testing.T, keyNS, ns string, opts ...optionFunc) *running {
 	for _, f := range opts {
 		f(&o)
 	}
-	c, err := controller.New(env.Config, o)
+	c, err := controller.New(cfg, o)
 	if err != nil {
 		t.Fatal(err)
 	}

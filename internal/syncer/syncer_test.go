@@ -318,6 +318,9 @@ func (k *fakeKube) ConfigMapKey(context.Context, string, string, string) ([]byte
 func (k *fakeKube) ServiceAccountToken(context.Context, esmeta.ServiceAccountSelector, []string, int64) (string, error) {
 	return "", errors.New("no")
 }
+func (k *fakeKube) ControllerToken(context.Context, []string) (string, error) {
+	return "", errors.New("no")
+}
 func (k *fakeKube) Fingerprint() string { return k.content.Load().(string) }
 func (k *fakeKube) Changed(context.Context) (bool, error) {
 	return k.version.Load() != k.seen, nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	vaultapi "github.com/hashicorp/vault/api"
@@ -24,12 +23,10 @@ type loginMethod interface {
 	login(ctx context.Context, api *vaultapi.Client, env loginEnv) (*vaultapi.SecretAuth, error)
 }
 
-// loginEnv is where login methods read credentials from.
+// loginEnv is where login methods read credentials from: only what the
+// core hands out, never the controller's own files or environment.
 type loginEnv struct {
 	kube providers.Kube
-	// tokenFile is the controller's own ServiceAccount token, used by the
-	// Kubernetes method when the store names no other.
-	tokenFile string
 }
 
 // writeLogin posts data to auth/<mount>/<path> and returns the token the
@@ -91,6 +88,9 @@ type kubernetesLogin struct {
 	role           string
 	serviceAccount *esmeta.ServiceAccountSelector
 	secretRef      *esmeta.SecretKeySelector
+	// audiences of a requested token, never empty: serviceAccountRef's, or
+	// "vault". A Vault role that names an audience must name one of these.
+	audiences []string
 }
 
 func (m *kubernetesLogin) String() string { return "kubernetes at auth/" + m.mount }
@@ -99,9 +99,7 @@ func (m *kubernetesLogin) login(ctx context.Context, api *vaultapi.Client, env l
 	var jwt string
 	switch {
 	case m.serviceAccount != nil:
-		// ESO asks for the ServiceAccount's own audiences only; an empty
-		// list means the API server's default audience.
-		t, err := env.kube.ServiceAccountToken(ctx, *m.serviceAccount, m.serviceAccount.Audiences, defaultTokenExpiration)
+		t, err := env.kube.ServiceAccountToken(ctx, *m.serviceAccount, m.audiences, providers.MinTokenExpiration)
 		if err != nil {
 			return nil, fmt.Errorf("auth.kubernetes.serviceAccountRef: token for %q: %w", m.serviceAccount.Name, err)
 		}
@@ -113,11 +111,14 @@ func (m *kubernetesLogin) login(ctx context.Context, api *vaultapi.Client, env l
 		}
 		jwt = t
 	default:
-		b, err := os.ReadFile(env.tokenFile)
+		// ESO reads the controller's mounted token here, for any store.
+		// Only the core may lend that identity, and it refuses before
+		// anything is sent (see providers.Kube.ControllerToken).
+		t, err := env.kube.ControllerToken(ctx, m.audiences)
 		if err != nil {
-			return nil, fmt.Errorf("auth.kubernetes: no serviceAccountRef or secretRef, and the controller's own token is unreadable: %w", err)
+			return nil, fmt.Errorf("auth.kubernetes names neither serviceAccountRef nor secretRef: %w", err)
 		}
-		jwt = strings.TrimSpace(string(b))
+		jwt = t
 	}
 	return writeLogin(ctx, api, "auth/"+m.mount+"/login", map[string]any{"role": m.role, "jwt": jwt})
 }

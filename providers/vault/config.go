@@ -13,14 +13,12 @@ import (
 	"github.com/sealsync/sealsync/providers"
 )
 
-// Default ServiceAccount token settings, as ESO requests them.
 const (
-	// defaultTokenExpiration is the lifetime of a requested ServiceAccount
-	// token. It only has to outlive one login.
-	defaultTokenExpiration = 600 // seconds
-	// defaultJWTAudience is the audience of a ServiceAccount token for the
-	// JWT method when kubernetesServiceAccountToken names none.
-	defaultJWTAudience = "vault"
+	// defaultAudience is the audience of a requested ServiceAccount token
+	// when the store names none, for the Kubernetes and the JWT method
+	// alike. ESO uses it for JWT but asks the API server's own audience
+	// for Kubernetes; see the package doc.
+	defaultAudience = "vault"
 	// defaultKubernetesTokenKey is the key of a ServiceAccount token Secret.
 	defaultKubernetesTokenKey = "token"
 )
@@ -294,15 +292,19 @@ func parseKubernetes(k *esv1.VaultKubernetesAuth) (*kubernetesLogin, error) {
 	if strings.TrimSpace(k.Role) == "" {
 		return nil, errors.New("auth.kubernetes.role is required")
 	}
-	m := &kubernetesLogin{mount: mountOr(k.Path, esv1.DefaultVaultKubernetesMountPath), role: k.Role}
-	// As in ESO, serviceAccountRef wins over secretRef, and with neither
-	// the controller's own mounted token is used.
+	m := &kubernetesLogin{mount: mountOr(k.Path, esv1.DefaultVaultKubernetesMountPath), role: k.Role, audiences: []string{defaultAudience}}
+	// As in ESO, serviceAccountRef wins over secretRef. With neither, the
+	// controller's own identity is asked of the core, which lends it only
+	// to ClusterSecretStores the operator allowed.
 	switch {
 	case k.ServiceAccountRef != nil:
 		if k.ServiceAccountRef.Name == "" {
 			return nil, errors.New("auth.kubernetes.serviceAccountRef.name is empty")
 		}
 		m.serviceAccount = k.ServiceAccountRef
+		if len(k.ServiceAccountRef.Audiences) > 0 {
+			m.audiences = k.ServiceAccountRef.Audiences
+		}
 	case k.SecretRef != nil:
 		ref := withDefaultKey(*k.SecretRef, defaultKubernetesTokenKey)
 		if err := checkRef("auth.kubernetes.secretRef", ref); err != nil {
@@ -330,16 +332,17 @@ func parseJWT(j *esv1.VaultJwtAuth) (*jwtLogin, error) {
 		//lint:ignore SA1019 ESO still honours both deprecated fields, so a drop-in must too.
 		audiences, expiration := t.Audiences, t.ExpirationSeconds
 		// ESO requests the ServiceAccount's audiences plus these (default
-		// "vault").
+		// "vault"). Unlike ESO, an explicitly empty list still means
+		// "vault": a TokenRequest without audiences gets the API server's.
 		m.audiences = append(append([]string(nil), t.ServiceAccountRef.Audiences...), audiences...)
-		if audiences == nil {
-			m.audiences = append(m.audiences, defaultJWTAudience)
+		if audiences == nil || len(m.audiences) == 0 {
+			m.audiences = append(m.audiences, defaultAudience)
 		}
-		m.expiration = defaultTokenExpiration
+		m.expiration = providers.MinTokenExpiration
 		if expiration != nil {
-			if *expiration < 600 {
+			if *expiration < providers.MinTokenExpiration {
 				// The TokenRequest API refuses shorter tokens.
-				return nil, fmt.Errorf("auth.jwt.kubernetesServiceAccountToken.expirationSeconds %d is below 600", *expiration)
+				return nil, fmt.Errorf("auth.jwt.kubernetesServiceAccountToken.expirationSeconds %d is below %d", *expiration, providers.MinTokenExpiration)
 			}
 			m.expiration = *expiration
 		}

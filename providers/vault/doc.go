@@ -30,6 +30,25 @@
 // path. The client tells them apart with a lookup-self before logging in
 // again, so a denied path costs no login.
 //
+// # ServiceAccount tokens
+//
+// The kubernetes method (serviceAccountRef) and the jwt method
+// (kubernetesServiceAccountToken) send Vault a token the core requests
+// through the TokenRequest API, for the store's audiences or "vault", never
+// for the API server's own: the token goes to the server the store names,
+// and one for the API server's audience would work against the Kubernetes
+// API there. A store that lists an audience the API server accepts is
+// refused by the core (providers.ErrAPIServerAudience) before anything is
+// sent. A kubernetes-method role in Vault that names an audience must
+// name that one. Tokens live 600 seconds, the shortest the API grants, unless
+// kubernetesServiceAccountToken.expirationSeconds asks for longer.
+//
+// With neither serviceAccountRef nor secretRef, the kubernetes method asks
+// the core for the controller's own identity and never reads the
+// controller's token file: the core refuses every SecretStore, and every
+// ClusterSecretStore unless the operator allowed it, before anything is
+// sent (see providers.Kube.ControllerToken).
+//
 // # Find
 //
 // dataFrom.find lists recursively under find.path (the mount's root when
@@ -53,5 +72,14 @@
 //   - appRole with both roleId and roleRef is refused (ESO prefers
 //     roleId);
 //   - in dataFrom.extract, numbers keep the digits Vault returned (ESO re-formats floats); a single property is formatted as ESO formats it;
-//   - no VAULT_* variable of the controller's environment affects a store.
+//   - no VAULT_* variable of the controller's environment affects a store;
+//   - kubernetes auth without serviceAccountRef or secretRef is refused
+//     unless the core lends the controller's identity (ESO sends the
+//     controller's mounted token to any store's server);
+//   - requested ServiceAccount tokens default to audience "vault" for the
+//     kubernetes method too, and an explicitly empty audiences list of
+//     kubernetesServiceAccountToken still means "vault" (ESO: the API
+//     server's audience in both cases);
+//   - a store listing an audience the API server accepts is refused (ESO
+//     requests the token).
 package vault

@@ -2,9 +2,10 @@ package vault
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -25,6 +26,10 @@ import (
 type envKube struct {
 	c  ctrlclient.Client
 	ns string
+	// controller is the ServiceAccount of ns standing in for the
+	// controller's own, lent as the core lends it to a ClusterSecretStore
+	// the operator allowed; "" refuses as the core refuses a SecretStore.
+	controller string
 }
 
 var _ providers.Kube = envKube{}
@@ -50,9 +55,25 @@ func (k envKube) ConfigMapKey(ctx context.Context, _, name, key string) ([]byte,
 }
 
 func (k envKube) ServiceAccountToken(ctx context.Context, ref esmeta.ServiceAccountSelector, audiences []string, seconds int64) (string, error) {
-	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: ref.Name, Namespace: k.ns}}
+	if len(audiences) == 0 {
+		return "", errors.New("no audience")
+	}
+	return saToken(ctx, k.c, k.ns, ref.Name, audiences, seconds)
+}
+
+func (k envKube) ControllerToken(ctx context.Context, audiences []string) (string, error) {
+	if k.controller == "" {
+		return "", fmt.Errorf("%w: a SecretStore must name its own credentials", providers.ErrControllerIdentity)
+	}
+	return saToken(ctx, k.c, k.ns, k.controller, audiences, providers.MinTokenExpiration)
+}
+
+// saToken requests a token for ServiceAccount ns/name; no audiences means
+// the API server's own.
+func saToken(ctx context.Context, c ctrlclient.Client, ns, name string, audiences []string, seconds int64) (string, error) {
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}}
 	tr := &authv1.TokenRequest{Spec: authv1.TokenRequestSpec{Audiences: audiences, ExpirationSeconds: &seconds}}
-	if err := k.c.SubResource("token").Create(ctx, sa, tr); err != nil {
+	if err := c.SubResource("token").Create(ctx, sa, tr); err != nil {
 		return "", err
 	}
 	return tr.Status.Token, nil
@@ -81,31 +102,56 @@ func serviceAccount(tb testing.TB, e *testkit.Env, ns, name string, reviewer boo
 	tb.Cleanup(func() { _ = e.Client.Delete(context.Background(), crb) })
 }
 
+// kubernetesAuth enables Vault's kubernetes method for the envtest API
+// server. Vault runs outside the cluster, so it has no pod token of its own
+// to review logins with (disable_local_ca_jwt); it gets the token of a
+// ServiceAccount bound to system:auth-delegator instead, as Vault's docs
+// advise for that case. Without one Vault would review each login with the
+// login's own token, which works only for tokens the API server accepts,
+// and the tokens sealsync sends are for Vault alone.
+func kubernetesAuth(tb testing.TB, v *testkit.Vault, e *testkit.Env, ns string) string {
+	tb.Helper()
+	serviceAccount(tb, e, ns, "vault-reviewer", true)
+	reviewer, err := saToken(tb.Context(), e.Client, ns, "vault-reviewer", nil, 3600)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	mount := enableAuth(tb, v, "kubernetes")
+	write(tb, v, "auth/"+mount+"/config", map[string]any{
+		"kubernetes_host":      e.Config.Host,
+		"kubernetes_ca_cert":   string(e.Config.CAData),
+		"disable_local_ca_jwt": true,
+		"token_reviewer_jwt":   reviewer,
+	})
+	return mount
+}
+
+// TestAuthKubernetes logs in with Vault's kubernetes method against the
+// envtest API server. The store specs are tenant input; envKube plays the
+// core, lending the controller's identity only where a case says the
+// operator allowed it.
 func TestAuthKubernetes(t *testing.T) {
 	v := testkit.RequireVault(t, vault)
 	e := testkit.RequireEnv(t, env)
 	ctx := t.Context()
 	ns := e.Namespace(t)
 	key, policy := seedApp(t, v, "k8s")
-	serviceAccount(t, e, ns, "eso-reader", true)
-	serviceAccount(t, e, ns, "no-review", false)
-	serviceAccount(t, e, ns, "stranger", true)
+	serviceAccount(t, e, ns, "eso-reader", false)
+	serviceAccount(t, e, ns, "stranger", false)
 
-	// Vault runs outside the cluster: it has no pod token of its own to
-	// review with (disable_local_ca_jwt), so without token_reviewer_jwt it
-	// sends each login's JWT as the TokenReview bearer.
-	mount := enableAuth(t, v, "kubernetes")
-	write(t, v, "auth/"+mount+"/config", map[string]any{
-		"kubernetes_host":      e.Config.Host,
-		"kubernetes_ca_cert":   string(e.Config.CAData),
-		"disable_local_ca_jwt": true,
-	})
-	write(t, v, "auth/"+mount+"/role/reader", map[string]any{
-		"bound_service_account_names":      []string{"eso-reader", "no-review"},
-		"bound_service_account_namespaces": []string{ns},
-		"token_policies":                   policy,
-		"token_ttl":                        "1h",
-	})
+	mount := kubernetesAuth(t, v, e, ns)
+	role := func(name, audience string) {
+		write(t, v, "auth/"+mount+"/role/"+name, map[string]any{
+			"bound_service_account_names":      []string{"eso-reader"},
+			"bound_service_account_namespaces": []string{ns},
+			"token_policies":                   policy,
+			"token_ttl":                        "1h",
+			"audience":                         audience,
+		})
+	}
+	// The audience sealsync requests by default, which the role must name.
+	role("reader", "vault")
+	role("custom-audience", "https://vault.example.com")
 	kube := envKube{c: e.Client, ns: ns}
 	store := func(auth esv1.VaultKubernetesAuth) providers.Store {
 		s := storeFor(v, func(p *esv1.VaultProvider) { p.Auth = &esv1.VaultAuth{Kubernetes: &auth} })
@@ -124,8 +170,13 @@ func TestAuthKubernetes(t *testing.T) {
 		}
 	})
 
+	t.Run("serviceAccountRef with the role's audience", func(t *testing.T) {
+		sa := &esmeta.ServiceAccountSelector{Name: "eso-reader", Audiences: []string{"https://vault.example.com"}}
+		mustRead(t, newClient(t, store(esv1.VaultKubernetesAuth{Path: mount, Role: "custom-audience", ServiceAccountRef: sa}), kube), key, "k8s")
+	})
+
 	t.Run("secretRef to a token Secret", func(t *testing.T) {
-		tok, err := kube.ServiceAccountToken(ctx, esmeta.ServiceAccountSelector{Name: "eso-reader"}, nil, 600)
+		tok, err := saToken(ctx, e.Client, ns, "eso-reader", []string{"vault"}, 600)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -137,23 +188,21 @@ func TestAuthKubernetes(t *testing.T) {
 		mustRead(t, c, key, "k8s")
 	})
 
-	t.Run("the controller's own token", func(t *testing.T) {
-		tok, err := kube.ServiceAccountToken(ctx, esmeta.ServiceAccountSelector{Name: "eso-reader"}, nil, 600)
-		if err != nil {
-			t.Fatal(err)
+	t.Run("the controller's own identity, lent by the core", func(t *testing.T) {
+		lent := kube
+		lent.controller = "eso-reader"
+		mustRead(t, newClient(t, store(esv1.VaultKubernetesAuth{Path: mount, Role: "reader"}), lent), key, "k8s")
+	})
+
+	t.Run("the controller's own identity, refused by the core", func(t *testing.T) {
+		before := auditLog(t)
+		_, err := New().NewClient(ctx, store(esv1.VaultKubernetesAuth{Path: mount, Role: "reader"}), kube)
+		if !errors.Is(err, providers.ErrControllerIdentity) {
+			t.Fatalf("error %v, want ErrControllerIdentity", err)
 		}
-		file := filepath.Join(t.TempDir(), "token")
-		if err := os.WriteFile(file, []byte(tok), 0o600); err != nil {
-			t.Fatal(err)
+		if log := auditSince(t, before); len(log) != 0 {
+			t.Errorf("Vault was asked %d times:\n%s", len(log), log)
 		}
-		p := New().(*provider)
-		p.tokenFile = file
-		pc, err := p.NewClient(ctx, store(esv1.VaultKubernetesAuth{Path: mount, Role: "reader"}), kube)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer pc.Close(ctx)
-		mustRead(t, pc.(*client), key, "k8s")
 	})
 
 	t.Run("service account not bound to the role", func(t *testing.T) {
@@ -163,16 +212,96 @@ func TestAuthKubernetes(t *testing.T) {
 		}
 		t.Logf("unbound service account: %v", err)
 	})
+}
 
-	t.Run("service account that may not review tokens", func(t *testing.T) {
-		// The review itself is refused by the API server's RBAC: what ESO's
-		// docs warn about when system:auth-delegator is not bound.
-		_, err := New().NewClient(ctx, store(esv1.VaultKubernetesAuth{Path: mount, Role: "reader", ServiceAccountRef: &esmeta.ServiceAccountSelector{Name: "no-review"}}), kube)
-		if err == nil || !strings.Contains(err.Error(), "vault answered 403") {
-			t.Fatalf("error %v", err)
-		}
-		t.Logf("no auth-delegator: %v", err)
+// TestAuthKubernetesNeedsVaultAudience covers the Vault setups
+// docs/compatibility.md names for migrating from ESO, whose tokens carry
+// the API server's audience. The Vault configuration is the operator's;
+// the store spec is tenant input.
+func TestAuthKubernetesNeedsVaultAudience(t *testing.T) {
+	v := testkit.RequireVault(t, vault)
+	e := testkit.RequireEnv(t, env)
+	ns := e.Namespace(t)
+	key, policy := seedApp(t, v, "k8s-aud")
+	serviceAccount(t, e, ns, "eso-reader", true) // ESO's docs: bound to system:auth-delegator
+	kube := envKube{c: e.Client, ns: ns}
+	probe, err := saToken(t.Context(), e.Client, ns, "eso-reader", nil, 600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	apiAudience := tokenAudiences(t, probe)[0]
+
+	withReviewer := kubernetesAuth(t, v, e, ns)
+	noReviewer := enableAuth(t, v, "kubernetes")
+	write(t, v, "auth/"+noReviewer+"/config", map[string]any{
+		"kubernetes_host": e.Config.Host, "kubernetes_ca_cert": string(e.Config.CAData), "disable_local_ca_jwt": true,
 	})
+	tests := []struct {
+		name, mount, audience string
+		ok                    bool
+	}{
+		// What this package's tests and docs set up.
+		{"role with audience vault", withReviewer, "vault", true},
+		// Vault reviews the token for its own audiences then, and warns.
+		{"role without audience", withReviewer, "", true},
+		// A role written for ESO's tokens.
+		{"role bound to the API server's audience", withReviewer, apiAudience, false},
+		// Vault reviews each login with the login's own token, which the
+		// API server accepts only for its own audience.
+		{"no reviewer token", noReviewer, "vault", false},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			role := fmt.Sprintf("reader-%d", i)
+			data := map[string]any{
+				"bound_service_account_names":      []string{"eso-reader"},
+				"bound_service_account_namespaces": []string{ns},
+				"token_policies":                   policy,
+			}
+			if tt.audience != "" {
+				data["audience"] = tt.audience
+			}
+			write(t, v, "auth/"+tt.mount+"/role/"+role, data)
+			s := storeFor(v, func(p *esv1.VaultProvider) {
+				p.Auth = &esv1.VaultAuth{Kubernetes: &esv1.VaultKubernetesAuth{Path: tt.mount, Role: role, ServiceAccountRef: &esmeta.ServiceAccountSelector{Name: "eso-reader"}}}
+			})
+			s.Namespace = ns
+			c, err := New().NewClient(t.Context(), s, kube)
+			if tt.ok {
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close(t.Context())
+				mustRead(t, c.(*client), key, "k8s-aud")
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "vault answered 403") {
+				t.Fatalf("error %v, want a refused login", err)
+			}
+			t.Logf("refused: %v", err)
+		})
+	}
+}
+
+// tokenAudiences reads a JWT's aud claim without checking its signature.
+func tokenAudiences(tb testing.TB, jwt string) []string {
+	tb.Helper()
+	parts := strings.Split(jwt, ".")
+	if len(parts) != 3 {
+		tb.Fatalf("not a JWT: %d parts", len(parts))
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var claims struct{ Aud []string }
+	if err := json.Unmarshal(b, &claims); err != nil {
+		tb.Fatal(err)
+	}
+	if len(claims.Aud) == 0 {
+		tb.Fatal("token has no audience")
+	}
+	return claims.Aud
 }
 
 func TestAuthJWTServiceAccountToken(t *testing.T) {

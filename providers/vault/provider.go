@@ -23,8 +23,6 @@ const (
 	// connection error or a 5xx answer when the store sets no
 	// retrySettings: the Vault client's own default.
 	defaultMaxRetries = 2
-	// inClusterTokenFile is the controller's own ServiceAccount token.
-	inClusterTokenFile = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 	// inconsistentHeader asks a performance standby that has not caught up
 	// with the index a request carries to forward it to the active node.
 	inconsistentHeader = "X-Vault-Inconsistent"
@@ -35,16 +33,14 @@ type provider struct {
 	// newAPIClient builds the Vault API client; tests replace it to see
 	// the configuration or to swap the transport.
 	newAPIClient func(*vaultapi.Config) (*vaultapi.Client, error)
-	// tokenFile is the controller's own ServiceAccount token.
-	tokenFile string
-	now       func() time.Time
+	now          func() time.Time
 }
 
 var _ providers.Provider = (*provider)(nil)
 
 // New returns the Vault provider.
 func New() providers.Provider {
-	return &provider{newAPIClient: vaultapi.NewClient, tokenFile: inClusterTokenFile, now: time.Now}
+	return &provider{newAPIClient: vaultapi.NewClient, now: time.Now}
 }
 
 // NewClient checks the store's vault provider, builds a Vault client for
@@ -66,7 +62,7 @@ func (p *provider) NewClient(ctx context.Context, store providers.Store, kube pr
 	}
 	switch {
 	case cfg.login != nil:
-		env := loginEnv{kube: kube, tokenFile: p.tokenFile}
+		env := loginEnv{kube: kube}
 		c.session.login = func(ctx context.Context, api *vaultapi.Client) (*vaultapi.SecretAuth, error) {
 			auth, err := cfg.login.login(ctx, api, env)
 			if err != nil {

@@ -95,6 +95,9 @@ type mapKube struct {
 	configMaps map[string]map[string]string
 	// saToken answers ServiceAccountToken; nil refuses.
 	saToken func(ref esmeta.ServiceAccountSelector, audiences []string, seconds int64) (string, error)
+	// controllerToken answers ControllerToken; nil refuses as the core
+	// refuses a SecretStore.
+	controllerToken func(audiences []string) (string, error)
 	// reads counts SecretKey calls.
 	reads int
 }
@@ -148,6 +151,13 @@ func (k *mapKube) ServiceAccountToken(_ context.Context, ref esmeta.ServiceAccou
 		return "", errors.New("no service account tokens here")
 	}
 	return k.saToken(ref, audiences, seconds)
+}
+
+func (k *mapKube) ControllerToken(_ context.Context, audiences []string) (string, error) {
+	if k.controllerToken == nil {
+		return "", fmt.Errorf("%w: a SecretStore must name its own credentials", providers.ErrControllerIdentity)
+	}
+	return k.controllerToken(audiences)
 }
 
 // storeFor returns a SecretStore in namespace "apps" reading v's server,

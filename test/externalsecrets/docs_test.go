@@ -281,18 +281,24 @@ func configureDocAuth(t *testing.T, s *suite, k8sNS string, jwtNS []string) {
 	t.Helper()
 	v := s.v
 	enableAuth(t, v, "kubernetes", "kubernetes")
-	// Vault runs outside the cluster and has no token of its own to review
-	// with (disable_local_ca_jwt): it reviews each login's token with that
-	// token, which system:auth-delegator allows.
+	// Vault runs outside the cluster and has no pod token of its own
+	// (disable_local_ca_jwt). ESO's docs let it review each login's token
+	// with that token, which works only because ESO requests tokens for
+	// the API server's audience; sealsync requests them for "vault", so
+	// Vault gets a reviewer token of its own, and the role names the
+	// audience (see docs/compatibility.md).
+	serviceAccount(t, s, k8sNS, "vault-reviewer", true)
 	write(t, v, "auth/kubernetes/config", map[string]any{
 		"kubernetes_host":      s.e.Config.Host,
 		"kubernetes_ca_cert":   string(s.e.Config.CAData),
 		"disable_local_ca_jwt": true,
+		"token_reviewer_jwt":   saToken(t, s, k8sNS, "vault-reviewer", ""),
 	})
 	write(t, v, "auth/kubernetes/role/demo", map[string]any{
 		"bound_service_account_names":      []string{"my-sa"},
 		"bound_service_account_namespaces": []string{k8sNS},
 		"token_policies":                   readerPolicy,
+		"audience":                         "vault",
 	})
 	enableAuth(t, v, "jwt", "jwt")
 	issuer, err := s.e.ServiceAccountIssuerPEM(t.Context())
@@ -356,11 +362,15 @@ func serviceAccount(t *testing.T, s *suite, ns, name string, reviewer bool) {
 	t.Cleanup(func() { _ = s.e.Client.Delete(context.Background(), crb) })
 }
 
-// saToken requests a token for ServiceAccount ns/name with audience.
+// saToken requests a token for ServiceAccount ns/name with audience, or
+// with the API server's own when audience is "".
 func saToken(t *testing.T, s *suite, ns, name, audience string) string {
 	t.Helper()
 	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}}
-	tr := &authv1.TokenRequest{Spec: authv1.TokenRequestSpec{Audiences: []string{audience}, ExpirationSeconds: ptr.To[int64](3600)}}
+	tr := &authv1.TokenRequest{Spec: authv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)}}
+	if audience != "" {
+		tr.Spec.Audiences = []string{audience}
+	}
 	if err := s.e.Client.SubResource("token").Create(t.Context(), sa, tr); err != nil {
 		t.Fatal(err)
 	}

@@ -171,13 +171,17 @@ type VaultKubernetesAuth struct {
 	Path string `json:"mountPath,omitempty"`
 
 	// ServiceAccountRef requests a token for this ServiceAccount with the
-	// TokenRequest API.
+	// TokenRequest API, for its audiences or "vault" when it names none
+	// (a Vault role's audience, if set, must be one of them), valid for 10
+	// minutes.
 	// +optional
 	ServiceAccountRef *esmeta.ServiceAccountSelector `json:"serviceAccountRef,omitempty"`
 
 	// SecretRef reads a ServiceAccount token from a Secret (key "token"
-	// when none is given). Without serviceAccountRef or secretRef the
-	// controller's own token is used.
+	// when none is given). Without serviceAccountRef or secretRef a
+	// SecretStore is refused; a ClusterSecretStore logs in as the
+	// controller's own ServiceAccount (audience "vault") only when the
+	// controller runs with --allow-cluster-store-controller-identity.
 	// +optional
 	SecretRef *esmeta.SecretKeySelector `json:"secretRef,omitempty"`
 
@@ -240,7 +244,8 @@ type VaultKubernetesServiceAccountTokenAuth struct {
 	// ServiceAccountRef is the ServiceAccount to request the token for.
 	ServiceAccountRef esmeta.ServiceAccountSelector `json:"serviceAccountRef"`
 
-	// Audiences of the token. Unset means ["vault"].
+	// Audiences of the token. Unset means ["vault"]. An audience the
+	// Kubernetes API server accepts is refused.
 	//
 	// Deprecated: set serviceAccountRef.audiences instead.
 	// +optional

@@ -50,7 +50,8 @@ type ServiceAccountSelector struct {
 	// Audience specifies the `aud` claim for the service account token.
 	// Some providers automatically extend the audience field based on
 	// well-known annotations for workload identity (e.g. IRSA or GCP Workload
-	// Identity).
+	// Identity). An audience the Kubernetes API server accepts is refused:
+	// the token goes to the store's server.
 	// +optional
 	Audiences []string `json:"audiences,omitempty"`
 }
