@@ -26,8 +26,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
+	"github.com/sealsync/sealsync/internal/devenv"
 	"github.com/sealsync/sealsync/internal/manifest"
-	"github.com/sealsync/sealsync/internal/testkit"
 )
 
 const (
@@ -43,7 +43,7 @@ func main() {
 }
 
 type demo struct {
-	env        *testkit.Env
+	env        *devenv.Env
 	dir        string
 	kubeconfig string
 	bin        string
@@ -64,7 +64,7 @@ func run() error {
 	}
 
 	step("start a local control plane (kube-apiserver + etcd from ~/.cache/sealsync)")
-	if d.env, err = testkit.StartEnv(); err != nil {
+	if d.env, err = devenv.StartEnv(); err != nil {
 		return err
 	}
 	defer d.env.Stop()
@@ -192,7 +192,7 @@ func run() error {
 
 func (d *demo) vault(ctx context.Context, dir string) error {
 	step("an ExternalSecret from a Vault dev server (examples/externalsecrets/vault.yaml)")
-	v, err := testkit.StartVault(ctx)
+	v, err := devenv.StartVault(ctx)
 	if err != nil {
 		return err
 	}
@@ -238,7 +238,7 @@ func (d *demo) vault(ctx context.Context, dir string) error {
 // startController runs bin/controller on a non-loopback address (the
 // service proxy refuses loopback) and exposes it as Bitnami's Service.
 func (d *demo) startController(ctx context.Context) (func(), error) {
-	ip, err := testkit.NonLoopbackIP()
+	ip, err := devenv.NonLoopbackIP()
 	if err != nil {
 		return nil, err
 	}
@@ -275,7 +275,7 @@ func (d *demo) startController(ctx context.Context) (func(), error) {
 		}
 		logf.Close()
 	}
-	if err := testkit.ExposeService(ctx, d.env.Client, controllerNS, "sealed-secrets-controller", ip, int32(port)); err != nil {
+	if err := devenv.ExposeService(ctx, d.env.Client, controllerNS, "sealed-secrets-controller", ip, int32(port)); err != nil {
 		stop()
 		return nil, err
 	}

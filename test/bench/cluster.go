@@ -18,14 +18,14 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/sealsync/sealsync/internal/devenv"
 	"github.com/sealsync/sealsync/internal/manifest"
-	"github.com/sealsync/sealsync/internal/testkit"
 )
 
 // cluster is one envtest API server and unthrottled clients for it: the
 // bench's own traffic must never be what limits a measurement.
 type cluster struct {
-	env *testkit.Env
+	env *devenv.Env
 	// config reaches the API server as an administrator, without
 	// client-side rate limiting.
 	config *rest.Config
@@ -40,7 +40,7 @@ type cluster struct {
 
 // startCluster starts an envtest API server and registers its stop with c.
 func startCluster(c *cleanups) (*cluster, error) {
-	env, err := testkit.StartEnv()
+	env, err := devenv.StartEnv()
 	if err != nil {
 		return nil, fmt.Errorf("start envtest: %w", err)
 	}

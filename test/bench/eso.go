@@ -33,8 +33,8 @@ import (
 	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
 	esmeta "github.com/sealsync/sealsync/api/meta/v1"
 	"github.com/sealsync/sealsync/crypto"
+	"github.com/sealsync/sealsync/internal/devenv"
 	"github.com/sealsync/sealsync/internal/keysecret"
-	"github.com/sealsync/sealsync/internal/testkit"
 )
 
 const (
@@ -109,10 +109,10 @@ func parseESOFlags(args []string) (*esoOptions, error) {
 // esoBench holds what the phases of the benchmark share.
 type esoBench struct {
 	k     *cluster
-	v     *testkit.Vault
+	v     *devenv.Vault
 	audit string // Vault's audit log
 	proc  *proc  // our controller
-	role  testkit.AppRole
+	role  devenv.AppRole
 	// refreshes records when ExternalSecrets refreshed after their first
 	// sync, as the watch saw their status.refreshTime advance.
 	refreshes refreshLog
@@ -189,7 +189,7 @@ func runESO(ctx context.Context, c *cleanups, args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	if b.v, err = testkit.StartVault(ctx); err != nil {
+	if b.v, err = devenv.StartVault(ctx); err != nil {
 		return err
 	}
 	c.add(func() {
@@ -379,7 +379,7 @@ func (b *esoBench) measureStores(ctx context.Context, rep *esoReport) error {
 		return err
 	}
 	rep.StoresReady = readyAt.Sub(start)
-	log, err := testkit.ReadAuditLog(b.audit)
+	log, err := devenv.ReadAuditLog(b.audit)
 	if err != nil {
 		return err
 	}
@@ -494,7 +494,7 @@ func (b *esoBench) measureInitialSync(ctx context.Context, rep *esoReport, w *ob
 	if rep.Synced, err = b.proc.stats(); err != nil {
 		return time.Time{}, err
 	}
-	log, err := testkit.ReadAuditLog(b.audit)
+	log, err := devenv.ReadAuditLog(b.audit)
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -543,7 +543,7 @@ func (b *esoBench) measureCycles(ctx context.Context, rep *esoReport, synced tim
 		}
 		progress("cycle %d of %d counted", i+1, cycles)
 	}
-	log, err := testkit.ReadAuditLog(b.audit)
+	log, err := devenv.ReadAuditLog(b.audit)
 	if err != nil {
 		return err
 	}
@@ -604,7 +604,7 @@ func sleepUntil(ctx context.Context, t time.Time, p *proc) error {
 // countRequests sorts audit log requests into logins, reads of the
 // bench's secrets and the rest (token lookups and renewals, mount
 // checks).
-func countRequests(log testkit.AuditLog) requestCount {
+func countRequests(log devenv.AuditLog) requestCount {
 	rc := requestCount{Logins: log.Logins()}
 	paths := map[string]bool{}
 	for _, r := range log {

@@ -26,7 +26,7 @@
 //
 // Each subcommand lives in its own file; what any of them may need is
 // shared: cluster.go (the API server and clients; Vault dev servers come
-// from internal/testkit), process.go (building and running a
+// from internal/devenv), process.go (building and running a
 // controller binary and reading its CPU and memory from /proc), watch.go
 // (waiting for objects with a watch), bitnami.go (running Bitnami's
 // controller outside a cluster) and report.go (markdown tables).

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/sealsync/sealsync/crypto"
-	"github.com/sealsync/sealsync/internal/testkit"
+	"github.com/sealsync/sealsync/internal/devenv"
 )
 
 // userHZ is the unit of the CPU times in /proc/PID/stat: USER_HZ, 100 on
@@ -37,7 +37,7 @@ type setup struct {
 // prepare makes a subcommand's setup; runErr is the subcommand's error,
 // which decides whether the work folder is kept (see workDir).
 func prepare(ctx context.Context, c *cleanups, keep bool, runErr *error) (*setup, error) {
-	root, err := testkit.RepoRoot()
+	root, err := devenv.RepoRoot()
 	if err != nil {
 		return nil, err
 	}

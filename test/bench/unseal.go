@@ -35,9 +35,9 @@ import (
 	ssv1alpha1 "github.com/sealsync/sealsync/api/sealedsecrets/v1alpha1"
 	"github.com/sealsync/sealsync/crypto"
 	"github.com/sealsync/sealsync/internal/controller"
+	"github.com/sealsync/sealsync/internal/devenv"
 	"github.com/sealsync/sealsync/internal/keysecret"
 	"github.com/sealsync/sealsync/internal/sealing"
-	"github.com/sealsync/sealsync/internal/testkit"
 )
 
 const (
@@ -162,7 +162,7 @@ func runUnseal(ctx context.Context, c *cleanups, args []string) (err error) {
 	}
 	dir, keys := su.dir, su.keys
 	b := &unsealBench{dir: dir, ours: su.controller, timeout: o.timeout, leaseID: defaultLeaseID()}
-	toolDir, err := testkit.LookupToolDir("kubeseal")
+	toolDir, err := devenv.LookupToolDir("kubeseal")
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package externalsecrets_test
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -9,15 +10,32 @@ import (
 	"github.com/sealsync/sealsync/internal/testkit"
 )
 
-// effInterval is the refreshInterval of the efficiency test: long enough
-// that twenty first syncs and one slot's refreshes, spread by the default
-// --refresh-spread (2 s), fit between two slots.
+// effInterval is the refreshInterval of the efficiency test: long against
+// the default --refresh-spread (2 s), so that one slot's refreshes usually
+// end before the next slot and the bound on a slot's reads stays tight.
 const effInterval = 8 * time.Second
 
 // TestVaultRequests counts, in Vault's audit log, what twenty
 // ExternalSecrets reading five distinct paths through one AppRole
-// SecretStore cost: one login and at most five reads for the first sync,
-// at most five reads and no login per refresh slot after.
+// SecretStore cost: one login for all of them, and reads as few as the
+// read dedupe (internal/syncer's Reads) promises however slow the machine
+// is, since both bounds follow from what a read may be shared with, not
+// from how soon the controller gets to it:
+//
+//   - A first sync is served any read begun since its ExternalSecret was
+//     created, to the second as creationTimestamp keeps it. A further read
+//     of a path is made only for an ExternalSecret created in a later
+//     second than the previous read began, so a path is read at most once
+//     per distinct creation second of its ExternalSecrets: once when they
+//     are all created in the same second, as on a quiet machine; twice
+//     when a busy one spreads the four applies over a second boundary.
+//   - A refresh is served any read begun since its slot started, so
+//     between two reads of a path a slot starts: from the first sync to
+//     the moment all have refreshed, a path is read at most once per
+//     refreshInterval begun in that time, and never logged in again.
+//
+// The ExternalSecrets and the store are what a tenant writes; the Vault
+// paths, policy and role the operator's.
 func TestVaultRequests(t *testing.T) {
 	_, v := requireEnv(t)
 	resetKV(t, v, 2)
@@ -25,7 +43,6 @@ func TestVaultRequests(t *testing.T) {
 	for p := range paths {
 		put(t, v, fmt.Sprintf("eff/p%d", p), map[string]any{"value": value(fmt.Sprintf("eff-p%d", p))})
 	}
-	put(t, v, "probe", map[string]any{"value": value("probe")})
 	role, err := v.CreateAppRole(t.Context(), "efficiency", readerPolicy)
 	if err != nil {
 		t.Fatal(err)
@@ -61,61 +78,91 @@ spec:
 `, role.SecretID, v.Addr, role.RoleID))
 	interval := fmt.Sprintf("  refreshInterval: %s\n", effInterval)
 
-	// The probe shares the store, so its refreshes fall in the same slots
-	// as the others': once it has refreshed, a slot has just begun, and
-	// the twenty first syncs are done long before the next.
-	s.apply(ns, esFor("probe", "vault", "probe", interval))
-	probe := s.waitSynced(ns, "probe")
-	testkit.Eventually(t, effInterval+refreshSlack, func() (bool, error) {
-		// Two seconds on: a slot's refresh, not a second look at the first
-		// sync.
-		es := s.es(ns, "probe")
-		return es.Status.RefreshTime.After(probe.Status.RefreshTime.Add(2 * time.Second)), fmt.Errorf("probe not refreshed since %v", probe.Status.RefreshTime)
-	})
-
-	var names []string
+	byPath := make([][]string, paths)
 	for p := range paths {
 		for i := range perPath {
 			name := fmt.Sprintf("p%d-%d", p, i)
-			names = append(names, name)
+			byPath[p] = append(byPath[p], name)
 			s.apply(ns, esFor(name, "vault", fmt.Sprintf("eff/p%d", p), interval))
 		}
 	}
-	firstSync := map[string]time.Time{}
-	for _, name := range names {
-		firstSync[name] = s.waitSynced(ns, name).Status.RefreshTime.Time
+	// firstSync is when each first sync began (status.refreshTime, to the
+	// second); created, each creation second.
+	all := slices.Concat(byPath...)
+	firstSync, created := map[string]time.Time{}, map[string]time.Time{}
+	for _, name := range all {
+		es := s.waitSynced(ns, name)
+		firstSync[name], created[name] = es.Status.RefreshTime.Time, es.CreationTimestamp.Time
 	}
-	synced, syncedAt := s.auditLog(), time.Now()
+	synced := s.auditLog()
 	initial := synced[len(start):]
-	logins, reads := initial.Logins(), initial.Count("read", "secret/data/eff/*")
-	t.Logf("first sync of %d ExternalSecrets on %d paths: %d login(s), %d reads", len(names), paths, logins, reads)
-	if logins != 1 || reads > paths {
-		t.Errorf("first sync: %d logins and %d reads, want 1 and at most %d:\n%s", logins, reads, paths, initial)
+	t.Logf("first sync of %d ExternalSecrets on %d paths: %d login(s), %d reads", paths*perPath, paths, initial.Logins(), initial.Count("read", "secret/data/eff/*"))
+	if logins := initial.Logins(); logins != 1 {
+		t.Errorf("first sync: %d logins, want 1:\n%s", logins, initial)
+	}
+	for p, names := range byPath {
+		seconds := map[int64]bool{}
+		for _, name := range names {
+			seconds[created[name].Unix()] = true
+		}
+		path := fmt.Sprintf("secret/data/eff/p%d", p)
+		if reads := initial.Count("read", path); reads < 1 || reads > len(seconds) {
+			t.Errorf("first sync: %d reads of %s, want at least 1 and at most one per second its ExternalSecrets were created in (%d):\n%s",
+				reads, path, len(seconds), initial)
+		}
 	}
 
-	// One refresh slot: the first sync ended within half an interval after
-	// the slot the probe saw; the next slot's refreshes, each at its
-	// offset in the spread, are all done an interval, the spread and a
-	// second later, before the slot after.
-	time.Sleep(time.Until(syncedAt.Add(effInterval + 2*time.Second + time.Second)))
+	// One refresh each, however late the machine serves it.
+	testkit.Eventually(t, effInterval+waitTimeout, func() (bool, error) {
+		for _, name := range all {
+			if es := s.es(ns, name); !es.Status.RefreshTime.After(firstSync[name]) {
+				return false, fmt.Errorf("%s not refreshed since its first sync at %v", name, firstSync[name])
+			}
+		}
+		return true, nil
+	})
 	slot := s.auditSince(synced)
-	logins, reads = slot.Logins(), slot.Count("read", "secret/data/eff/*")
-	t.Logf("one refresh slot: %d logins, %d reads", logins, reads)
-	if logins != 0 || reads == 0 || reads > paths {
-		t.Errorf("refresh slot: %d logins and %d reads, want none and 1 to %d:\n%s", logins, reads, paths, slot)
+	end := time.Now() // every read in slot began before this
+	t.Logf("refreshes %v after the first sync: %d logins, %d reads", end.Sub(earliest(firstSync, all)).Round(time.Millisecond), slot.Logins(), slot.Count("read", "secret/data/eff/*"))
+	if logins := slot.Logins(); logins != 0 {
+		t.Errorf("refreshes: %d logins, want none:\n%s", logins, slot)
 	}
-	for _, name := range names {
-		if es := s.es(ns, name); !es.Status.RefreshTime.After(firstSync[name]) {
-			t.Errorf("%s did not refresh in the slot", name)
+	for p, names := range byPath {
+		// Every read since the first sync was begun for a refresh, at or
+		// after the slot start that followed its ExternalSecret's first
+		// sync, and no two for the same slot: at most one per slot start
+		// in (since, end].
+		since := earliest(firstSync, names)
+		most := int((end.Sub(since) + effInterval - 1) / effInterval)
+		path := fmt.Sprintf("secret/data/eff/p%d", p)
+		if reads := slot.Count("read", path); reads > most {
+			t.Errorf("refreshes: %d reads of %s in the %v since its first sync, more than one per refreshInterval (%d):\n%s",
+				reads, path, end.Sub(since).Round(time.Millisecond), most, slot)
 		}
 	}
 }
 
-// TestRefreshReadsEverySlot checks that every refresh slot reads Vault,
-// even when the read dedupe TTL (default 10 s) outlasts the interval: a
-// refresh must not be served a read made before its slot, or a value
-// changed since stays hidden for another interval. --refresh-spread 0
-// puts each refresh at the very start of its slot.
+// earliest returns the earliest of the times of names.
+func earliest(times map[string]time.Time, names []string) time.Time {
+	var first time.Time
+	for _, name := range names {
+		if t := times[name]; first.IsZero() || t.Before(first) {
+			first = t
+		}
+	}
+	return first
+}
+
+// TestRefreshReadsEverySlot checks that a refresh reads Vault as it is at
+// its slot, even when the read dedupe TTL (default 10 s) outlasts the
+// interval: a refresh must not be served a read made before its slot, or
+// a value changed since stays hidden for another interval. Three times it
+// changes the value in Vault and waits until the Secret holds it; at the
+// latest the second refresh begun after the change must bring it (see
+// waitFresh), where a refresh served reads from within the TTL would keep
+// the old value for three intervals. --refresh-spread 0 puts each refresh
+// at the very start of its slot. The ExternalSecret is a tenant's, the
+// values the operator's.
 func TestRefreshReadsEverySlot(t *testing.T) {
 	_, v := requireEnv(t)
 	resetKV(t, v, 2)
@@ -125,18 +172,11 @@ func TestRefreshReadsEverySlot(t *testing.T) {
 	const interval = 3 * time.Second
 	s.apply(ns, tokenStore(t, v, "vault"))
 	s.apply(ns, esFor("app", "vault", "every-slot", fmt.Sprintf("  refreshInterval: %s\n", interval)))
-	first := s.waitSynced(ns, "app").Status.RefreshTime
-	testkit.Eventually(t, interval+refreshSlack, func() (bool, error) {
-		es := s.es(ns, "app")
-		return es.Status.RefreshTime.After(first.Add(2 * time.Second)), fmt.Errorf("not refreshed since %v", first)
-	})
-	// A slot has just been served: the next three follow within three
-	// intervals and a second, the fourth later.
-	before, at := s.auditLog(), time.Now()
-	time.Sleep(time.Until(at.Add(3*interval + time.Second)))
-	reads := s.auditSince(before).Count("read", "secret/data/every-slot")
-	t.Logf("3 refresh slots of %v: %d reads", interval, reads)
-	if reads != 3 {
-		t.Errorf("3 refresh slots made %d reads of the secret, want one each", reads)
+	s.waitSynced(ns, "app")
+	for i := range 3 {
+		want := value(fmt.Sprintf("every-slot-%d", i))
+		put(t, v, "every-slot", map[string]any{"value": want})
+		took := s.waitFresh(ns, "app", map[string]string{"value": want}, time.Now(), interval)
+		t.Logf("value %d arrived %v after the change", i+1, took.Round(time.Millisecond))
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	vaultapi "github.com/hashicorp/vault/api"
 	"github.com/spf13/pflag"
@@ -313,6 +314,42 @@ func sameData(sec *corev1.Secret, want map[string]string) error {
 		}
 	}
 	return errors.New(strings.Join(diff, ", "))
+}
+
+// waitFresh waits until Secret ns/name holds want, values written to
+// Vault before written, and returns how long after written that was. It
+// fails the test as soon as ExternalSecret ns/name (refreshInterval
+// interval) has refreshed twice since written without them: the second
+// refresh begun after the change belongs to a slot that began after it
+// (slots are counted from the end of the second status.refreshTime
+// names), so it may only be served a read begun after the change, however
+// late a busy machine runs it. The first may still be served a read its
+// slot made before the change.
+func (s *suite) waitFresh(ns, name string, want map[string]string, written time.Time, interval time.Duration) time.Duration {
+	s.t.Helper()
+	var after time.Time // status.refreshTime of a refresh begun after written
+	testkit.Eventually(s.t, 2*interval+waitTimeout, func() (bool, error) {
+		if sec := s.secret(ns, name); sec != nil && sameData(sec, want) == nil {
+			return true, nil
+		}
+		refreshed := s.es(ns, name).Status.RefreshTime.Time
+		switch {
+		case after.IsZero() && !refreshed.Before(written):
+			// refreshTime is cut to the second: this refresh began after
+			// the change.
+			after = refreshed
+		case !after.IsZero() && refreshed.After(after):
+			// The Secret is written before the status that says so.
+			sec := s.secret(ns, name)
+			if sec != nil && sameData(sec, want) == nil {
+				return true, nil
+			}
+			s.t.Fatalf("%s refreshed at %v and again at %v, both begun after the change at %v, and Secret %s/%s still lacks the new values",
+				name, after.Format(time.RFC3339), refreshed.Format(time.RFC3339), written.Format(time.RFC3339Nano), ns, name)
+		}
+		return false, fmt.Errorf("secret %s/%s lacks the new values (last refresh %v)", ns, name, refreshed.Format(time.RFC3339))
+	})
+	return time.Since(written)
 }
 
 // waitGone waits until Secret ns/name does not exist.

@@ -1,45 +1,50 @@
-package testkit
+package devenv_test
 
 import (
 	"context"
+	"crypto/rand"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	vaultapi "github.com/hashicorp/vault/api"
+
+	"github.com/sealsync/sealsync/internal/devenv"
+	"github.com/sealsync/sealsync/internal/testkit"
 )
 
 // vault is the package's shared dev server; nil under -short.
-var vault *Vault
+var vault *devenv.Vault
 
 func TestMain(m *testing.M) {
 	flag.Parse()
 	if testing.Short() {
 		os.Exit(m.Run())
 	}
-	v, err := StartVault(context.Background())
+	v, err := devenv.StartVault(context.Background())
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "testkit: %v\n", err)
+		fmt.Fprintf(os.Stderr, "devenv: %v\n", err)
 		os.Exit(1)
 	}
 	vault = v
 	code := m.Run()
 	if err := v.Stop(); err != nil {
-		fmt.Fprintf(os.Stderr, "testkit: stop vault: %v\n", err)
+		fmt.Fprintf(os.Stderr, "devenv: stop vault: %v\n", err)
 	}
 	os.Exit(code)
 }
 
 func TestVaultKVv2(t *testing.T) {
-	v := RequireVault(t, vault)
+	v := testkit.RequireVault(t, vault)
 	ctx := t.Context()
 	kv := v.Client.KVv2("secret")
 	// A path per run: the server is shared across tests and -count runs.
-	p := "kv2-" + randomSuffix(t) + "/app"
+	p := "kv2-" + randomSuffix() + "/app"
 	if _, err := kv.Put(ctx, p, map[string]any{"password": "p-v2"}); err != nil {
 		t.Fatalf("put: %v", err)
 	}
@@ -51,7 +56,7 @@ func TestVaultKVv2(t *testing.T) {
 		t.Fatalf("read back a different secret (version %d)", s.VersionMetadata.Version)
 	}
 	// A fresh KV v2 mount takes requests as soon as MountKV returns.
-	mount := "kv2-" + randomSuffix(t)
+	mount := "kv2-" + randomSuffix()
 	if err := v.MountKV(ctx, mount, 2); err != nil {
 		t.Fatal(err)
 	}
@@ -61,9 +66,9 @@ func TestVaultKVv2(t *testing.T) {
 }
 
 func TestVaultKVv1(t *testing.T) {
-	v := RequireVault(t, vault)
+	v := testkit.RequireVault(t, vault)
 	ctx := t.Context()
-	mount := "kv1-" + randomSuffix(t)
+	mount := "kv1-" + randomSuffix()
 	if err := v.MountKV(ctx, mount, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -89,9 +94,9 @@ func TestVaultKVv1(t *testing.T) {
 }
 
 func TestVaultAppRole(t *testing.T) {
-	v := RequireVault(t, vault)
+	v := testkit.RequireVault(t, vault)
 	ctx := t.Context()
-	role := "r-" + randomSuffix(t)
+	role := "r-" + randomSuffix()
 	writeReadPolicy(t, v, role, "secret/data/"+role+"/*")
 	if _, err := v.Client.KVv2("secret").Put(ctx, role+"/app", map[string]any{"k": "v"}); err != nil {
 		t.Fatal(err)
@@ -118,7 +123,7 @@ func TestVaultAppRole(t *testing.T) {
 
 func TestVaultAuditCountsLoginsAndReads(t *testing.T) {
 	// Its own server: the shared one's audit device would see other tests.
-	v := NewVault(t)
+	v := testkit.NewVault(t)
 	ctx := t.Context()
 	auditLog := filepath.Join(v.Dir, "audit.log")
 	if err := v.EnableFileAudit(ctx, auditLog); err != nil {
@@ -139,7 +144,7 @@ func TestVaultAuditCountsLoginsAndReads(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	log, err := ReadAuditLog(auditLog)
+	log, err := devenv.ReadAuditLog(auditLog)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +161,7 @@ func TestVaultAuditCountsLoginsAndReads(t *testing.T) {
 }
 
 func TestVaultRestartKeepsAddressAndToken(t *testing.T) {
-	v := NewVault(t)
+	v := testkit.NewVault(t)
 	ctx := t.Context()
 	kv := v.Client.KVv2("secret")
 	if _, err := kv.Put(ctx, "app", map[string]any{"k": "v"}); err != nil {
@@ -200,7 +205,7 @@ func TestVaultRestartKeepsAddressAndToken(t *testing.T) {
 }
 
 func TestAuditLogCount(t *testing.T) {
-	log := AuditLog{
+	log := devenv.AuditLog{
 		{Operation: "update", Path: "auth/approle/login"},
 		{Operation: "update", Path: "auth/kubernetes/login"},
 		{Operation: "read", Path: "secret/data/app"},
@@ -240,17 +245,17 @@ func TestReadAuditLogSkipsResponses(t *testing.T) {
 	if err := os.WriteFile(p, []byte(lines), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	log, err := ReadAuditLog(p)
+	log, err := devenv.ReadAuditLog(p)
 	if err != nil {
 		t.Fatal(err)
 	}
 	login := time.Date(2024, 5, 1, 10, 0, 0, 123456789, time.UTC)
 	read := time.Date(2024, 5, 1, 10, 0, 1, 0, time.UTC)
-	want := AuditLog{
+	want := devenv.AuditLog{
 		{Operation: "update", Path: "auth/approle/login", Time: login},
 		{Operation: "read", Path: "secret/data/app", Time: read},
 	}
-	if !slices.EqualFunc(log, want, func(a, b AuditRequest) bool {
+	if !slices.EqualFunc(log, want, func(a, b devenv.AuditRequest) bool {
 		return a.Operation == b.Operation && a.Path == b.Path && a.Time.Equal(b.Time)
 	}) {
 		t.Fatalf("ReadAuditLog =\n%s\nwant\n%s", log, want)
@@ -261,13 +266,13 @@ func TestReadAuditLogSkipsResponses(t *testing.T) {
 	if err := os.WriteFile(p, []byte("{not json\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ReadAuditLog(p); err == nil {
+	if _, err := devenv.ReadAuditLog(p); err == nil {
 		t.Fatal("ReadAuditLog accepted a line that is not JSON")
 	}
 }
 
 // writeReadPolicy writes a policy named name allowing reads of pathGlob.
-func writeReadPolicy(t *testing.T, v *Vault, name, pathGlob string) {
+func writeReadPolicy(t *testing.T, v *devenv.Vault, name, pathGlob string) {
 	t.Helper()
 	hcl := fmt.Sprintf("path %q { capabilities = [\"read\"] }\n", pathGlob)
 	if err := v.Client.Sys().PutPolicyWithContext(t.Context(), name, hcl); err != nil {
@@ -276,7 +281,7 @@ func writeReadPolicy(t *testing.T, v *Vault, name, pathGlob string) {
 }
 
 // login logs in with ar and returns a client holding the resulting token.
-func login(t *testing.T, v *Vault, ar AppRole) *vaultapi.Client {
+func login(t *testing.T, v *devenv.Vault, ar devenv.AppRole) *vaultapi.Client {
 	t.Helper()
 	c, err := v.Client.Clone()
 	if err != nil {
@@ -293,11 +298,6 @@ func login(t *testing.T, v *Vault, ar AppRole) *vaultapi.Client {
 	return c
 }
 
-func randomSuffix(t *testing.T) string {
-	t.Helper()
-	tok, err := randomToken()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok[len(tok)-8:]
-}
+// randomSuffix returns 8 random characters for names that must not repeat
+// across tests and -count runs on a shared server.
+func randomSuffix() string { return strings.ToLower(rand.Text()[:8]) }

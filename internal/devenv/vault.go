@@ -1,4 +1,4 @@
-package testkit
+package devenv
 
 import (
 	"context"
@@ -14,7 +14,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	vaultapi "github.com/hashicorp/vault/api"
@@ -58,45 +57,16 @@ type vaultProcess struct {
 }
 
 // StartVault starts a dev server on a free loopback port and waits until it
-// is healthy. Call it from TestMain (checking testing.Short first) and stop
-// the server with [Vault.Stop]; tests reach it through [RequireVault]. A Vault
-// that cannot be built or started is an error, never a reason to skip.
+// is healthy; stop it with [Vault.Stop]. A test package calls it from
+// TestMain (checking testing.Short first) and its tests reach the server
+// through testkit.RequireVault. A Vault that cannot be built or started is
+// an error, never a reason to skip.
 func StartVault(ctx context.Context) (*Vault, error) {
 	dir, err := LookupToolDir("vault")
 	if err != nil {
 		return nil, err
 	}
 	return startVault(ctx, filepath.Join(dir, "vault"))
-}
-
-// NewVault starts a dev server for one test and stops it when the test
-// ends. Under -short it skips the test; otherwise a missing Vault fails it.
-// Prefer one server per package from TestMain ([StartVault]) and use this
-// for tests that take the server down.
-func NewVault(tb testing.TB) *Vault {
-	tb.Helper()
-	bin := Tool(tb, "vault", "vault")
-	v, err := startVault(tb.Context(), bin)
-	if err != nil {
-		tb.Fatalf("start vault: %v", err)
-	}
-	tb.Cleanup(func() {
-		if err := v.Stop(); err != nil {
-			tb.Errorf("stop vault: %v", err)
-		}
-	})
-	return v
-}
-
-// RequireVault skips the test under -short and fails it if TestMain did not
-// start v.
-func RequireVault(tb testing.TB, v *Vault) *Vault {
-	tb.Helper()
-	SkipIfShort(tb, "a Vault dev server")
-	if v == nil {
-		tb.Fatal("vault is not running: start it in TestMain with testkit.StartVault")
-	}
-	return v
 }
 
 func startVault(ctx context.Context, bin string) (*Vault, error) {

@@ -4,35 +4,24 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	"github.com/sealsync/sealsync/internal/manifest"
+	"github.com/sealsync/sealsync/internal/devenv"
 )
 
 // Env is a running envtest control plane: a real kube-apiserver and etcd
-// with sealsync's CRDs installed.
+// with sealsync's CRDs installed (see [devenv.Env] for its fields), with
+// what tests add to it.
 type Env struct {
-	// Config reaches the API server as an administrator.
-	Config *rest.Config
-	// Client is an uncached client for setting up and checking tests.
-	Client client.Client
-	// Scheme knows the core types and sealsync's APIs.
-	Scheme *runtime.Scheme
-	// CRDDir is the folder the CRDs were installed from.
-	CRDDir string
-
-	env *envtest.Environment
+	*devenv.Env
 }
 
 // Main starts one control plane for a test package, runs its tests and
@@ -59,36 +48,12 @@ func Main(m *testing.M, env **Env) int {
 
 // StartEnv starts a control plane with sealsync's CRDs installed.
 func StartEnv() (*Env, error) {
-	dir, err := LookupToolDir("envtest")
+	e, err := devenv.StartEnv()
 	if err != nil {
 		return nil, err
 	}
-	root, err := RepoRoot()
-	if err != nil {
-		return nil, err
-	}
-	crds := filepath.Join(root, "config", "crd", "bases")
-	te := &envtest.Environment{
-		BinaryAssetsDirectory:    dir,
-		CRDDirectoryPaths:        []string{crds},
-		ErrorIfCRDPathMissing:    true,
-		ControlPlaneStartTimeout: 2 * time.Minute,
-		ControlPlaneStopTimeout:  time.Minute,
-	}
-	cfg, err := te.Start()
-	if err != nil {
-		return nil, err
-	}
-	c, err := client.New(cfg, client.Options{Scheme: manifest.Scheme})
-	if err != nil {
-		_ = te.Stop()
-		return nil, err
-	}
-	return &Env{Config: cfg, Client: c, Scheme: manifest.Scheme, CRDDir: crds, env: te}, nil
+	return &Env{e}, nil
 }
-
-// Stop stops the control plane.
-func (e *Env) Stop() error { return e.env.Stop() }
 
 // RequireEnv skips the test under -short and fails it if the control plane
 // did not start.
@@ -130,4 +95,15 @@ func Eventually(tb testing.TB, timeout time.Duration, cond func() (bool, error))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// NonLoopbackIP returns an IPv4 address of this machine that the API
+// server's service proxy will dial (see [devenv.NonLoopbackIP]).
+func NonLoopbackIP() (net.IP, error) { return devenv.NonLoopbackIP() }
+
+// ExposeService makes a server listening on ip:port reachable as Service
+// ns/name (port "http", 8080) through the API server's service proxy (see
+// [devenv.ExposeService]).
+func ExposeService(ctx context.Context, c client.Client, ns, name string, ip net.IP, port int32) error {
+	return devenv.ExposeService(ctx, c, ns, name, ip, port)
 }

@@ -1,7 +1,12 @@
 // Package testkit gives tests the real parts they run against: the tools
 // built by hack/tools.sh (Bitnami kubeseal, sops, age, the envtest control
 // plane, Vault), one envtest API server per test package and Vault dev
-// servers ([StartVault], [NewVault]).
+// servers ([StartVault], [NewVault]), with helpers that fail or skip the
+// test, and the canaries that leak checks look for.
+//
+// The parts themselves live in internal/devenv, which returns errors and
+// never imports testing; programs that are not tests (hack/demo,
+// test/bench) use that package, never this one.
 //
 // # Missing tools fail, never skip
 //
@@ -10,62 +15,19 @@
 package testkit
 
 import (
-	"bytes"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
-)
 
-var (
-	toolMu   sync.Mutex
-	toolDirs = map[string]string{}
+	"github.com/sealsync/sealsync/internal/devenv"
 )
 
 // RepoRoot returns the folder holding the module's go.mod.
-func RepoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("testkit: no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
+func RepoRoot() (string, error) { return devenv.RepoRoot() }
 
 // LookupToolDir returns the folder holding the named tool's binaries,
 // building the tool with hack/tools.sh when the cache lacks it.
-func LookupToolDir(name string) (string, error) {
-	toolMu.Lock()
-	defer toolMu.Unlock()
-	if d, ok := toolDirs[name]; ok {
-		return d, nil
-	}
-	root, err := RepoRoot()
-	if err != nil {
-		return "", err
-	}
-	var stderr bytes.Buffer
-	cmd := exec.Command("bash", filepath.Join(root, "hack", "tools.sh"), "--print-dir", name)
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("testkit: hack/tools.sh --print-dir %s: %w\n%s", name, err, stderr.String())
-	}
-	d := strings.TrimSpace(string(out))
-	toolDirs[name] = d
-	return d, nil
-}
+func LookupToolDir(name string) (string, error) { return devenv.LookupToolDir(name) }
 
 // Tool returns the path of binary bin of the named tool (see
 // hack/tools.sh). Under -short it skips the test; otherwise a tool that
@@ -73,7 +35,7 @@ func LookupToolDir(name string) (string, error) {
 func Tool(tb testing.TB, tool, bin string) string {
 	tb.Helper()
 	SkipIfShort(tb, tool)
-	d, err := LookupToolDir(tool)
+	d, err := devenv.LookupToolDir(tool)
 	if err != nil {
 		tb.Fatalf("required tool %s is missing: %v", tool, err)
 	}

@@ -1,0 +1,4 @@
+package template
+
+// ThreadCPU is threadCPU for the external tests.
+var ThreadCPU = threadCPU
