@@ -23,7 +23,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/sealsync/sealsync/crypto"
-	"github.com/sealsync/sealsync/internal/keysecret"
+	"github.com/sealsync/sealsync/internal/keys/keysecret"
 )
 
 func newX25519(tb testing.TB) *age.X25519Identity {

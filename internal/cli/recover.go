@@ -7,7 +7,7 @@ import (
 	"os"
 
 	"github.com/sealsync/sealsync/crypto"
-	"github.com/sealsync/sealsync/internal/keysecret"
+	"github.com/sealsync/sealsync/internal/keys/keysecret"
 	"github.com/sealsync/sealsync/internal/manifest"
 	"github.com/sealsync/sealsync/internal/sealing"
 	"github.com/sealsync/sealsync/keybackup"

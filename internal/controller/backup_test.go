@@ -19,7 +19,7 @@ import (
 
 	"github.com/sealsync/sealsync/crypto"
 	"github.com/sealsync/sealsync/internal/controller"
-	"github.com/sealsync/sealsync/internal/keysecret"
+	"github.com/sealsync/sealsync/internal/keys/keysecret"
 	"github.com/sealsync/sealsync/internal/server"
 	"github.com/sealsync/sealsync/internal/testkit"
 	"github.com/sealsync/sealsync/keybackup"

@@ -55,7 +55,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	ssv1alpha1 "github.com/sealsync/sealsync/api/sealedsecrets/v1alpha1"
-	"github.com/sealsync/sealsync/internal/keysecret"
+	"github.com/sealsync/sealsync/internal/keys/keysecret"
 	"github.com/sealsync/sealsync/internal/manifest"
 	"github.com/sealsync/sealsync/internal/server"
 	"github.com/sealsync/sealsync/internal/syncer"

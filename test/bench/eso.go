@@ -33,7 +33,7 @@ import (
 	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
 	esmeta "github.com/sealsync/sealsync/api/meta/v1"
 	"github.com/sealsync/sealsync/crypto"
-	"github.com/sealsync/sealsync/internal/keysecret"
+	"github.com/sealsync/sealsync/internal/keys/keysecret"
 	"github.com/sealsync/sealsync/internal/testkit"
 )
 

@@ -29,7 +29,7 @@ import (
 	"github.com/sealsync/sealsync/crypto"
 	"github.com/sealsync/sealsync/internal/cli"
 	"github.com/sealsync/sealsync/internal/controller"
-	"github.com/sealsync/sealsync/internal/keysecret"
+	"github.com/sealsync/sealsync/internal/keys/keysecret"
 	"github.com/sealsync/sealsync/internal/manifest"
 	"github.com/sealsync/sealsync/internal/testkit"
 	"github.com/sealsync/sealsync/keybackup"

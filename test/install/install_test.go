@@ -31,7 +31,7 @@ import (
 	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
 	"github.com/sealsync/sealsync/crypto"
 	"github.com/sealsync/sealsync/internal/controller"
-	"github.com/sealsync/sealsync/internal/keysecret"
+	"github.com/sealsync/sealsync/internal/keys/keysecret"
 	"github.com/sealsync/sealsync/internal/manifest"
 	"github.com/sealsync/sealsync/internal/sealing"
 	"github.com/sealsync/sealsync/internal/server"

@@ -14,13 +14,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/sealsync/sealsync/crypto"
-	"github.com/sealsync/sealsync/internal/keysecret"
+	"github.com/sealsync/sealsync/internal/keys/keysecret"
 	"github.com/sealsync/sealsync/internal/manifest"
 )
 
 func keyPEM(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "crypto", "testdata", "keys", name+".pem"))
+	b, err := os.ReadFile(filepath.Join("..", "..", "..", "crypto", "testdata", "keys", name+".pem"))
 	if err != nil {
 		t.Fatal(err)
 	}
