@@ -20,7 +20,6 @@ import (
 	"github.com/sealsync/sealsync/crypto"
 	"github.com/sealsync/sealsync/internal/controller"
 	"github.com/sealsync/sealsync/internal/keys/keysecret"
-	"github.com/sealsync/sealsync/internal/server"
 	"github.com/sealsync/sealsync/internal/testkit"
 	"github.com/sealsync/sealsync/keybackup"
 )
@@ -107,7 +106,7 @@ func TestKeyBackupFollowsKeys(t *testing.T) {
 
 	// A rotation: the new key is in the backup within seconds.
 	s := keySecrets(t, e, r.keyNS)[0]
-	s.Annotations = map[string]string{server.RotateRequestAnnotation: rotationRequest(first)}
+	s.Annotations = map[string]string{keysecret.RenewRequestAnnotation: rotationRequest(first)}
 	if err := e.Client.Update(ctx, &s); err != nil {
 		t.Fatal(err)
 	}

@@ -51,7 +51,7 @@ type KeyOptions struct {
 // KeyManager holds the controller's keyring. Every replica loads it from
 // the key Secrets and reloads it whenever one is added, relabelled or
 // deleted; the leader also generates keys: the first one, renewals, and
-// those asked for with [server.RotateRequestAnnotation].
+// those asked for with [keysecret.RenewRequestAnnotation].
 type KeyManager struct {
 	opts   KeyOptions
 	client client.Client // writes key Secrets
@@ -333,9 +333,9 @@ func (m *KeyManager) rotateRequests(ctx context.Context) (requested, answered ti
 		return t
 	}
 	for _, s := range list.Items {
-		v, ok := s.Annotations[server.RotateRequestAnnotation]
+		v, ok := s.Annotations[keysecret.RenewRequestAnnotation]
 		requested = newest(requested, v, ok)
-		v, ok = s.Annotations[server.RotateAnsweredAnnotation]
+		v, ok = s.Annotations[keysecret.RenewAnsweredAnnotation]
 		answered = newest(answered, v, ok)
 	}
 	return requested, answered, nil
@@ -379,7 +379,7 @@ func (m *KeyManager) generate(ctx context.Context, reason string, answers time.T
 		if annotations == nil {
 			annotations = map[string]string{}
 		}
-		annotations[server.RotateAnsweredAnnotation] = answers.UTC().Format(time.RFC3339)
+		annotations[keysecret.RenewAnsweredAnnotation] = answers.UTC().Format(time.RFC3339)
 	}
 	s := keysecret.New(key, m.opts.Namespace, m.opts.Prefix, m.opts.Labels, annotations)
 	if err := m.client.Create(ctx, s); err != nil {

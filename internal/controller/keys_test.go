@@ -20,7 +20,6 @@ import (
 	"github.com/sealsync/sealsync/internal/controller"
 	"github.com/sealsync/sealsync/internal/keys/keysecret"
 	"github.com/sealsync/sealsync/internal/manifest"
-	"github.com/sealsync/sealsync/internal/server"
 	"github.com/sealsync/sealsync/internal/testkit"
 )
 
@@ -179,7 +178,7 @@ func TestRotationKeepsOldSecretsWorking(t *testing.T) {
 		s.Annotations = map[string]string{}
 	}
 	requested := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
-	s.Annotations[server.RotateRequestAnnotation] = requested
+	s.Annotations[keysecret.RenewRequestAnnotation] = requested
 	if err := e.Client.Update(ctx, &s); err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +198,7 @@ func TestRotationKeepsOldSecretsWorking(t *testing.T) {
 	}
 	answered := 0
 	for _, s := range secrets {
-		if s.Annotations[server.RotateAnsweredAnnotation] == requested {
+		if s.Annotations[keysecret.RenewAnsweredAnnotation] == requested {
 			answered++
 		}
 	}

@@ -98,20 +98,6 @@ type KeyList struct {
 	Keys []KeyInfo `json:"keys"`
 }
 
-// RotateRequestAnnotation, set to an RFC 3339 time on any key Secret, asks
-// the controller to generate a new key if its newest key is older than
-// that time. It is how `kubeseal keys rotate` asks for a key: patching a
-// key Secret needs rights the API server checks, which a call through the
-// service proxy would not.
-const RotateRequestAnnotation = "sealsync.dev/rotate-requested-at"
-
-// RotateAnsweredAnnotation on a key Secret holds the value of the
-// [RotateRequestAnnotation] that the key was generated for. A request is
-// answered once, even when it names a time after the key's certificate
-// (a client clock ahead of the controller's, or a request in the same
-// second as the key), so a request can never make keys in a loop.
-const RotateAnsweredAnnotation = "sealsync.dev/rotate-answers"
-
 // Defaults of [Options], as Bitnami's controller flags have them where it
 // has the flag.
 const (

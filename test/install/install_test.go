@@ -34,7 +34,6 @@ import (
 	"github.com/sealsync/sealsync/internal/keys/keysecret"
 	"github.com/sealsync/sealsync/internal/manifest"
 	"github.com/sealsync/sealsync/internal/sealing"
-	"github.com/sealsync/sealsync/internal/server"
 	"github.com/sealsync/sealsync/internal/testkit"
 	"github.com/sealsync/sealsync/keybackup"
 	"github.com/sealsync/sealsync/providers"
@@ -263,7 +262,7 @@ func testKeyBackupRBAC(t *testing.T, e *testkit.Env, c *controller.Controller, i
 	}
 	time.Sleep(1100 * time.Millisecond)
 	s := &keys.Items[0]
-	s.Annotations = map[string]string{server.RotateRequestAnnotation: time.Now().UTC().Format(time.RFC3339)}
+	s.Annotations = map[string]string{keysecret.RenewRequestAnnotation: time.Now().UTC().Format(time.RFC3339)}
 	if err := e.Client.Update(ctx, s); err != nil {
 		t.Fatal(err)
 	}

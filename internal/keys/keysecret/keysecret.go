@@ -10,6 +10,14 @@
 // [Label] set to "active" or "compromised". Bitnami names them with
 // generateName [DefaultPrefix]; a legacy Secret named exactly
 // [LegacyName] is also a key.
+//
+// # Renewal requests
+//
+// Two annotations on key Secrets carry requests for a new key (key
+// renewal, which `kubeseal keys rotate` asks for): [RenewRequestAnnotation]
+// asks, [RenewAnsweredAnnotation] marks the key made for a request. Their
+// values say "rotate" after that command; they are not Bitnami's
+// /v1/rotate, which re-encrypts one SealedSecret.
 package keysecret
 
 import (
@@ -37,6 +45,20 @@ const (
 	// releases, loaded even without the label.
 	LegacyName = "sealed-secrets-key"
 )
+
+// RenewRequestAnnotation, set to an RFC 3339 time on any key Secret, asks
+// the controller to generate a new key if its newest key is older than
+// that time. It is how `kubeseal keys rotate` asks for a key: patching a
+// key Secret needs rights the API server checks, which a call through the
+// service proxy would not.
+const RenewRequestAnnotation = "sealsync.dev/rotate-requested-at"
+
+// RenewAnsweredAnnotation on a key Secret holds the value of the
+// [RenewRequestAnnotation] that the key was generated for. A request is
+// answered once, even when it names a time after the key's certificate
+// (a client clock ahead of the controller's, or a request in the same
+// second as the key), so a request can never make keys in a loop.
+const RenewAnsweredAnnotation = "sealsync.dev/rotate-answers"
 
 // Order says which time makes a key the newest.
 type Order int

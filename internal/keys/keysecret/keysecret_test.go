@@ -241,3 +241,21 @@ func withKind(s *corev1.Secret) *corev1.Secret {
 	s.TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"}
 	return s
 }
+
+// TestWireNames pins the label and annotation names of the key Secret
+// format: Bitnami's controller and kubeseal, and released versions of
+// kubeseal keys rotate (the operator's side), use them as they are, so a
+// rename of the Go identifiers must never change them.
+func TestWireNames(t *testing.T) {
+	for name, tt := range map[string]struct{ got, want string }{
+		"key label":              {keysecret.Label, "sealedsecrets.bitnami.com/sealed-secrets-key"},
+		"generateName prefix":    {keysecret.DefaultPrefix, "sealed-secrets-key"},
+		"legacy Secret name":     {keysecret.LegacyName, "sealed-secrets-key"},
+		"renewal request":        {keysecret.RenewRequestAnnotation, "sealsync.dev/rotate-requested-at"},
+		"renewal request answer": {keysecret.RenewAnsweredAnnotation, "sealsync.dev/rotate-answers"},
+	} {
+		if tt.got != tt.want {
+			t.Errorf("%s = %q, want %q", name, tt.got, tt.want)
+		}
+	}
+}
