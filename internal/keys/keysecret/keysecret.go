@@ -18,13 +18,18 @@
 // asks, [RenewAnsweredAnnotation] marks the key made for a request. Their
 // values say "rotate" after that command; they are not Bitnami's
 // /v1/rotate, which re-encrypts one SealedSecret.
+//
+// # One codec
+//
+// Every reader and writer of key Secrets uses this package: the
+// controller's key manager (package keys), the public keybackup package,
+// kubeseal and the tests. It is pure: it imports only the core API types
+// and package crypto, and does no I/O, so that keybackup may use it and
+// stay pure too. Reading key files (PEM, YAML, JSON) is package keyfile.
 package keysecret
 
 import (
-	"bytes"
 	"crypto/rsa"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"time"
@@ -33,7 +38,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/sealsync/sealsync/crypto"
-	"github.com/sealsync/sealsync/internal/manifest"
 )
 
 const (
@@ -85,13 +89,6 @@ func ParseOrder(s string) (Order, error) {
 // ErrNotKeySecret is returned by [ToKey] for a Secret that is not a key
 // Secret, or whose label value is neither active nor compromised.
 var ErrNotKeySecret = errors.New("not a sealing key Secret")
-
-// IsKeySecret reports whether s is labelled as a key Secret or carries the
-// legacy name.
-func IsKeySecret(s *corev1.Secret) bool {
-	_, labelled := s.Labels[Label]
-	return labelled || s.Name == LegacyName
-}
 
 // ToKey converts a key Secret into a key. The status is the label's value;
 // the legacy unlabelled Secret is active. Errors name the Secret, never its
@@ -170,108 +167,4 @@ func New(k *crypto.Key, namespace, prefix string, labels, annotations map[string
 			corev1.TLSCertKey:       crypto.EncodeCertificatePEM(k.Certificate),
 		},
 	}
-}
-
-// ParseKeyFile reads the keys in one file given to --recovery-private-key:
-// anything [ParseBackup] reads. A key whose certificate is missing can
-// only unseal.
-func ParseKeyFile(b []byte) ([]*crypto.Key, error) {
-	secrets, err := ParseBackup(b)
-	if err != nil {
-		return nil, err
-	}
-	keys := make([]*crypto.Key, 0, len(secrets))
-	for _, s := range secrets {
-		status, err := crypto.ParseStatus(s.Labels[Label])
-		if err != nil {
-			status = crypto.StatusActive
-		}
-		k, err := keyFromPEM(s.Data[corev1.TLSPrivateKeyKey], s.Data[corev1.TLSCertKey], status)
-		if err != nil {
-			if s.Name == "" {
-				return nil, err // a PEM file: the caller names it
-			}
-			return nil, fmt.Errorf("secret %s/%s: %w", s.Namespace, s.Name, err)
-		}
-		keys = append(keys, k)
-	}
-	return keys, nil
-}
-
-// ParseBackup reads the key Secrets in one unencrypted backup file: PEM
-// (an RSA private key, PKCS#1 or PKCS#8, with or without its certificate
-// beside it), which becomes one unnamed key Secret, or YAML/JSON key
-// Secrets, alone, as several documents, or in a v1 List as `kubectl get
-// secret -l sealedsecrets.bitnami.com/sealed-secrets-key -o yaml` writes
-// it. Backups are taken as they are: a Secret's labels may have been lost
-// and its certificate may be missing, but it must hold tls.key. Errors
-// name the Secret, never its content.
-func ParseBackup(b []byte) ([]*corev1.Secret, error) {
-	if bytes.HasPrefix(bytes.TrimSpace(b), []byte("-----BEGIN")) {
-		s, err := secretFromPEM(b)
-		if err != nil {
-			return nil, err
-		}
-		return []*corev1.Secret{s}, nil
-	}
-	secrets, err := manifest.DecodeSecrets(bytes.NewReader(b))
-	if err != nil {
-		return nil, fmt.Errorf("neither a PEM private key nor key Secrets: %w", err)
-	}
-	if len(secrets) == 0 {
-		return nil, errors.New("no private key found")
-	}
-	for _, s := range secrets {
-		if _, ok := s.Data[corev1.TLSPrivateKeyKey]; !ok {
-			return nil, fmt.Errorf("secret %s/%s has no %s", s.Namespace, s.Name, corev1.TLSPrivateKeyKey)
-		}
-	}
-	return secrets, nil
-}
-
-// secretFromPEM makes an unnamed key Secret of a PEM file: the first
-// private key block as tls.key, every certificate block as tls.crt.
-func secretFromPEM(b []byte) (*corev1.Secret, error) {
-	var keyPEM, certPEM []byte
-	for rest := b; ; {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
-		switch block.Type {
-		case "RSA PRIVATE KEY", "PRIVATE KEY":
-			if keyPEM == nil {
-				keyPEM = pem.EncodeToMemory(block)
-			}
-		case "CERTIFICATE":
-			certPEM = append(certPEM, pem.EncodeToMemory(block)...)
-		}
-	}
-	if keyPEM == nil {
-		return nil, errors.New("crypto: no RSA private key PEM block found")
-	}
-	data := map[string][]byte{corev1.TLSPrivateKeyKey: keyPEM}
-	if certPEM != nil {
-		data[corev1.TLSCertKey] = certPEM
-	}
-	return &corev1.Secret{
-		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
-		Type:     corev1.SecretTypeTLS,
-		Data:     data,
-	}, nil
-}
-
-// keyFromPEM parses a private key and, when certPEM holds one, its
-// certificate.
-func keyFromPEM(keyPEM, certPEM []byte, status crypto.Status) (*crypto.Key, error) {
-	priv, err := crypto.ParsePrivateKeyPEM(keyPEM)
-	if err != nil {
-		return nil, err
-	}
-	var cert *x509.Certificate
-	if certs, err := crypto.ParseCertificatesPEM(certPEM); err == nil {
-		cert = certs[0]
-	}
-	return crypto.NewKey(priv, cert, status, time.Time{})
 }

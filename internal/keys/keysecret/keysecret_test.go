@@ -2,8 +2,6 @@ package keysecret_test
 
 import (
 	"bytes"
-	"crypto/x509"
-	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,7 +13,6 @@ import (
 
 	"github.com/sealsync/sealsync/crypto"
 	"github.com/sealsync/sealsync/internal/keys/keysecret"
-	"github.com/sealsync/sealsync/internal/manifest"
 )
 
 func keyPEM(t *testing.T, name string) []byte {
@@ -134,112 +131,6 @@ func TestNewRoundTrip(t *testing.T) {
 	if err != nil || back.ID != orig.ID || back.Status != orig.Status {
 		t.Fatalf("round trip: %v", err)
 	}
-}
-
-func TestParseKeyFile(t *testing.T) {
-	full := keyPEM(t, "a")
-	keyOnly, _ := splitPEM(t, full)
-	var secretYAML, listYAML, twoDocs bytes.Buffer
-	if err := manifest.Encode(&secretYAML, manifest.YAML, withKind(bitnamiSecret(t, "a", "active"))); err != nil {
-		t.Fatal(err)
-	}
-	list := []byte("apiVersion: v1\nkind: List\nitems:\n")
-	for _, n := range []string{"a", "c"} {
-		var b bytes.Buffer
-		if err := manifest.Encode(&b, manifest.JSON, withKind(bitnamiSecret(t, n, "active"))); err != nil {
-			t.Fatal(err)
-		}
-		list = append(list, []byte("- "+strings.ReplaceAll(strings.TrimSpace(b.String()), "\n", "\n  ")+"\n")...)
-	}
-	listYAML.Write(list)
-	twoDocs.Write(secretYAML.Bytes())
-	if err := manifest.Encode(&twoDocs, manifest.YAML, withKind(bitnamiSecret(t, "c", "compromised"))); err != nil {
-		t.Fatal(err)
-	}
-	noKey := withKind(bitnamiSecret(t, "a", "active"))
-	delete(noKey.Data, corev1.TLSPrivateKeyKey)
-	var noKeyYAML bytes.Buffer
-	_ = manifest.Encode(&noKeyYAML, manifest.YAML, noKey)
-
-	tests := []struct {
-		name     string
-		in       []byte
-		wantN    int
-		wantCert bool
-		wantErr  string
-	}{
-		{"PEM key and certificate", full, 1, true, ""},
-		{"PEM key only", keyOnly, 1, false, ""},
-		{"one Secret", secretYAML.Bytes(), 1, true, ""},
-		{"kubectl List", listYAML.Bytes(), 2, true, ""},
-		{"two documents", twoDocs.Bytes(), 2, true, ""},
-		{"Secret without tls.key", noKeyYAML.Bytes(), 0, false, "has no tls.key"},
-		{"garbage", []byte("hello"), 0, false, "neither a PEM private key nor key Secrets"},
-		{"empty", nil, 0, false, "no private key found"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			keys, err := keysecret.ParseKeyFile(tt.in)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(keys) != tt.wantN {
-				t.Fatalf("keys = %d, want %d", len(keys), tt.wantN)
-			}
-			if (keys[0].Certificate != nil) != tt.wantCert {
-				t.Fatalf("certificate present = %v", keys[0].Certificate != nil)
-			}
-		})
-	}
-}
-
-// TestParseBackup: a backup file becomes key Secrets with their metadata,
-// and a PEM file becomes one unnamed Secret holding its blocks as stored.
-func TestParseBackup(t *testing.T) {
-	full := keyPEM(t, "a")
-	keyOnly, certOnly := splitPEM(t, full)
-	priv, err := crypto.ParsePrivateKeyPEM(keyOnly)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pkcs8 := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-	secrets, err := keysecret.ParseBackup(append(bytes.Clone(certOnly), pkcs8...))
-	if err != nil || len(secrets) != 1 {
-		t.Fatalf("%d secrets, %v", len(secrets), err)
-	}
-	s := secrets[0]
-	if s.Name != "" || s.Type != corev1.SecretTypeTLS || !bytes.Equal(s.Data["tls.key"], pkcs8) || !bytes.Equal(s.Data["tls.crt"], certOnly) {
-		t.Errorf("PEM Secret %+v", s)
-	}
-	if secrets, _ := keysecret.ParseBackup(keyOnly); len(secrets[0].Data) != 1 {
-		t.Error("a key without certificate got one")
-	}
-
-	var list bytes.Buffer
-	b := withKind(bitnamiSecret(t, "a", "compromised"))
-	b.Labels["team"] = "x"
-	if err := manifest.Encode(&list, manifest.YAML, b); err != nil {
-		t.Fatal(err)
-	}
-	secrets, err = keysecret.ParseBackup(list.Bytes())
-	if err != nil || len(secrets) != 1 || secrets[0].Name != b.Name || secrets[0].Labels["team"] != "x" || secrets[0].Labels[keysecret.Label] != "compromised" {
-		t.Fatalf("Secret backup: %v %+v", err, secrets)
-	}
-}
-
-func withKind(s *corev1.Secret) *corev1.Secret {
-	s.TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"}
-	return s
 }
 
 // TestWireNames pins the label and annotation names of the key Secret
