@@ -12,7 +12,6 @@ package keyfile
 
 import (
 	"bytes"
-	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -36,11 +35,19 @@ func ParseKeys(b []byte) ([]*crypto.Key, error) {
 	}
 	keys := make([]*crypto.Key, 0, len(secrets))
 	for _, s := range secrets {
-		status, err := crypto.ParseStatus(s.Labels[keysecret.Label])
+		// Recovery only unseals: a status neither controller knows, or a
+		// certificate that is missing or does not parse, does not keep a
+		// private key from being used.
+		status, err := keysecret.StatusOf(s)
 		if err != nil {
 			status = crypto.StatusActive
 		}
-		k, err := keyFromPEM(s.Data[corev1.TLSPrivateKeyKey], s.Data[corev1.TLSCertKey], status)
+		priv, err := keysecret.PrivateKey(s)
+		var k *crypto.Key
+		if err == nil {
+			cert, _ := keysecret.Certificate(s)
+			k, err = crypto.NewKey(priv, cert, status, time.Time{})
+		}
 		if err != nil {
 			if s.Name == "" {
 				return nil, err // a PEM file: the caller names it
@@ -114,18 +121,4 @@ func secretFromPEM(b []byte) (*corev1.Secret, error) {
 		Type:     corev1.SecretTypeTLS,
 		Data:     data,
 	}, nil
-}
-
-// keyFromPEM parses a private key and, when certPEM holds one, its
-// certificate.
-func keyFromPEM(keyPEM, certPEM []byte, status crypto.Status) (*crypto.Key, error) {
-	priv, err := crypto.ParsePrivateKeyPEM(keyPEM)
-	if err != nil {
-		return nil, err
-	}
-	var cert *x509.Certificate
-	if certs, err := crypto.ParseCertificatesPEM(certPEM); err == nil {
-		cert = certs[0]
-	}
-	return crypto.NewKey(priv, cert, status, time.Time{})
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/sealsync/sealsync/crypto"
 	"github.com/sealsync/sealsync/internal/keys/keyfile"
@@ -40,26 +41,16 @@ func splitPEM(t testing.TB, b []byte) (key, cert []byte) {
 }
 
 // keySecret is the key Secret of test key name with status, as a backup
-// made with kubectl get secret holds it.
+// made with kubectl get secret holds it: the PEM blocks as stored.
 func keySecret(t testing.TB, name, status string) *corev1.Secret {
 	t.Helper()
 	keyOnly, certOnly := splitPEM(t, keyPEM(t, name))
-	priv, err := crypto.ParsePrivateKeyPEM(keyOnly)
-	if err != nil {
-		t.Fatal(err)
+	return &corev1.Secret{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: metav1.ObjectMeta{Name: "sealed-secrets-key" + name, Namespace: "kube-system", Labels: map[string]string{keysecret.Label: status}},
+		Type:       corev1.SecretTypeTLS,
+		Data:       map[string][]byte{corev1.TLSPrivateKeyKey: keyOnly, corev1.TLSCertKey: certOnly},
 	}
-	certs, err := crypto.ParseCertificatesPEM(certOnly)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := crypto.NewKey(priv, certs[0], crypto.StatusActive, certs[0].NotBefore)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := keysecret.New(k, "kube-system", "", nil, nil)
-	s.Name = "sealed-secrets-key" + name
-	s.Labels[keysecret.Label] = status
-	return s
 }
 
 func encode(t testing.TB, format manifest.Format, s *corev1.Secret) []byte {

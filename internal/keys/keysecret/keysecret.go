@@ -30,6 +30,7 @@ package keysecret
 
 import (
 	"crypto/rsa"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"time"
@@ -90,33 +91,92 @@ func ParseOrder(s string) (Order, error) {
 // Secret, or whose label value is neither active nor compromised.
 var ErrNotKeySecret = errors.New("not a sealing key Secret")
 
-// ToKey converts a key Secret into a key. The status is the label's value;
-// the legacy unlabelled Secret is active. Errors name the Secret, never its
+// ErrNoCertificate is returned for a key Secret without tls.crt. Its key
+// can unseal but never seal: kubeseal seals to the certificate.
+var ErrNoCertificate = errors.New("no " + corev1.TLSCertKey + ": a key needs its certificate to seal")
+
+// StatusOf returns the status the label [Label] of key Secret s gives its
+// key. A Secret without the label is active: Bitnami's legacy key Secret
+// has none, and a backup may have lost it. A label value that is neither
+// active nor compromised marks no key for either controller, and is an
+// error that quotes the value (a status, never key material).
+func StatusOf(s *corev1.Secret) (crypto.Status, error) {
+	v, ok := s.Labels[Label]
+	if !ok {
+		return crypto.StatusActive, nil
+	}
+	status, err := crypto.ParseStatus(v)
+	if err != nil {
+		return 0, fmt.Errorf("label %s=%q is neither active nor compromised", Label, v)
+	}
+	return status, nil
+}
+
+// PrivateKey parses the private key in tls.key of key Secret s: PEM,
+// PKCS#1 as Bitnami writes it or PKCS#8. Errors name the item, never its
 // content.
+func PrivateKey(s *corev1.Secret) (*rsa.PrivateKey, error) {
+	b, ok := s.Data[corev1.TLSPrivateKeyKey]
+	if !ok {
+		return nil, fmt.Errorf("no %s", corev1.TLSPrivateKeyKey)
+	}
+	priv, err := crypto.ParsePrivateKeyPEM(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", corev1.TLSPrivateKeyKey, err)
+	}
+	return priv, nil
+}
+
+// Certificate parses the first PEM certificate in tls.crt of key Secret s,
+// the one kubeseal seals to; without tls.crt the error is
+// [ErrNoCertificate].
+func Certificate(s *corev1.Secret) (*x509.Certificate, error) {
+	b, ok := s.Data[corev1.TLSCertKey]
+	if !ok {
+		return nil, ErrNoCertificate
+	}
+	certs, err := crypto.ParseCertificatesPEM(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", corev1.TLSCertKey, err)
+	}
+	return certs[0], nil
+}
+
+// ParseKey returns the key key Secret s holds, with the status the caller
+// decided (from the label, or from a backup's manifest) and creation time
+// created (zero: the certificate's NotBefore). s needs tls.key and tls.crt,
+// and the certificate must be the private key's. Errors name the item
+// that failed, never its content; the caller names the Secret as it knows
+// it.
+func ParseKey(s *corev1.Secret, status crypto.Status, created time.Time) (*crypto.Key, error) {
+	priv, err := PrivateKey(s)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := Certificate(s)
+	if err != nil {
+		return nil, err
+	}
+	return crypto.NewKey(priv, cert, status, created)
+}
+
+// ToKey reads a key Secret of the cluster as the controller does: the
+// status is the label's value, and only the legacy Secret [LegacyName] may
+// lack the label (it is active); order says which time makes the key the
+// newest. Errors name the Secret, never its content.
 func ToKey(s *corev1.Secret, order Order) (*crypto.Key, error) {
-	status := crypto.StatusActive
-	if v, ok := s.Labels[Label]; ok {
-		st, err := crypto.ParseStatus(v)
-		if err != nil {
-			return nil, fmt.Errorf("key secret %s/%s: label %s=%q: %w", s.Namespace, s.Name, Label, v, ErrNotKeySecret)
-		}
-		status = st
-	} else if s.Name != LegacyName {
+	if _, labelled := s.Labels[Label]; !labelled && s.Name != LegacyName {
 		return nil, fmt.Errorf("key secret %s/%s: %w", s.Namespace, s.Name, ErrNotKeySecret)
 	}
-	priv, err := crypto.ParsePrivateKeyPEM(s.Data[corev1.TLSPrivateKeyKey])
+	status, err := StatusOf(s)
 	if err != nil {
-		return nil, fmt.Errorf("key secret %s/%s: %s: %w", s.Namespace, s.Name, corev1.TLSPrivateKeyKey, err)
-	}
-	certs, err := crypto.ParseCertificatesPEM(s.Data[corev1.TLSCertKey])
-	if err != nil {
-		return nil, fmt.Errorf("key secret %s/%s: %s: %w", s.Namespace, s.Name, corev1.TLSCertKey, err)
+		return nil, fmt.Errorf("key secret %s/%s: %w: %w", s.Namespace, s.Name, err, ErrNotKeySecret)
 	}
 	var created time.Time
 	if order == OrderSecretCreation {
 		created = s.CreationTimestamp.Time
 	}
-	k, err := crypto.NewKey(priv, certs[0], status, created)
+	k, err := ParseKey(s, status, created)
 	if err != nil {
 		return nil, fmt.Errorf("key secret %s/%s: %w", s.Namespace, s.Name, err)
 	}
@@ -126,12 +186,12 @@ func ToKey(s *corev1.Secret, order Order) (*crypto.Key, error) {
 // IDOf returns the key ID of key Secret s, from its certificate, which is
 // public, or else from its private key.
 func IDOf(s *corev1.Secret) (crypto.KeyID, error) {
-	if certs, err := crypto.ParseCertificatesPEM(s.Data[corev1.TLSCertKey]); err == nil {
-		if pub, ok := certs[0].PublicKey.(*rsa.PublicKey); ok {
+	if cert, err := Certificate(s); err == nil {
+		if pub, ok := cert.PublicKey.(*rsa.PublicKey); ok {
 			return crypto.KeyIDOf(pub), nil
 		}
 	}
-	priv, err := crypto.ParsePrivateKeyPEM(s.Data[corev1.TLSPrivateKeyKey])
+	priv, err := PrivateKey(s)
 	if err != nil {
 		return crypto.KeyID{}, fmt.Errorf("key secret %s/%s: %w", s.Namespace, s.Name, err)
 	}

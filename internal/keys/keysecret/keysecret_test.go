@@ -2,6 +2,7 @@ package keysecret_test
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -148,5 +149,68 @@ func TestWireNames(t *testing.T) {
 		if tt.got != tt.want {
 			t.Errorf("%s = %q, want %q", name, tt.got, tt.want)
 		}
+	}
+}
+
+// TestStatusOf: the label gives the status; a Secret without it (the
+// legacy key, a backup that lost it) is active; an unknown value is an
+// error that names the label.
+func TestStatusOf(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		labels  map[string]string
+		want    crypto.Status
+		wantErr string
+	}{
+		{"active", map[string]string{keysecret.Label: "active"}, crypto.StatusActive, ""},
+		{"compromised", map[string]string{keysecret.Label: "compromised"}, crypto.StatusCompromised, ""},
+		{"no label", nil, crypto.StatusActive, ""},
+		{"unknown value", map[string]string{keysecret.Label: "retired"}, 0, `label sealedsecrets.bitnami.com/sealed-secrets-key="retired" is neither active nor compromised`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := keysecret.StatusOf(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Labels: tt.labels}})
+			if tt.wantErr != "" {
+				if err == nil || err.Error() != tt.wantErr {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("StatusOf = %s, %v; want %s", got, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestParseKey: a key Secret's data becomes a key with the status the
+// caller gives; each missing or broken item is named, and a key without
+// its certificate, which could never seal, is refused.
+func TestParseKey(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		mutate  func(*corev1.Secret)
+		wantErr string
+		is      error
+	}{
+		{"complete", func(*corev1.Secret) {}, "", nil},
+		{"no tls.key", func(s *corev1.Secret) { delete(s.Data, corev1.TLSPrivateKeyKey) }, "no tls.key", nil},
+		{"broken tls.key", func(s *corev1.Secret) { s.Data[corev1.TLSPrivateKeyKey] = []byte("x") }, "tls.key: crypto: no RSA private key PEM block found", nil},
+		{"no tls.crt", func(s *corev1.Secret) { delete(s.Data, corev1.TLSCertKey) }, "no tls.crt: a key needs its certificate to seal", keysecret.ErrNoCertificate},
+		{"broken tls.crt", func(s *corev1.Secret) { s.Data[corev1.TLSCertKey] = []byte("x") }, "tls.crt: crypto: no certificate PEM block found", nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := bitnamiSecret(t, "a", "active")
+			tt.mutate(s)
+			k, err := keysecret.ParseKey(s, crypto.StatusCompromised, time.Time{})
+			if tt.wantErr != "" {
+				if err == nil || err.Error() != tt.wantErr || (tt.is != nil && !errors.Is(err, tt.is)) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || k.Status != crypto.StatusCompromised || !k.Created.Equal(k.Certificate.NotBefore) {
+				t.Fatalf("ParseKey = %+v, %v", k, err)
+			}
+		})
 	}
 }
