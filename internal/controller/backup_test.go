@@ -19,6 +19,7 @@ import (
 
 	"github.com/sealsync/sealsync/crypto"
 	"github.com/sealsync/sealsync/internal/controller"
+	"github.com/sealsync/sealsync/internal/keys"
 	"github.com/sealsync/sealsync/internal/keys/keysecret"
 	"github.com/sealsync/sealsync/internal/testkit"
 	"github.com/sealsync/sealsync/keybackup"
@@ -26,7 +27,7 @@ import (
 
 func backupTo(recipients string, debounce time.Duration) optionFunc {
 	return func(o *controller.Options) {
-		o.Backup = controller.BackupOptions{Recipients: recipients, ConfigMap: controller.DefaultBackupConfigMap, Debounce: debounce}
+		o.Backup = keys.BackupOptions{Recipients: recipients, ConfigMap: keys.DefaultBackupConfigMap, Debounce: debounce}
 	}
 }
 
@@ -39,10 +40,10 @@ type backupState struct {
 // readBackup reads and opens the backup ConfigMap in ns.
 func readBackup(e *testkit.Env, ns string, ids ...age.Identity) (*backupState, error) {
 	var cm corev1.ConfigMap
-	if err := e.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: controller.DefaultBackupConfigMap}, &cm); err != nil {
+	if err := e.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: keys.DefaultBackupConfigMap}, &cm); err != nil {
 		return nil, err
 	}
-	b, err := keybackup.Open(strings.NewReader(cm.Data[controller.BackupDataKey]), ids...)
+	b, err := keybackup.Open(strings.NewReader(cm.Data[keys.BackupDataKey]), ids...)
 	if err != nil {
 		return nil, err
 	}
@@ -89,8 +90,8 @@ func TestKeyBackupFollowsKeys(t *testing.T) {
 	e, r := setup(t, backupTo(id.Recipient().String(), 0)) // the default debounce, one second
 	first := r.latestKey(t)
 	st := waitBackup(t, e, r, id)
-	if want := first.ID.String() + " active"; st.cm.Annotations[controller.BackupKeysAnnotation] != want {
-		t.Errorf("annotation %q, want %q", st.cm.Annotations[controller.BackupKeysAnnotation], want)
+	if want := first.ID.String() + " active"; st.cm.Annotations[keys.BackupKeysAnnotation] != want {
+		t.Errorf("annotation %q, want %q", st.cm.Annotations[keys.BackupKeysAnnotation], want)
 	}
 	if st.cm.Labels["app.kubernetes.io/component"] != "key-backup" || !strings.Contains(st.cm.Data["README"], "kubeseal keys restore") {
 		t.Errorf("ConfigMap %+v", st.cm.ObjectMeta)
@@ -117,7 +118,7 @@ func TestKeyBackupFollowsKeys(t *testing.T) {
 		return nil
 	})
 	st = waitBackup(t, e, r, id)
-	if n := len(strings.Split(st.cm.Annotations[controller.BackupKeysAnnotation], "\n")); n != 2 {
+	if n := len(strings.Split(st.cm.Annotations[keys.BackupKeysAnnotation], "\n")); n != 2 {
 		t.Errorf("annotation lists %d keys", n)
 	}
 
@@ -136,8 +137,8 @@ func TestKeyBackupFollowsKeys(t *testing.T) {
 		return nil
 	})
 	st = waitBackup(t, e, r, id)
-	if !strings.Contains(st.cm.Annotations[controller.BackupKeysAnnotation], first.ID.String()+" compromised") {
-		t.Errorf("annotation %q", st.cm.Annotations[controller.BackupKeysAnnotation])
+	if !strings.Contains(st.cm.Annotations[keys.BackupKeysAnnotation], first.ID.String()+" compromised") {
+		t.Errorf("annotation %q", st.cm.Annotations[keys.BackupKeysAnnotation])
 	}
 
 	// Restoring three keys at once is one write.
@@ -188,7 +189,7 @@ func watchBackup(t *testing.T, e *testkit.Env, ns string) *configMapWatch {
 		t.Fatal(err)
 	}
 	w, err := wc.Watch(ctx, &corev1.ConfigMapList{}, client.InNamespace(ns),
-		client.MatchingFieldsSelector{Selector: fields.OneTermEqualSelector("metadata.name", controller.DefaultBackupConfigMap)})
+		client.MatchingFieldsSelector{Selector: fields.OneTermEqualSelector("metadata.name", keys.DefaultBackupConfigMap)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +243,7 @@ func TestKeyBackupRecipientsFile(t *testing.T) {
 
 	// Someone else's ConfigMap under the backup's name stays as it is.
 	keyNS := e.Namespace(t)
-	foreign := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: controller.DefaultBackupConfigMap, Namespace: keyNS}, Data: map[string]string{"mine": "yes"}}
+	foreign := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: keys.DefaultBackupConfigMap, Namespace: keyNS}, Data: map[string]string{"mine": "yes"}}
 	create(t, e, foreign)
 	r2 := start(t, keyNS, e.Namespace(t), backupTo(file, 0))
 	r2.latestKey(t)
@@ -265,8 +266,8 @@ func TestKeyBackupBadRecipients(t *testing.T) {
 		"ssh-ed25519 AAAA,age1xxxxxx": "--backup-recipients: backup recipients: line 1: SSH recipient",
 	} {
 		_, err := controller.New(e.Config, controller.Options{
-			Keys:   controller.KeyOptions{Namespace: "default", Bits: testBits},
-			Backup: controller.BackupOptions{Recipients: spec}, MetricsAddr: "0", SkipNameValidation: true,
+			Keys:   keys.Options{Namespace: "default", Bits: testBits},
+			Backup: keys.BackupOptions{Recipients: spec}, MetricsAddr: "0", SkipNameValidation: true,
 		})
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want %q", spec, err, want)

@@ -31,6 +31,7 @@ import (
 	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
 	"github.com/sealsync/sealsync/crypto"
 	"github.com/sealsync/sealsync/internal/controller"
+	"github.com/sealsync/sealsync/internal/keys"
 	"github.com/sealsync/sealsync/internal/keys/keysecret"
 	"github.com/sealsync/sealsync/internal/manifest"
 	"github.com/sealsync/sealsync/internal/sealing"
@@ -133,11 +134,11 @@ func testControllerAsServiceAccount(t *testing.T, e *testkit.Env) {
 		t.Fatal(err)
 	}
 	c, err := controller.New(cfg, controller.Options{
-		Keys:        controller.KeyOptions{Namespace: "kube-system", Prefix: keysecret.DefaultPrefix, Bits: 2048, ValidFor: crypto.DefaultCertValidity},
+		Keys:        keys.Options{Namespace: "kube-system", Prefix: keysecret.DefaultPrefix, Bits: 2048, ValidFor: crypto.DefaultCertValidity},
 		MetricsAddr: "0", AllNamespaces: true, AcceptV1Data: true, UpdateStatus: true,
 		MaxUnsealRetries: 5, Workers: 2, LeaderElection: true, LeaderElectionID: "sealsync-install-test",
 		SkipNameValidation: true,
-		Backup:             controller.BackupOptions{Recipients: backupID.Recipient().String(), ConfigMap: controller.DefaultBackupConfigMap},
+		Backup:             keys.BackupOptions{Recipients: backupID.Recipient().String(), ConfigMap: keys.DefaultBackupConfigMap},
 		ES: controller.ESOptions{
 			Providers: fakeRegistry(), ControllerClass: "default", FloodGate: true,
 			StoreInterval: time.Minute, DedupeTTL: time.Second, Workers: 2,
@@ -235,14 +236,14 @@ func testControllerAsServiceAccount(t *testing.T, e *testkit.Env) {
 // no other ConfigMap in its namespace.
 func testKeyBackupRBAC(t *testing.T, e *testkit.Env, c *controller.Controller, id *age.X25519Identity) {
 	ctx := context.Background()
-	backupKey := client.ObjectKey{Namespace: "kube-system", Name: controller.DefaultBackupConfigMap}
+	backupKey := client.ObjectKey{Namespace: "kube-system", Name: keys.DefaultBackupConfigMap}
 	holds := func(n int) func() (bool, error) {
 		return func() (bool, error) {
 			var cm corev1.ConfigMap
 			if err := e.Client.Get(ctx, backupKey, &cm); err != nil {
 				return false, err
 			}
-			b, err := keybackup.Open(strings.NewReader(cm.Data[controller.BackupDataKey]), id)
+			b, err := keybackup.Open(strings.NewReader(cm.Data[keys.BackupDataKey]), id)
 			if err != nil {
 				return false, err
 			}

@@ -1,4 +1,4 @@
-package controller
+package keys
 
 import (
 	"context"
@@ -20,12 +20,11 @@ import (
 
 	"github.com/sealsync/sealsync/crypto"
 	"github.com/sealsync/sealsync/internal/keys/keysecret"
-	"github.com/sealsync/sealsync/internal/server"
 )
 
-// KeyOptions configure key generation and renewal, with Bitnami's flag
+// Options configure key generation and renewal, with Bitnami's flag
 // names and defaults.
-type KeyOptions struct {
+type Options struct {
 	// Namespace holds the key Secrets (the controller's namespace).
 	Namespace string
 	// Prefix is the generateName of new key Secrets (--key-prefix).
@@ -48,12 +47,12 @@ type KeyOptions struct {
 	Labels, Annotations map[string]string
 }
 
-// KeyManager holds the controller's keyring. Every replica loads it from
-// the key Secrets and reloads it whenever one is added, relabelled or
-// deleted; the leader also generates keys: the first one, renewals, and
-// those asked for with [keysecret.RenewRequestAnnotation].
-type KeyManager struct {
-	opts   KeyOptions
+// Manager holds the controller's keyring. Every replica loads it from the
+// key Secrets and reloads it whenever one is added, relabelled or deleted;
+// on the leader its [Renewer] also generates keys: the first one, renewals,
+// and those asked for with [keysecret.RenewRequestAnnotation].
+type Manager struct {
+	opts   Options
 	client client.Client // writes key Secrets
 	reader client.Reader // the key Secret cache
 	api    client.Reader // uncached reads (the unlabelled legacy key)
@@ -68,25 +67,25 @@ type KeyManager struct {
 
 	mu        sync.Mutex
 	listeners []func()
-	// wake nudges the generator after a reload.
+	// wake nudges the renewer after a reload.
 	wake chan struct{}
-	// answered is the newest rotation request this replica generated a
-	// key for, which the cache may not show yet. Only the generator
-	// goroutine uses it.
+	// answered is the newest renewal request this replica generated a key
+	// for, which the cache may not show yet. Only the renewer goroutine
+	// uses it.
 	answered time.Time
 }
 
-// KeyCache is the cache of key Secrets the manager reads.
-type KeyCache interface {
+// Cache is the cache of key Secrets the manager reads.
+type Cache interface {
 	client.Reader
 	WaitForCacheSync(ctx context.Context) bool
 }
 
-// NewKeyManager returns a manager whose keyring is empty until the key
+// NewManager returns a manager whose keyring is empty until the key
 // Secrets are loaded: add it to the controller-runtime manager, which
-// starts it.
-func NewKeyManager(opts KeyOptions, c client.Client, keyCache KeyCache, api client.Reader) *KeyManager {
-	m := &KeyManager{
+// starts it ([Setup] does).
+func NewManager(opts Options, c client.Client, keyCache Cache, api client.Reader) *Manager {
+	m := &Manager{
 		opts: opts, client: c, reader: keyCache, api: api, synced: keyCache.WaitForCacheSync,
 		now: time.Now, random: rand.Reader,
 		loaded: make(chan struct{}),
@@ -96,26 +95,24 @@ func NewKeyManager(opts KeyOptions, c client.Client, keyCache KeyCache, api clie
 	return m
 }
 
-var _ server.Keys = (*KeyManager)(nil)
-
 // Keyring returns the current keys.
-func (m *KeyManager) Keyring() *crypto.Keyring { return m.ring.Load() }
+func (m *Manager) Keyring() *crypto.Keyring { return m.ring.Load() }
 
 // OnChange registers f to be called each time the set of keys or their
 // status changes. f must not block.
-func (m *KeyManager) OnChange(f func()) {
+func (m *Manager) OnChange(f func()) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.listeners = append(m.listeners, f)
 }
 
 // NeedLeaderElection is false: every replica serves the keys.
-func (m *KeyManager) NeedLeaderElection() bool { return false }
+func (m *Manager) NeedLeaderElection() bool { return false }
 
 // Start loads the keys once the key cache has synced, so that the keyring
 // is known even when there is no key Secret to trigger a reload, then
 // waits for ctx.
-func (m *KeyManager) Start(ctx context.Context) error {
+func (m *Manager) Start(ctx context.Context) error {
 	ctx = logr.NewContext(ctx, logr.FromContextOrDiscard(ctx).WithName("keys"))
 	if !m.synced(ctx) {
 		return nil
@@ -139,12 +136,12 @@ func (m *KeyManager) Start(ctx context.Context) error {
 // Reconcile reloads every key Secret from the cache. It is the reconciler
 // of key Secrets; the request is ignored because the keyring is rebuilt as
 // a whole.
-func (m *KeyManager) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result, error) {
+func (m *Manager) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result, error) {
 	return ctrl.Result{}, m.Reload(ctx)
 }
 
 // Reload rebuilds the keyring from the key Secrets.
-func (m *KeyManager) Reload(ctx context.Context) error {
+func (m *Manager) Reload(ctx context.Context) error {
 	_, keys, err := m.keySecrets(ctx, m.reader)
 	if err != nil {
 		return err
@@ -152,7 +149,7 @@ func (m *KeyManager) Reload(ctx context.Context) error {
 	m.store(ctx, crypto.NewKeyring(keys...))
 	m.loadOnce.Do(func() { close(m.loaded) })
 	// Any change to a key Secret, even one that leaves the keys as they
-	// are (a rotation request), is a reason for the generator to look.
+	// are (a renewal request), is a reason for the renewer to look.
 	select {
 	case m.wake <- struct{}{}:
 	default:
@@ -164,7 +161,7 @@ func (m *KeyManager) Reload(ctx context.Context) error {
 // Bitnami's legacy unlabelled one, and returns those that hold a valid key
 // with their keys, in the same order. A broken or foreign Secret is logged
 // and skipped: it must not take every key down.
-func (m *KeyManager) keySecrets(ctx context.Context, reader client.Reader) ([]corev1.Secret, []*crypto.Key, error) {
+func (m *Manager) keySecrets(ctx context.Context, reader client.Reader) ([]corev1.Secret, []*crypto.Key, error) {
 	log := logr.FromContextOrDiscard(ctx)
 	var list corev1.SecretList
 	if err := reader.List(ctx, &list, client.InNamespace(m.opts.Namespace), client.HasLabels{keysecret.Label}); err != nil {
@@ -197,7 +194,7 @@ func (m *KeyManager) keySecrets(ctx context.Context, reader client.Reader) ([]co
 
 // store swaps in ring and tells subscribers if the set of keys or their
 // status changed.
-func (m *KeyManager) store(ctx context.Context, ring *crypto.Keyring) {
+func (m *Manager) store(ctx context.Context, ring *crypto.Keyring) {
 	old := m.ring.Swap(ring)
 	if sameKeys(old, ring) {
 		return
@@ -228,21 +225,21 @@ func sameKeys(a, b *crypto.Keyring) bool {
 	return true
 }
 
-// Generator returns the leader-only runnable that makes keys when due.
-func (m *KeyManager) Generator() *KeyGenerator { return &KeyGenerator{m: m} }
+// Renewer returns the leader-only runnable that makes keys when due.
+func (m *Manager) Renewer() *Renewer { return &Renewer{m: m} }
 
-// KeyGenerator makes a key when there is none, when the newest is older
-// than the renewal period or the cutoff, and when a key Secret carries a
-// rotation request newer than the newest key. It runs only on the leader
+// Renewer makes a key when there is none, when the newest is older than
+// the renewal period or the cutoff, and when a key Secret carries a
+// renewal request newer than the newest key. It runs only on the leader
 // and never blocks the health endpoint: until the first key exists the
 // server answers /v1/cert.pem with 503.
-type KeyGenerator struct{ m *KeyManager }
+type Renewer struct{ m *Manager }
 
 // NeedLeaderElection is true: only one replica may generate keys.
-func (g *KeyGenerator) NeedLeaderElection() bool { return true }
+func (g *Renewer) NeedLeaderElection() bool { return true }
 
 // Start runs until ctx is done.
-func (g *KeyGenerator) Start(ctx context.Context) error {
+func (g *Renewer) Start(ctx context.Context) error {
 	m := g.m
 	log := logr.FromContextOrDiscard(ctx).WithName("keys")
 	ctx = logr.NewContext(ctx, log)
@@ -279,13 +276,13 @@ func (g *KeyGenerator) Start(ctx context.Context) error {
 	}
 }
 
-// maxWait bounds how long the generator sleeps between checks.
+// maxWait bounds how long the renewer sleeps between checks.
 const maxWait = time.Hour
 
 // due says whether a key must be made now (reason non-empty, and answers
-// the rotation request it is for, if any) or how long until the next
+// the renewal request it is for, if any) or how long until the next
 // check.
-func (m *KeyManager) due(ctx context.Context) (wait time.Duration, reason string, answers time.Time, err error) {
+func (m *Manager) due(ctx context.Context) (wait time.Duration, reason string, answers time.Time, err error) {
 	now := m.now()
 	latest, lerr := m.Keyring().Latest()
 	if lerr != nil {
@@ -294,7 +291,7 @@ func (m *KeyManager) due(ctx context.Context) (wait time.Duration, reason string
 	if !m.opts.Cutoff.IsZero() && latest.Created.Before(m.opts.Cutoff) {
 		return 0, "newest key is older than the cutoff time", time.Time{}, nil
 	}
-	requested, answered, err := m.rotateRequests(ctx)
+	requested, answered, err := m.renewRequests(ctx)
 	if err != nil {
 		return 0, "", time.Time{}, err
 	}
@@ -315,9 +312,9 @@ func (m *KeyManager) due(ctx context.Context) (wait time.Duration, reason string
 	return wait, "", time.Time{}, nil
 }
 
-// rotateRequests returns the newest rotation request on any key Secret
-// and the newest request a key was generated for.
-func (m *KeyManager) rotateRequests(ctx context.Context) (requested, answered time.Time, err error) {
+// renewRequests returns the newest renewal request on any key Secret and
+// the newest request a key was generated for.
+func (m *Manager) renewRequests(ctx context.Context) (requested, answered time.Time, err error) {
 	var list corev1.SecretList
 	if err := m.reader.List(ctx, &list, client.InNamespace(m.opts.Namespace), client.HasLabels{keysecret.Label}); err != nil {
 		return time.Time{}, time.Time{}, err
@@ -343,7 +340,7 @@ func (m *KeyManager) rotateRequests(ctx context.Context) (requested, answered ti
 
 // generate makes a key, stores it as a key Secret and adds it to the
 // keyring at once, without waiting for the watch to see it.
-func (m *KeyManager) generate(ctx context.Context, reason string, answers time.Time) error {
+func (m *Manager) generate(ctx context.Context, reason string, answers time.Time) error {
 	log := logr.FromContextOrDiscard(ctx)
 	start := m.now()
 	priv, err := crypto.GenerateKey(m.random, m.opts.Bits)
