@@ -1,4 +1,4 @@
-package controller_test
+package keys_test
 
 import (
 	"errors"
@@ -18,7 +18,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/sealsync/sealsync/crypto"
-	"github.com/sealsync/sealsync/internal/controller"
 	"github.com/sealsync/sealsync/internal/keys"
 	"github.com/sealsync/sealsync/internal/keys/keysecret"
 	"github.com/sealsync/sealsync/internal/testkit"
@@ -26,8 +25,8 @@ import (
 )
 
 func backupTo(recipients string, debounce time.Duration) optionFunc {
-	return func(o *controller.Options) {
-		o.Backup = keys.BackupOptions{Recipients: recipients, ConfigMap: keys.DefaultBackupConfigMap, Debounce: debounce}
+	return func(o *options) {
+		o.backup = keys.BackupOptions{Recipients: recipients, ConfigMap: keys.DefaultBackupConfigMap, Debounce: debounce}
 	}
 }
 
@@ -60,7 +59,7 @@ func waitBackup(t *testing.T, e *testkit.Env, r *running, ids ...age.Identity) *
 		if st, err = readBackup(e, r.keyNS, ids...); err != nil {
 			return false, err
 		}
-		want := keyStates(r.Keys.Keyring().Keys())
+		want := keyStates(r.Keyring().Keys())
 		got := keyStates(st.bundle.Keys())
 		if !slices.Equal(got, want) {
 			return false, fmt.Errorf("backup holds %v, keyring %v", got, want)
@@ -245,7 +244,7 @@ func TestKeyBackupRecipientsFile(t *testing.T) {
 	keyNS := e.Namespace(t)
 	foreign := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: keys.DefaultBackupConfigMap, Namespace: keyNS}, Data: map[string]string{"mine": "yes"}}
 	create(t, e, foreign)
-	r2 := start(t, keyNS, e.Namespace(t), backupTo(file, 0))
+	r2 := start(t, keyNS, backupTo(file, 0))
 	r2.latestKey(t)
 	time.Sleep(2 * time.Second)
 	var got corev1.ConfigMap
@@ -257,20 +256,42 @@ func TestKeyBackupRecipientsFile(t *testing.T) {
 	}
 }
 
-// TestKeyBackupBadRecipients fails at start, not at the first key change.
-func TestKeyBackupBadRecipients(t *testing.T) {
-	e := testkit.RequireEnv(t, env)
-	for spec, want := range map[string]string{
-		"age1notakey":                 "--backup-recipients: backup recipients: line 1: malformed recipient",
-		"/no/such/file":               "--backup-recipients: backup recipients file: open /no/such/file",
-		"ssh-ed25519 AAAA,age1xxxxxx": "--backup-recipients: backup recipients: line 1: SSH recipient",
+// TestParseBackupRecipients reads --backup-recipients (the operator's
+// flag) as a list or as a file with comments, gives the same fingerprint
+// for the same recipients in any order, and names what is wrong.
+func TestParseBackupRecipients(t *testing.T) {
+	id1, id2 := mustX25519(t).Recipient().String(), mustX25519(t).Recipient().String()
+	file := filepath.Join(t.TempDir(), "recipients")
+	if err := os.WriteFile(file, []byte("# ops\n"+id2+"\n\n  # offline\n"+id1+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, want, err := keys.ParseBackupRecipients(id1 + "," + id2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name, spec string
+		n          int
+		wantErr    string
+	}{
+		{"list", id1 + "," + id2, 2, ""},
+		{"list in another order", " " + id2 + "," + id1 + " ", 2, ""},
+		{"file with comments", file, 2, ""},
+		{"malformed", "age1notakey", 0, "backup recipients: line 1: malformed recipient"},
+		{"no such file", "/no/such/file", 0, "backup recipients file: open /no/such/file"},
+		{"SSH key cut by a comma", "ssh-ed25519 AAAA,age1xxxxxx", 0, "backup recipients: line 1: SSH recipient"},
 	} {
-		_, err := controller.New(e.Config, controller.Options{
-			Keys:   keys.Options{Namespace: "default", Bits: testBits},
-			Backup: keys.BackupOptions{Recipients: spec}, MetricsAddr: "0", SkipNameValidation: true,
+		t.Run(tt.name, func(t *testing.T) {
+			recs, fingerprint, err := keys.ParseBackupRecipients(tt.spec)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || len(recs) != tt.n || fingerprint != want {
+				t.Fatalf("%d recipients, fingerprint %s (want %s), %v", len(recs), fingerprint, want, err)
+			}
 		})
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("%s: %v, want %q", spec, err, want)
-		}
 	}
 }
