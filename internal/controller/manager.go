@@ -14,16 +14,10 @@
 // Every replica loads the keys and serves the HTTP API; only the leader
 // reconciles, generates keys and writes the key backup.
 //
-// # Key backup
+// # Keys
 //
-// With --backup-recipients the leader keeps an age-encrypted bundle of
-// every key Secret (package keybackup) in the ConfigMap --backup-configmap
-// of its namespace, written again within seconds of any change to the
-// keys, so a backup never lags a rotation. The recipients are public keys:
-// either a file, one per line as age -R reads it (mount it from a
-// ConfigMap or Secret; it is read again for every backup, so edits apply
-// at the next change), or a comma-separated list of age1… and ssh-…
-// recipients on the command line.
+// The key lifecycle (loading the keyring, key renewal, the key backup with
+// --backup-recipients) is package keys; New wires it in.
 package controller
 
 import (

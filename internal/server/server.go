@@ -9,6 +9,9 @@
 //	POST /v1/rotate    the SealedSecret re-sealed with the newest key
 //	GET  /v1/keys      [KeyList]: public facts about every key
 //
+// /v1/rotate is Bitnami's name: it re-encrypts one SealedSecret and makes
+// no key. Making keys (key renewal) is package keys.
+//
 // kubeseal reaches these through the API server's service proxy, so any
 // authenticated user of the cluster may call them. Nothing they answer
 // depends on a secret value beyond "it unseals" or "it does not".
