@@ -69,7 +69,6 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/net/netutil"
-	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/sealsync/sealsync/crypto"
 )
@@ -271,11 +270,6 @@ type Server struct {
 	handler  http.Handler
 }
 
-var (
-	_ manager.Runnable               = (*Server)(nil)
-	_ manager.LeaderElectionRunnable = (*Server)(nil)
-)
-
 // New returns a server answering from keys, with opts' zero fields set to
 // their defaults. It registers the metrics on opts.Registerer; a metric
 // already registered there is shared.
@@ -311,7 +305,9 @@ func (s *Server) Handler() http.Handler { return s.handler }
 func (s *Server) NeedLeaderElection() bool { return false }
 
 // Start listens on Options.Addr and serves until ctx is done, then shuts
-// down gracefully. It implements controller-runtime's manager.Runnable.
+// down gracefully. It implements controller-runtime's manager.Runnable
+// (asserted in the tests: kubeseal links this package for its wire types
+// and need not link controller-runtime).
 func (s *Server) Start(ctx context.Context) error {
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", s.opts.Addr)
