@@ -74,16 +74,16 @@ type Manager struct {
 	answered time.Time
 }
 
-// Cache is the cache of key Secrets the manager reads.
-type Cache interface {
+// secretCache is the cache of key Secrets the manager reads.
+type secretCache interface {
 	client.Reader
 	WaitForCacheSync(ctx context.Context) bool
 }
 
-// NewManager returns a manager whose keyring is empty until the key
+// newManager returns a manager whose keyring is empty until the key
 // Secrets are loaded: add it to the controller-runtime manager, which
-// starts it ([Setup] does).
-func NewManager(opts Options, c client.Client, keyCache Cache, api client.Reader) *Manager {
+// starts it.
+func newManager(opts Options, c client.Client, keyCache secretCache, api client.Reader) *Manager {
 	m := &Manager{
 		opts: opts, client: c, reader: keyCache, api: api, synced: keyCache.WaitForCacheSync,
 		now: time.Now, random: rand.Reader,
@@ -117,7 +117,7 @@ func (m *Manager) Start(ctx context.Context) error {
 		return nil
 	}
 	for {
-		err := m.Reload(ctx)
+		err := m.reload(ctx)
 		if err == nil {
 			break
 		}
@@ -136,11 +136,11 @@ func (m *Manager) Start(ctx context.Context) error {
 // of key Secrets; the request is ignored because the keyring is rebuilt as
 // a whole.
 func (m *Manager) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result, error) {
-	return ctrl.Result{}, m.Reload(ctx)
+	return ctrl.Result{}, m.reload(ctx)
 }
 
-// Reload rebuilds the keyring from the key Secrets.
-func (m *Manager) Reload(ctx context.Context) error {
+// reload rebuilds the keyring from the key Secrets.
+func (m *Manager) reload(ctx context.Context) error {
 	_, keys, err := m.keySecrets(ctx, m.reader)
 	if err != nil {
 		return err

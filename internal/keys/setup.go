@@ -48,7 +48,7 @@ func Setup(mgr manager.Manager, opts Options) (*Manager, error) {
 	if err := mgr.Add(everyReplica{keyCache}); err != nil {
 		return nil, err
 	}
-	m := NewManager(opts, mgr.GetClient(), keyCache, mgr.GetAPIReader())
+	m := newManager(opts, mgr.GetClient(), keyCache, mgr.GetAPIReader())
 	keyringRequest := reconcile.Request{NamespacedName: types.NamespacedName{Namespace: opts.Namespace, Name: "keyring"}}
 	if err := ctrl.NewControllerManagedBy(mgr).
 		Named("keys").
