@@ -1,7 +1,7 @@
 // Package keyfile reads the unencrypted key files kubeseal accepts
-// (--recovery-private-key, keys backup --from-file): a PEM private key,
-// or key Secrets as YAML or JSON, as `kubectl get secret -o yaml` writes
-// them. They come from the operator, who may have trimmed or converted
+// (--recovery-private-key, reencrypt --private-key, keys backup
+// --from-file, keys restore -i): a PEM private key, or key Secrets as
+// YAML or JSON, as `kubectl get secret -o yaml` writes them. They come from the operator, who may have trimmed or converted
 // them, so reading them is lenient where package keysecret, which reads
 // the key Secrets of a cluster, is strict.
 //
