@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/sealsync/sealsync/crypto"
+	"github.com/sealsync/sealsync/internal/keys/keysecret"
 )
 
 const (
@@ -22,15 +23,14 @@ const (
 	Version = 1
 )
 
-// Names of Bitnami's key Secret format, the same as package keysecret's
-// (a test holds them equal). They are repeated here so that this public
-// package depends on nothing but crypto and the core API types.
+// Names of Bitnami's key Secret format, from package keysecret, the one
+// codec of key Secrets, which is pure as this package is.
 const (
 	// StatusLabel marks key Secrets; its value is the key's status.
-	StatusLabel = "sealedsecrets.bitnami.com/sealed-secrets-key"
+	StatusLabel = keysecret.Label
 	// DefaultPrefix is the generateName of a restored key Secret that has
 	// no name of its own.
-	DefaultPrefix = "sealed-secrets-key"
+	DefaultPrefix = keysecret.DefaultPrefix
 )
 
 // lastApplied is kubectl's copy of an applied object. On a key Secret it is
@@ -92,15 +92,11 @@ func FromSecrets(secrets []corev1.Secret) (*Bundle, error) {
 	var entries []entry
 	for i := range secrets {
 		s := &secrets[i]
-		status := crypto.StatusActive
-		if v, ok := s.Labels[StatusLabel]; ok {
-			st, err := crypto.ParseStatus(v)
-			if err != nil {
-				return nil, fmt.Errorf("keybackup: secret %s: label %s=%q is neither active nor compromised", describe(i, s.Name), StatusLabel, v)
-			}
-			status = st
+		status, err := keysecret.StatusOf(s)
+		if err != nil {
+			return nil, fmt.Errorf("keybackup: secret %s: %w", describe(i, s.Name), err)
 		}
-		key, err := parseKey(s, status)
+		key, err := keysecret.ParseKey(s, status, time.Time{})
 		if err != nil {
 			return nil, fmt.Errorf("keybackup: secret %s: %w", describe(i, s.Name), err)
 		}
@@ -129,27 +125,6 @@ func FromSecrets(secrets []corev1.Secret) (*Bundle, error) {
 		b.manifest.Keys = append(b.manifest.Keys, infoOf(e))
 	}
 	return b, nil
-}
-
-// parseKey parses a key Secret's private key and certificate.
-func parseKey(s *corev1.Secret, status crypto.Status) (*crypto.Key, error) {
-	keyPEM, ok := s.Data[corev1.TLSPrivateKeyKey]
-	if !ok {
-		return nil, fmt.Errorf("no %s", corev1.TLSPrivateKeyKey)
-	}
-	certPEM, ok := s.Data[corev1.TLSCertKey]
-	if !ok {
-		return nil, fmt.Errorf("no %s: a restored key needs its certificate to seal", corev1.TLSCertKey)
-	}
-	priv, err := crypto.ParsePrivateKeyPEM(keyPEM)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", corev1.TLSPrivateKeyKey, err)
-	}
-	certs, err := crypto.ParseCertificatesPEM(certPEM)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", corev1.TLSCertKey, err)
-	}
-	return crypto.NewKey(priv, certs[0], status, time.Time{})
 }
 
 // reduce returns the part of key Secret s that a bundle carries: name,

@@ -10,7 +10,9 @@
 // The package is pure. [Seal] and [Open] work on byte streams in memory; no
 // function here touches a disk or a cluster. kubeseal keys backup and
 // restore, --recovery-unseal and the controller's automatic backup do the
-// I/O, and only ever write ciphertext.
+// I/O, and only ever write ciphertext. Key Secrets are read with
+// sealsync's one codec of Bitnami's format (internal/keys/keysecret), which
+// is pure too.
 //
 // # Format
 //

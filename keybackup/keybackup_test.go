@@ -23,7 +23,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/sealsync/sealsync/crypto"
-	"github.com/sealsync/sealsync/internal/keysecret"
+	"github.com/sealsync/sealsync/internal/keys/keysecret"
 )
 
 func newX25519(tb testing.TB) *age.X25519Identity {
@@ -136,13 +136,6 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
-// TestFormatNames: the names this package repeats are keysecret's.
-func TestFormatNames(t *testing.T) {
-	if StatusLabel != keysecret.Label || DefaultPrefix != keysecret.DefaultPrefix {
-		t.Fatal("keybackup and keysecret disagree on the key Secret format")
-	}
-}
-
 func TestFromSecrets(t *testing.T) {
 	a := func() corev1.Secret { return keyA.secret(t, crypto.StatusActive) }
 	for _, tc := range []struct {
@@ -161,7 +154,7 @@ func TestFromSecrets(t *testing.T) {
 			s := a()
 			delete(s.Data, "tls.crt")
 			return []corev1.Secret{s}
-		}, wantErr: "no tls.crt: a restored key needs its certificate"},
+		}, wantErr: "secret 1 (sealed-secrets-keya): no tls.crt: a key needs its certificate to seal"},
 		{name: "certificate of another key", secrets: func() []corev1.Secret {
 			s := a()
 			s.Data["tls.crt"] = keyB.secret(t, crypto.StatusActive).Data["tls.crt"]

@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/sealsync/sealsync/crypto"
+	"github.com/sealsync/sealsync/internal/keys/keysecret"
 )
 
 var (
@@ -156,7 +157,7 @@ func verifyEntry(wk wireKey, s *corev1.Secret) (entry, error) {
 	if !sameJSON(reduce(s, status), *s) {
 		return entry{}, errors.New("holds fields a bundle never carries (a bundle Secret has only name, labels, annotations, creationTimestamp, type kubernetes.io/tls, and data tls.crt and tls.key)")
 	}
-	key, err := parseKey(s, status)
+	key, err := keysecret.ParseKey(s, status, time.Time{})
 	if err != nil {
 		return entry{}, err
 	}

@@ -16,7 +16,8 @@ import (
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 
 	"github.com/sealsync/sealsync/crypto"
-	"github.com/sealsync/sealsync/internal/keysecret"
+	"github.com/sealsync/sealsync/internal/keys/keyfile"
+	"github.com/sealsync/sealsync/internal/keys/keysecret"
 	"github.com/sealsync/sealsync/keybackup"
 )
 
@@ -215,10 +216,10 @@ var importedNotBefore = time.Unix(0, 0).UTC()
 const importedValidity = 250 * 365 * 24 * time.Hour
 
 // plainBackupSecrets reads an unencrypted backup file named path (see
-// keysecret.ParseBackup) as key Secrets ready for a bundle, giving a key
+// keyfile.ParseSecrets) as key Secrets ready for a bundle, giving a key
 // without a certificate a self-signed one and saying so on errOut.
 func plainBackupSecrets(path string, b []byte, errOut io.Writer) ([]corev1.Secret, error) {
-	secrets, err := keysecret.ParseBackup(b)
+	secrets, err := keyfile.ParseSecrets(b)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

@@ -20,7 +20,8 @@ import (
 
 	"github.com/sealsync/sealsync/crypto"
 	"github.com/sealsync/sealsync/internal/controller"
-	"github.com/sealsync/sealsync/internal/keysecret"
+	"github.com/sealsync/sealsync/internal/keys"
+	"github.com/sealsync/sealsync/internal/keys/keysecret"
 	"github.com/sealsync/sealsync/internal/testkit"
 	"github.com/sealsync/sealsync/keybackup"
 )
@@ -254,7 +255,7 @@ func TestKeysRestoreIntoRunningController(t *testing.T) {
 	kc := writeKubeconfig(t)
 	keyNS, ns := e.Namespace(t), e.Namespace(t)
 	c, err := controller.New(e.Config, controller.Options{
-		Keys:        controller.KeyOptions{Namespace: keyNS, Prefix: keysecret.DefaultPrefix, Bits: 2048, ValidFor: crypto.DefaultCertValidity},
+		Keys:        keys.Options{Namespace: keyNS, Prefix: keysecret.DefaultPrefix, Bits: 2048, ValidFor: crypto.DefaultCertValidity},
 		MetricsAddr: "0", AdditionalNamespaces: []string{ns}, UpdateStatus: true, MaxUnsealRetries: 5, Workers: 2,
 		SkipNameValidation: true,
 	})

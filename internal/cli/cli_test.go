@@ -18,7 +18,8 @@ import (
 
 	"github.com/sealsync/sealsync/crypto"
 	"github.com/sealsync/sealsync/internal/cli"
-	"github.com/sealsync/sealsync/internal/keysecret"
+	"github.com/sealsync/sealsync/internal/keys/keyfile"
+	"github.com/sealsync/sealsync/internal/keys/keysecret"
 	"github.com/sealsync/sealsync/internal/manifest"
 	"github.com/sealsync/sealsync/internal/testkit"
 	"github.com/sealsync/sealsync/keybackup"
@@ -175,7 +176,7 @@ func mode(ts *testscript.TestScript, neg bool, args []string) {
 // public key pub.
 func binaryBundle(t *testing.T, keyPEM, pub []byte) []byte {
 	t.Helper()
-	secrets, err := keysecret.ParseBackup(keyPEM)
+	secrets, err := keyfile.ParseSecrets(keyPEM)
 	if err != nil {
 		t.Fatal(err)
 	}

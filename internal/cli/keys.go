@@ -20,7 +20,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/sealsync/sealsync/crypto"
-	"github.com/sealsync/sealsync/internal/keysecret"
+	"github.com/sealsync/sealsync/internal/keys/keysecret"
 	"github.com/sealsync/sealsync/internal/server"
 )
 
@@ -172,7 +172,7 @@ func newKeysRotateCommand(o *options) *cobra.Command {
 		Short: "Ask the controller to generate a new sealing key now",
 		Long: `Ask the controller to generate a new sealing key now, instead of waiting for
 its renewal period. kubeseal annotates the newest key Secret in
---controller-namespace with ` + server.RotateRequestAnnotation + `=<now>;
+--controller-namespace with ` + keysecret.RenewRequestAnnotation + `=<now>;
 the controller generates a key if its newest one is older than that time.
 Old keys are kept, so everything sealed before still unseals.
 
@@ -247,7 +247,7 @@ func (o *options) rotateKeys(ctx context.Context, ro *keysRotateOptions) error {
 
 	requested := time.Now().UTC().Format(time.RFC3339)
 	patch, err := json.Marshal(map[string]any{
-		"metadata": map[string]any{"annotations": map[string]string{server.RotateRequestAnnotation: requested}},
+		"metadata": map[string]any{"annotations": map[string]string{keysecret.RenewRequestAnnotation: requested}},
 	})
 	if err != nil {
 		return err
@@ -283,7 +283,7 @@ func waitForNewKey(ctx context.Context, c *controllerClient, before *server.KeyL
 	for {
 		select {
 		case <-ctx.Done():
-			msg := fmt.Sprintf("no new key after %v: is the controller running, and does it handle %s", timeout, server.RotateRequestAnnotation)
+			msg := fmt.Sprintf("no new key after %v: is the controller running, and does it handle %s", timeout, keysecret.RenewRequestAnnotation)
 			if last != nil {
 				return "", fmt.Errorf("%s? last error: %w", msg, last)
 			}

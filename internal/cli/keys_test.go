@@ -17,7 +17,7 @@ import (
 
 	"github.com/sealsync/sealsync/crypto"
 	"github.com/sealsync/sealsync/internal/cli"
-	"github.com/sealsync/sealsync/internal/keysecret"
+	"github.com/sealsync/sealsync/internal/keys/keysecret"
 	"github.com/sealsync/sealsync/internal/server"
 	"github.com/sealsync/sealsync/internal/testkit"
 )
@@ -126,7 +126,7 @@ func rotateAnnotation(t *testing.T, ns, name string) string {
 	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, s); err != nil {
 		t.Fatal(err)
 	}
-	return s.Annotations[server.RotateRequestAnnotation]
+	return s.Annotations[keysecret.RenewRequestAnnotation]
 }
 
 func TestKeysRotate(t *testing.T) {
@@ -150,7 +150,7 @@ func TestKeysRotate(t *testing.T) {
 	got := rotateAnnotation(t, ns, newer.Name)
 	at, err := time.Parse(time.RFC3339, got)
 	if err != nil {
-		t.Fatalf("annotation %s=%q on the newest key Secret: %v", server.RotateRequestAnnotation, got, err)
+		t.Fatalf("annotation %s=%q on the newest key Secret: %v", keysecret.RenewRequestAnnotation, got, err)
 	}
 	if at.Before(before) || at.After(time.Now()) {
 		t.Errorf("annotation time %v is not now", at)
@@ -190,7 +190,7 @@ func TestKeysRotateWait(t *testing.T) {
 		for ctx.Err() == nil {
 			s := &metav1.PartialObjectMetadata{}
 			s.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
-			if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: secret.Name}, s); err == nil && s.Annotations[server.RotateRequestAnnotation] != "" {
+			if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: secret.Name}, s); err == nil && s.Annotations[keysecret.RenewRequestAnnotation] != "" {
 				k.ring.Store(crypto.NewKeyring(old, next))
 				return
 			}

@@ -46,15 +46,15 @@ func cliKey(tb testing.TB, name string, created time.Time) *crypto.Key {
 	return k
 }
 
-// keys is a server.Keys that tests can change under a running server.
-type keys struct {
+// liveKeys is a server.Keys that tests can change under a running server.
+type liveKeys struct {
 	ring atomic.Pointer[crypto.Keyring]
 }
 
-func (k *keys) Keyring() *crypto.Keyring { return k.ring.Load() }
+func (k *liveKeys) Keyring() *crypto.Keyring { return k.ring.Load() }
 
-func newKeys(ks ...*crypto.Key) *keys {
-	k := &keys{}
+func newKeys(ks ...*crypto.Key) *liveKeys {
+	k := &liveKeys{}
 	k.ring.Store(crypto.NewKeyring(ks...))
 	return k
 }

@@ -7,7 +7,7 @@ import (
 	"os"
 
 	"github.com/sealsync/sealsync/crypto"
-	"github.com/sealsync/sealsync/internal/keysecret"
+	"github.com/sealsync/sealsync/internal/keys/keyfile"
 	"github.com/sealsync/sealsync/internal/manifest"
 	"github.com/sealsync/sealsync/internal/sealing"
 	"github.com/sealsync/sealsync/keybackup"
@@ -73,7 +73,7 @@ func loadKeyFiles(paths []string, ids *identityFlags, idFlag string, onlyAge boo
 		if onlyAge {
 			return nil, fmt.Errorf("%s is not an age backup bundle (kubeseal keys backup writes one)", p)
 		}
-		ks, err := keysecret.ParseKeyFile(b)
+		ks, err := keyfile.ParseKeys(b)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", p, err)
 		}

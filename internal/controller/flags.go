@@ -10,7 +10,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/sealsync/sealsync/crypto"
-	"github.com/sealsync/sealsync/internal/keysecret"
+	"github.com/sealsync/sealsync/internal/keys"
+	"github.com/sealsync/sealsync/internal/keys/keysecret"
 	"github.com/sealsync/sealsync/internal/server"
 )
 
@@ -116,7 +117,7 @@ func BindFlags(fs *pflag.FlagSet) *Flags {
 	fs.StringVar(&f.LeaderElectionID, "leader-election-id", "sealed-secrets-controller.sealsync.dev", "Name of the leader election lease.")
 	fs.BoolVar(&f.Version, "version", false, "Print version information and exit")
 	fs.StringVar(&f.BackupRecipients, "backup-recipients", "", "Keep an age-encrypted backup of the sealing keys in --backup-configmap, for these recipients: a file of public keys, one per line (mounted from a ConfigMap or Secret), or a comma-separated list of age1… / ssh-… public keys. Off when empty.")
-	fs.StringVar(&f.BackupConfigMap, "backup-configmap", DefaultBackupConfigMap, "ConfigMap in the controller's namespace that holds the key backup.")
+	fs.StringVar(&f.BackupConfigMap, "backup-configmap", keys.DefaultBackupConfigMap, "ConfigMap in the controller's namespace that holds the key backup.")
 	fs.BoolVar(&f.ExternalSecrets, "enable-external-secrets", true, "Sync ExternalSecrets (external-secrets.io) besides unsealing SealedSecrets.")
 	fs.StringVar(&f.ControllerClass, "controller-class", "default", "Serve SecretStores whose spec.controller is empty or this class, as ESO's --controller-class.")
 	fs.BoolVar(&f.FloodGate, "enable-flood-gate", true, "Fail ExternalSecrets whose store is not Ready instead of calling its provider, as ESO's.")
@@ -178,7 +179,7 @@ func (f *Flags) Options(namespace string) (Options, error) {
 		}
 	}
 	return Options{
-		Keys: KeyOptions{
+		Keys: keys.Options{
 			Namespace: namespace, Prefix: f.KeyPrefix, Bits: f.KeySize, ValidFor: f.KeyTTL,
 			CommonName: f.MyCN, RenewPeriod: f.KeyRenewPeriod, Cutoff: cutoff, Order: order,
 			Labels: labels, Annotations: annotations,
@@ -195,7 +196,7 @@ func (f *Flags) Options(namespace string) (Options, error) {
 		Workers:              f.Workers,
 		LeaderElection:       f.LeaderElect,
 		LeaderElectionID:     f.LeaderElectionID,
-		Backup:               BackupOptions{Recipients: f.BackupRecipients, ConfigMap: f.BackupConfigMap},
+		Backup:               keys.BackupOptions{Recipients: f.BackupRecipients, ConfigMap: f.BackupConfigMap},
 		Server: &server.Options{
 			Addr: f.ListenAddr, RateLimit: float64(f.RateLimit), RateBurst: f.RateLimitBurst,
 			ReadTimeout: f.ReadTimeout, WriteTimeout: f.WriteTimeout, MaxItems: f.APIMaxItems,

@@ -27,6 +27,7 @@ import (
 	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
 	esmeta "github.com/sealsync/sealsync/api/meta/v1"
 	"github.com/sealsync/sealsync/internal/controller"
+	"github.com/sealsync/sealsync/internal/keys"
 	"github.com/sealsync/sealsync/internal/testkit"
 	"github.com/sealsync/sealsync/providers"
 	"github.com/sealsync/sealsync/providers/vault"
@@ -322,7 +323,7 @@ func TestControllerIdentityNeedsServiceAccount(t *testing.T) {
 	reg := providers.NewRegistry()
 	reg.Register(providers.Vault, vault.New())
 	_, err := controller.New(e.Config, controller.Options{
-		Keys:               controller.KeyOptions{Namespace: e.Namespace(t), Prefix: "sealed-secrets-key", Bits: testBits},
+		Keys:               keys.Options{Namespace: e.Namespace(t), Prefix: "sealed-secrets-key", Bits: testBits},
 		MetricsAddr:        "0",
 		SkipNameValidation: true,
 		ES:                 controller.ESOptions{Providers: reg, ControllerClass: "never-served", AllowControllerIdentity: true},

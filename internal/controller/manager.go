@@ -14,16 +14,10 @@
 // Every replica loads the keys and serves the HTTP API; only the leader
 // reconciles, generates keys and writes the key backup.
 //
-// # Key backup
+// # Keys
 //
-// With --backup-recipients the leader keeps an age-encrypted bundle of
-// every key Secret (package keybackup) in the ConfigMap --backup-configmap
-// of its namespace, written again within seconds of any change to the
-// keys, so a backup never lags a rotation. The recipients are public keys:
-// either a file, one per line as age -R reads it (mount it from a
-// ConfigMap or Secret; it is read again for every backup, so edits apply
-// at the next change), or a comma-separated list of age1… and ssh-…
-// recipients on the command line.
+// The key lifecycle (loading the keyring, key renewal, the key backup with
+// --backup-recipients) is package keys; New wires it in.
 package controller
 
 import (
@@ -34,7 +28,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/ptr"
@@ -55,7 +48,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	ssv1alpha1 "github.com/sealsync/sealsync/api/sealedsecrets/v1alpha1"
-	"github.com/sealsync/sealsync/internal/keysecret"
+	"github.com/sealsync/sealsync/internal/keys"
 	"github.com/sealsync/sealsync/internal/manifest"
 	"github.com/sealsync/sealsync/internal/server"
 	"github.com/sealsync/sealsync/internal/syncer"
@@ -65,7 +58,7 @@ import (
 // Bitnami-compatible flags.
 type Options struct {
 	// Keys configure key generation.
-	Keys KeyOptions
+	Keys keys.Options
 	// MetricsAddr serves /metrics ("0" turns it off).
 	MetricsAddr string
 	// AllNamespaces watches every namespace; otherwise only the
@@ -100,7 +93,7 @@ type Options struct {
 	SkipNameValidation bool
 	// Backup configures the automatic key backup; it is off without
 	// recipients.
-	Backup BackupOptions
+	Backup keys.BackupOptions
 	// ES configure the ExternalSecret controllers.
 	ES ESOptions
 	// Server configures the HTTP API; nil serves none (tests).
@@ -112,7 +105,7 @@ type Controller struct {
 	// Manager runs everything.
 	Manager manager.Manager
 	// Keys is the keyring every replica serves.
-	Keys *KeyManager
+	Keys *keys.Manager
 }
 
 // New builds the manager, the caches and the controllers.
@@ -151,46 +144,16 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 		return nil, err
 	}
 
-	keyCache, err := cache.New(cfg, cache.Options{
-		Scheme:            manifest.Scheme,
-		Mapper:            mgr.GetRESTMapper(),
-		DefaultNamespaces: map[string]cache.Config{ns: {}},
-		ByObject: map[client.Object]cache.ByObject{
-			&corev1.Secret{}: {Label: labels.NewSelector().Add(mustRequirement(keysecret.Label, selection.Exists))},
-		},
-	})
+	keyManager, err := keys.Setup(mgr, opts.Keys)
 	if err != nil {
-		return nil, err
-	}
-	// A bare cache would start only on the leader; every replica serves
-	// the keys, so it must run everywhere.
-	if err := mgr.Add(everyReplica{keyCache}); err != nil {
-		return nil, err
-	}
-	keys := NewKeyManager(opts.Keys, mgr.GetClient(), keyCache, mgr.GetAPIReader())
-	keyringRequest := reconcile.Request{NamespacedName: types.NamespacedName{Namespace: ns, Name: "keyring"}}
-	if err := ctrl.NewControllerManagedBy(mgr).
-		Named("keys").
-		WatchesRawSource(source.Kind(keyCache, &corev1.Secret{},
-			handler.TypedEnqueueRequestsFromMapFunc(func(context.Context, *corev1.Secret) []reconcile.Request {
-				return []reconcile.Request{keyringRequest}
-			}))).
-		WithOptions(controller.Options{NeedLeaderElection: ptr.To(false), MaxConcurrentReconciles: 1}).
-		Complete(keys); err != nil {
-		return nil, err
-	}
-	if err := mgr.Add(keys); err != nil {
-		return nil, err
-	}
-	if err := mgr.Add(keys.Generator()); err != nil {
 		return nil, err
 	}
 	if opts.Backup.Recipients != "" {
 		// Fail at start, not at the first key change, on a bad flag.
-		if _, _, err := ParseBackupRecipients(opts.Backup.Recipients); err != nil {
+		if _, _, err := keys.ParseBackupRecipients(opts.Backup.Recipients); err != nil {
 			return nil, fmt.Errorf("--backup-recipients: %w", err)
 		}
-		if err := mgr.Add(keys.Backup(mgr.GetClient(), opts.Backup)); err != nil {
+		if err := mgr.Add(keyManager.Backup(mgr.GetClient(), opts.Backup)); err != nil {
 			return nil, err
 		}
 	}
@@ -198,14 +161,14 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 	r := &SealedSecretReconciler{
 		Client:        mgr.GetClient(),
 		APIReader:     mgr.GetAPIReader(),
-		Keys:          keys,
+		Keys:          keyManager,
 		Recorder:      mgr.GetEventRecorder("sealed-secrets"),
 		AcceptV1Data:  opts.AcceptV1Data,
 		UpdateStatus:  opts.UpdateStatus,
 		DeleteOrphans: opts.OldGCBehavior,
 		metrics:       sealedSecretMetrics(),
 	}
-	if err := r.setupWithManager(mgr, keys, opts); err != nil {
+	if err := r.setupWithManager(mgr, keyManager, opts); err != nil {
 		return nil, err
 	}
 	if err := setupExternalSecrets(context.Background(), mgr, opts.ES); err != nil {
@@ -217,7 +180,7 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 		so.AcceptV1Data = opts.AcceptV1Data
 		so.Registerer = ctrlmetrics.Registry
 		so.Logger = mgr.GetLogger().WithName("server")
-		srv, err := server.New(so, keys)
+		srv, err := server.New(so, keyManager)
 		if err != nil {
 			return nil, err
 		}
@@ -225,13 +188,8 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 			return nil, err
 		}
 	}
-	return &Controller{Manager: mgr, Keys: keys}, nil
+	return &Controller{Manager: mgr, Keys: keyManager}, nil
 }
-
-// everyReplica runs a runnable on every replica, leader or not.
-type everyReplica struct{ manager.Runnable }
-
-func (everyReplica) NeedLeaderElection() bool { return false }
 
 func mustRequirement(key string, op selection.Operator) labels.Requirement {
 	req, err := labels.NewRequirement(key, op, nil)
@@ -241,7 +199,7 @@ func mustRequirement(key string, op selection.Operator) labels.Requirement {
 	return *req
 }
 
-func (r *SealedSecretReconciler) setupWithManager(mgr manager.Manager, keys *KeyManager, opts Options) error {
+func (r *SealedSecretReconciler) setupWithManager(mgr manager.Manager, keys *keys.Manager, opts Options) error {
 	keyChanged := make(chan event.GenericEvent, 1)
 	keys.OnChange(func() {
 		select {

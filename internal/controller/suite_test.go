@@ -24,7 +24,8 @@ import (
 	ssv1alpha1 "github.com/sealsync/sealsync/api/sealedsecrets/v1alpha1"
 	"github.com/sealsync/sealsync/crypto"
 	"github.com/sealsync/sealsync/internal/controller"
-	"github.com/sealsync/sealsync/internal/keysecret"
+	"github.com/sealsync/sealsync/internal/keys"
+	"github.com/sealsync/sealsync/internal/keys/keysecret"
 	"github.com/sealsync/sealsync/internal/sealing"
 	"github.com/sealsync/sealsync/internal/testkit"
 )
@@ -70,7 +71,7 @@ func start(t *testing.T, keyNS, ns string, opts ...optionFunc) *running {
 func startAs(t *testing.T, cfg *rest.Config, keyNS, ns string, opts ...optionFunc) *running {
 	t.Helper()
 	o := controller.Options{
-		Keys: controller.KeyOptions{
+		Keys: keys.Options{
 			Namespace: keyNS, Prefix: keysecret.DefaultPrefix, Bits: testBits,
 			ValidFor: crypto.DefaultCertValidity, RenewPeriod: 0,
 		},

@@ -9,6 +9,9 @@
 //	POST /v1/rotate    the SealedSecret re-sealed with the newest key
 //	GET  /v1/keys      [KeyList]: public facts about every key
 //
+// /v1/rotate is Bitnami's name: it re-encrypts one SealedSecret and makes
+// no key. Making keys (key renewal) is package keys.
+//
 // kubeseal reaches these through the API server's service proxy, so any
 // authenticated user of the cluster may call them. Nothing they answer
 // depends on a secret value beyond "it unseals" or "it does not".
@@ -66,7 +69,6 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/net/netutil"
-	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/sealsync/sealsync/crypto"
 )
@@ -97,20 +99,6 @@ type KeyList struct {
 	// Keys are the controller's keys, newest first.
 	Keys []KeyInfo `json:"keys"`
 }
-
-// RotateRequestAnnotation, set to an RFC 3339 time on any key Secret, asks
-// the controller to generate a new key if its newest key is older than
-// that time. It is how `kubeseal keys rotate` asks for a key: patching a
-// key Secret needs rights the API server checks, which a call through the
-// service proxy would not.
-const RotateRequestAnnotation = "sealsync.dev/rotate-requested-at"
-
-// RotateAnsweredAnnotation on a key Secret holds the value of the
-// [RotateRequestAnnotation] that the key was generated for. A request is
-// answered once, even when it names a time after the key's certificate
-// (a client clock ahead of the controller's, or a request in the same
-// second as the key), so a request can never make keys in a loop.
-const RotateAnsweredAnnotation = "sealsync.dev/rotate-answers"
 
 // Defaults of [Options], as Bitnami's controller flags have them where it
 // has the flag.
@@ -282,11 +270,6 @@ type Server struct {
 	handler  http.Handler
 }
 
-var (
-	_ manager.Runnable               = (*Server)(nil)
-	_ manager.LeaderElectionRunnable = (*Server)(nil)
-)
-
 // New returns a server answering from keys, with opts' zero fields set to
 // their defaults. It registers the metrics on opts.Registerer; a metric
 // already registered there is shared.
@@ -322,7 +305,9 @@ func (s *Server) Handler() http.Handler { return s.handler }
 func (s *Server) NeedLeaderElection() bool { return false }
 
 // Start listens on Options.Addr and serves until ctx is done, then shuts
-// down gracefully. It implements controller-runtime's manager.Runnable.
+// down gracefully. It implements controller-runtime's manager.Runnable
+// (asserted in the tests: kubeseal links this package for its wire types
+// and need not link controller-runtime).
 func (s *Server) Start(ctx context.Context) error {
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", s.opts.Addr)

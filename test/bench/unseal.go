@@ -36,7 +36,8 @@ import (
 	"github.com/sealsync/sealsync/crypto"
 	"github.com/sealsync/sealsync/internal/controller"
 	"github.com/sealsync/sealsync/internal/devenv"
-	"github.com/sealsync/sealsync/internal/keysecret"
+	"github.com/sealsync/sealsync/internal/keys/keyfile"
+	"github.com/sealsync/sealsync/internal/keys/keysecret"
 	"github.com/sealsync/sealsync/internal/sealing"
 )
 
@@ -312,7 +313,7 @@ func loadBenchKeys(root string) ([]*crypto.Key, error) {
 		if err != nil {
 			return nil, err
 		}
-		ks, err := keysecret.ParseKeyFile(b)
+		ks, err := keyfile.ParseKeys(b)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}

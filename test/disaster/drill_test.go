@@ -29,7 +29,8 @@ import (
 	"github.com/sealsync/sealsync/crypto"
 	"github.com/sealsync/sealsync/internal/cli"
 	"github.com/sealsync/sealsync/internal/controller"
-	"github.com/sealsync/sealsync/internal/keysecret"
+	"github.com/sealsync/sealsync/internal/keys"
+	"github.com/sealsync/sealsync/internal/keys/keysecret"
 	"github.com/sealsync/sealsync/internal/manifest"
 	"github.com/sealsync/sealsync/internal/testkit"
 	"github.com/sealsync/sealsync/keybackup"
@@ -80,10 +81,10 @@ func startCluster(t *testing.T, name string) *cluster {
 
 // startController runs the controller of c, keys in kube-system, as
 // cmd/controller would with --key-renew-period=0.
-func (c *cluster) startController(t *testing.T, backup controller.BackupOptions) {
+func (c *cluster) startController(t *testing.T, backup keys.BackupOptions) {
 	t.Helper()
 	ctl, err := controller.New(c.env.Config, controller.Options{
-		Keys:        controller.KeyOptions{Namespace: keyNS, Prefix: keysecret.DefaultPrefix, Bits: 2048, ValidFor: crypto.DefaultCertValidity},
+		Keys:        keys.Options{Namespace: keyNS, Prefix: keysecret.DefaultPrefix, Bits: 2048, ValidFor: crypto.DefaultCertValidity},
 		MetricsAddr: "0", AllNamespaces: true, AcceptV1Data: true, UpdateStatus: true, MaxUnsealRetries: 5, Workers: 4,
 		SkipNameValidation: true, Backup: backup,
 	})
@@ -181,7 +182,7 @@ func TestDisasterDrill(t *testing.T) {
 
 	// Cluster A.
 	a := startCluster(t, "a")
-	a.startController(t, controller.BackupOptions{Recipients: id.Recipient().String(), ConfigMap: controller.DefaultBackupConfigMap})
+	a.startController(t, keys.BackupOptions{Recipients: id.Recipient().String(), ConfigMap: keys.DefaultBackupConfigMap})
 	var repo []sealed
 	perRound := (sealedN + rotations) / (rotations + 1)
 	for round := 0; round <= rotations; round++ {
@@ -248,10 +249,10 @@ func TestDisasterDrill(t *testing.T) {
 	var auto []byte
 	testkit.Eventually(t, 30*time.Second, func() (bool, error) {
 		var cm corev1.ConfigMap
-		if err := a.env.Client.Get(context.Background(), client.ObjectKey{Namespace: keyNS, Name: controller.DefaultBackupConfigMap}, &cm); err != nil {
+		if err := a.env.Client.Get(context.Background(), client.ObjectKey{Namespace: keyNS, Name: keys.DefaultBackupConfigMap}, &cm); err != nil {
 			return false, err
 		}
-		auto = []byte(cm.Data[controller.BackupDataKey])
+		auto = []byte(cm.Data[keys.BackupDataKey])
 		b, err := keybackup.Open(bytes.NewReader(auto), id)
 		if err != nil {
 			return false, err
@@ -281,7 +282,7 @@ func TestDisasterDrill(t *testing.T) {
 	if !strings.Contains(stdout, fmt.Sprintf("Restored %d keys into namespace %s", rotations+1, keyNS)) {
 		t.Fatalf("restore: %s", stdout)
 	}
-	b.startController(t, controller.BackupOptions{})
+	b.startController(t, keys.BackupOptions{})
 	if got := b.latestKey(t); got.ID != mustLatest(t, keysA).ID {
 		t.Errorf("cluster B seals with %s, A sealed with %s", got.ID.Short(), mustLatest(t, keysA).ID.Short())
 	}

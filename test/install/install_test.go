@@ -31,10 +31,10 @@ import (
 	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
 	"github.com/sealsync/sealsync/crypto"
 	"github.com/sealsync/sealsync/internal/controller"
-	"github.com/sealsync/sealsync/internal/keysecret"
+	"github.com/sealsync/sealsync/internal/keys"
+	"github.com/sealsync/sealsync/internal/keys/keysecret"
 	"github.com/sealsync/sealsync/internal/manifest"
 	"github.com/sealsync/sealsync/internal/sealing"
-	"github.com/sealsync/sealsync/internal/server"
 	"github.com/sealsync/sealsync/internal/testkit"
 	"github.com/sealsync/sealsync/keybackup"
 	"github.com/sealsync/sealsync/providers"
@@ -134,11 +134,11 @@ func testControllerAsServiceAccount(t *testing.T, e *testkit.Env) {
 		t.Fatal(err)
 	}
 	c, err := controller.New(cfg, controller.Options{
-		Keys:        controller.KeyOptions{Namespace: "kube-system", Prefix: keysecret.DefaultPrefix, Bits: 2048, ValidFor: crypto.DefaultCertValidity},
+		Keys:        keys.Options{Namespace: "kube-system", Prefix: keysecret.DefaultPrefix, Bits: 2048, ValidFor: crypto.DefaultCertValidity},
 		MetricsAddr: "0", AllNamespaces: true, AcceptV1Data: true, UpdateStatus: true,
 		MaxUnsealRetries: 5, Workers: 2, LeaderElection: true, LeaderElectionID: "sealsync-install-test",
 		SkipNameValidation: true,
-		Backup:             controller.BackupOptions{Recipients: backupID.Recipient().String(), ConfigMap: controller.DefaultBackupConfigMap},
+		Backup:             keys.BackupOptions{Recipients: backupID.Recipient().String(), ConfigMap: keys.DefaultBackupConfigMap},
 		ES: controller.ESOptions{
 			Providers: fakeRegistry(), ControllerClass: "default", FloodGate: true,
 			StoreInterval: time.Minute, DedupeTTL: time.Second, Workers: 2,
@@ -236,14 +236,14 @@ func testControllerAsServiceAccount(t *testing.T, e *testkit.Env) {
 // no other ConfigMap in its namespace.
 func testKeyBackupRBAC(t *testing.T, e *testkit.Env, c *controller.Controller, id *age.X25519Identity) {
 	ctx := context.Background()
-	backupKey := client.ObjectKey{Namespace: "kube-system", Name: controller.DefaultBackupConfigMap}
+	backupKey := client.ObjectKey{Namespace: "kube-system", Name: keys.DefaultBackupConfigMap}
 	holds := func(n int) func() (bool, error) {
 		return func() (bool, error) {
 			var cm corev1.ConfigMap
 			if err := e.Client.Get(ctx, backupKey, &cm); err != nil {
 				return false, err
 			}
-			b, err := keybackup.Open(strings.NewReader(cm.Data[controller.BackupDataKey]), id)
+			b, err := keybackup.Open(strings.NewReader(cm.Data[keys.BackupDataKey]), id)
 			if err != nil {
 				return false, err
 			}
@@ -263,7 +263,7 @@ func testKeyBackupRBAC(t *testing.T, e *testkit.Env, c *controller.Controller, i
 	}
 	time.Sleep(1100 * time.Millisecond)
 	s := &keys.Items[0]
-	s.Annotations = map[string]string{server.RotateRequestAnnotation: time.Now().UTC().Format(time.RFC3339)}
+	s.Annotations = map[string]string{keysecret.RenewRequestAnnotation: time.Now().UTC().Format(time.RFC3339)}
 	if err := e.Client.Update(ctx, s); err != nil {
 		t.Fatal(err)
 	}

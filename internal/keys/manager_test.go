@@ -1,38 +1,22 @@
-package controller_test
+package keys_test
 
 import (
 	"bytes"
-	"crypto/rand"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	ssv1alpha1 "github.com/sealsync/sealsync/api/sealedsecrets/v1alpha1"
 	"github.com/sealsync/sealsync/crypto"
-	"github.com/sealsync/sealsync/internal/controller"
-	"github.com/sealsync/sealsync/internal/keysecret"
-	"github.com/sealsync/sealsync/internal/manifest"
-	"github.com/sealsync/sealsync/internal/server"
+	"github.com/sealsync/sealsync/internal/keys/keysecret"
 	"github.com/sealsync/sealsync/internal/testkit"
 )
 
-func keySecrets(t *testing.T, e *testkit.Env, ns string) []corev1.Secret {
-	t.Helper()
-	var list corev1.SecretList
-	if err := e.Client.List(ctx, &list, client.InNamespace(ns), client.HasLabels{keysecret.Label}); err != nil {
-		t.Fatal(err)
-	}
-	return list.Items
-}
-
+// TestFirstKeyIsGeneratedInBitnamiFormat: with no key Secret, the
+// renewer makes one as Bitnami's controller would.
 func TestFirstKeyIsGeneratedInBitnamiFormat(t *testing.T) {
 	e, r := setup(t)
 	k := r.latestKey(t)
@@ -134,52 +118,24 @@ func TestSameKeyTwiceIsCompromised(t *testing.T) {
 		}
 		return nil
 	})
-	create(t, e, seal(t, dup, r.ns, "by-dup", crypto.ScopeStrict, map[string]string{"k": "v"}))
-	waitSecret(t, e, r.ns, "by-dup", hasData(map[string]string{"k": "v"}))
+	unseals(t, r, dup)
 }
 
-func newKey(t *testing.T, notBefore time.Time) *crypto.Key {
-	t.Helper()
-	priv, err := crypto.GenerateKey(rand.Reader, testBits)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := crypto.NewCertificate(rand.Reader, priv, notBefore, crypto.DefaultCertValidity, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := crypto.NewKey(priv, cert, crypto.StatusActive, time.Time{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func waitKeyring(t *testing.T, r *running, check func(*crypto.Keyring) error) {
-	t.Helper()
-	testkit.Eventually(t, 20*time.Second, func() (bool, error) {
-		err := check(r.Keys.Keyring())
-		return err == nil, err
-	})
-}
-
-// TestRotationKeepsOldSecretsWorking: after a rotation request a new key
-// seals, and values sealed with the old key and the new one both unseal.
-// The request comes from a client whose clock is an hour ahead: it is
-// answered with one key, not one key after another until the controller's
-// clock catches up.
-func TestRotationKeepsOldSecretsWorking(t *testing.T) {
+// TestRenewalRequestKeepsOldKeys: after a renewal request (kubeseal keys
+// rotate, the operator's side) a new key seals, and values sealed with the
+// old key and the new one both unseal. The request comes from a client
+// whose clock is an hour ahead: it is answered with one key, not one key
+// after another until the controller's clock catches up.
+func TestRenewalRequestKeepsOldKeys(t *testing.T) {
 	e, r := setup(t)
 	old := r.latestKey(t)
-	create(t, e, seal(t, old, r.ns, "before", crypto.ScopeStrict, map[string]string{"k": "old"}))
-	waitSecret(t, e, r.ns, "before", hasData(map[string]string{"k": "old"}))
 
 	s := keySecrets(t, e, r.keyNS)[0]
 	if s.Annotations == nil {
 		s.Annotations = map[string]string{}
 	}
 	requested := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
-	s.Annotations[server.RotateRequestAnnotation] = requested
+	s.Annotations[keysecret.RenewRequestAnnotation] = requested
 	if err := e.Client.Update(ctx, &s); err != nil {
 		t.Fatal(err)
 	}
@@ -199,36 +155,27 @@ func TestRotationKeepsOldSecretsWorking(t *testing.T) {
 	}
 	answered := 0
 	for _, s := range secrets {
-		if s.Annotations[server.RotateAnsweredAnnotation] == requested {
+		if s.Annotations[keysecret.RenewAnsweredAnnotation] == requested {
 			answered++
 		}
 	}
 	if answered != 1 {
 		t.Fatalf("%d key secrets answer the request, want 1", answered)
 	}
-	create(t, e, seal(t, fresh, r.ns, "after", crypto.ScopeStrict, map[string]string{"k": "new"}))
-	waitSecret(t, e, r.ns, "after", hasData(map[string]string{"k": "new"}))
-	// The old one still unseals: delete its Secret and watch it come back.
-	var before corev1.Secret
-	_ = e.Client.Get(ctx, client.ObjectKey{Namespace: r.ns, Name: "before"}, &before)
-	_ = e.Client.Delete(ctx, &before)
-	waitSecret(t, e, r.ns, "before", func(s *corev1.Secret) error {
-		if s.UID == before.UID {
-			return errors.New("not recreated")
-		}
-		return hasData(map[string]string{"k": "old"})(s)
-	})
+	unseals(t, r, fresh)
+	unseals(t, r, old)
 }
 
-// TestRenewalPeriod generates a new key once the newest is older than the
-// renewal period, and a cutoff time forces one at start.
+// TestRenewalAndCutoff generates a new key once the newest is older than
+// the renewal period, and a cutoff time (both the operator's flags) forces
+// one at start.
 func TestRenewalAndCutoff(t *testing.T) {
 	e := testkit.RequireEnv(t, env)
-	keyNS, ns := e.Namespace(t), e.Namespace(t)
+	keyNS := e.Namespace(t)
 	old := newKey(t, time.Now().Add(-48*time.Hour))
 	create(t, e, keysecret.New(old, keyNS, keysecret.DefaultPrefix, nil, nil))
 
-	r := start(t, keyNS, ns, func(o *controller.Options) { o.Keys.RenewPeriod = 24 * time.Hour })
+	r := start(t, keyNS, func(o *options) { o.keys.RenewPeriod = 24 * time.Hour })
 	waitKeyring(t, r, func(ring *crypto.Keyring) error {
 		if ring.Len() != 2 {
 			return fmt.Errorf("%d keys, want the old one and a renewal", ring.Len())
@@ -238,7 +185,7 @@ func TestRenewalAndCutoff(t *testing.T) {
 	r.stop()
 
 	// A cutoff after the newest key forces another at start.
-	r2 := start(t, keyNS, ns, func(o *controller.Options) { o.Keys.Cutoff = time.Now().Add(time.Minute) })
+	r2 := start(t, keyNS, func(o *options) { o.keys.Cutoff = time.Now().Add(time.Minute) })
 	waitKeyring(t, r2, func(ring *crypto.Keyring) error {
 		if ring.Len() != 3 {
 			return fmt.Errorf("%d keys, want 3", ring.Len())
@@ -265,8 +212,7 @@ func TestCompromisedKeyStillUnseals(t *testing.T) {
 		}
 		return nil
 	})
-	create(t, e, seal(t, k, r.ns, "old", crypto.ScopeStrict, map[string]string{"k": "v"}))
-	waitSecret(t, e, r.ns, "old", hasData(map[string]string{"k": "v"}))
+	unseals(t, r, k)
 }
 
 // TestBitnamiKeySecretIsUsedAsIs: a key Secret exactly as Bitnami writes
@@ -274,7 +220,7 @@ func TestCompromisedKeyStillUnseals(t *testing.T) {
 // loaded, and no new key is generated.
 func TestBitnamiKeySecretIsUsedAsIs(t *testing.T) {
 	e := testkit.RequireEnv(t, env)
-	keyNS, ns := e.Namespace(t), e.Namespace(t)
+	keyNS := e.Namespace(t)
 	labelled := newKey(t, time.Now().Add(-time.Hour))
 	legacy := newKey(t, time.Now().Add(-2*time.Hour))
 	create(t, e, &corev1.Secret{
@@ -288,87 +234,19 @@ func TestBitnamiKeySecretIsUsedAsIs(t *testing.T) {
 		Type:       corev1.SecretTypeTLS,
 		Data:       map[string][]byte{"tls.key": crypto.EncodePrivateKeyPEM(legacy.PrivateKey), "tls.crt": crypto.EncodeCertificatePEM(legacy.Certificate)},
 	})
-	r := start(t, keyNS, ns)
+	r := start(t, keyNS)
 	waitKeyring(t, r, func(ring *crypto.Keyring) error {
 		if ring.Len() != 2 {
 			return fmt.Errorf("%d keys loaded, want 2", ring.Len())
 		}
 		return nil
 	})
-	if l, _ := r.Keys.Keyring().Latest(); l.ID != labelled.ID {
+	if l, _ := r.Keyring().Latest(); l.ID != labelled.ID {
 		t.Fatal("the newest Bitnami key is not the sealing key")
 	}
-	create(t, e, seal(t, legacy, ns, "legacy", crypto.ScopeStrict, map[string]string{"k": "v"}))
-	waitSecret(t, e, ns, "legacy", hasData(map[string]string{"k": "v"}))
-	time.Sleep(500 * time.Millisecond)
+	unseals(t, r, legacy)
+	time.Sleep(time.Second)
 	if n := len(keySecrets(t, e, keyNS)); n != 1 {
 		t.Fatalf("a key was generated although Bitnami's exist (%d labelled key secrets)", n)
-	}
-}
-
-// TestSealedByBitnamiKubeseal: a SealedSecret made by the real Bitnami
-// kubeseal with the controller's certificate unseals.
-func TestSealedByBitnamiKubeseal(t *testing.T) {
-	bin := testkit.Tool(t, "kubeseal", "kubeseal")
-	e, r := setup(t)
-	k := r.latestKey(t)
-	dir := t.TempDir()
-	cert := filepath.Join(dir, "cert.pem")
-	if err := os.WriteFile(cert, crypto.EncodeCertificatePEM(k.Certificate), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	in := fmt.Sprintf("apiVersion: v1\nkind: Secret\nmetadata:\n  name: from-bitnami\n  namespace: %s\n  labels: {app: x}\nstringData:\n  password: by-bitnami\n", r.ns)
-	cmd := exec.Command(bin, "--cert", cert, "-o", "yaml")
-	cmd.Env = []string{"HOME=" + dir, "KUBECONFIG=" + filepath.Join(dir, "none")}
-	cmd.Stdin = bytes.NewReader([]byte(in))
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("bitnami kubeseal: %v", err)
-	}
-	sealed, err := manifest.DecodeSealedSecrets(bytes.NewReader(out))
-	if err != nil || len(sealed) != 1 {
-		t.Fatalf("decode: %v", err)
-	}
-	create(t, e, sealed[0])
-	s := waitSecret(t, e, r.ns, "from-bitnami", hasData(map[string]string{"password": "by-bitnami"}))
-	if s.Labels["app"] != "x" {
-		t.Errorf("labels = %v", s.Labels)
-	}
-}
-
-// TestRestartResumes stops the controller, changes things while it is
-// down, and starts a new one: it converges, and Secrets that still match
-// are not rewritten.
-func TestRestartResumes(t *testing.T) {
-	e, r := setup(t)
-	k := r.latestKey(t)
-	for _, n := range []string{"kept", "changed", "deleted"} {
-		create(t, e, seal(t, k, r.ns, n, crypto.ScopeStrict, map[string]string{"v": "1"}))
-	}
-	kept := waitSecret(t, e, r.ns, "kept", hasData(map[string]string{"v": "1"}))
-	waitSecret(t, e, r.ns, "changed", hasData(map[string]string{"v": "1"}))
-	del := waitSecret(t, e, r.ns, "deleted", hasData(map[string]string{"v": "1"}))
-	waitSynced(t, e, r.ns, "kept", corev1.ConditionTrue, "")
-	r.stop()
-
-	next := seal(t, k, r.ns, "changed", crypto.ScopeStrict, map[string]string{"v": "2"})
-	updateSS(t, e, r.ns, "changed", func(ss *ssv1alpha1.SealedSecret) { ss.Spec.EncryptedData = next.Spec.EncryptedData })
-	if err := e.Client.Delete(ctx, del); err != nil {
-		t.Fatal(err)
-	}
-	create(t, e, seal(t, k, r.ns, "new", crypto.ScopeStrict, map[string]string{"v": "3"}))
-
-	r2 := start(t, r.keyNS, r.ns)
-	waitSecret(t, e, r.ns, "changed", hasData(map[string]string{"v": "2"}))
-	waitSecret(t, e, r.ns, "deleted", hasData(map[string]string{"v": "1"}))
-	waitSecret(t, e, r.ns, "new", hasData(map[string]string{"v": "3"}))
-	if n := len(keySecrets(t, e, r.keyNS)); n != 1 {
-		t.Fatalf("restart generated a key: %d key secrets", n)
-	}
-	_ = r2
-	var after corev1.Secret
-	_ = e.Client.Get(ctx, client.ObjectKeyFromObject(kept), &after)
-	if after.ResourceVersion != kept.ResourceVersion {
-		t.Fatal("an unchanged Secret was rewritten after restart")
 	}
 }

@@ -2,8 +2,7 @@ package keysecret_test
 
 import (
 	"bytes"
-	"crypto/x509"
-	"encoding/pem"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,13 +13,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/sealsync/sealsync/crypto"
-	"github.com/sealsync/sealsync/internal/keysecret"
-	"github.com/sealsync/sealsync/internal/manifest"
+	"github.com/sealsync/sealsync/internal/keys/keysecret"
 )
 
 func keyPEM(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "crypto", "testdata", "keys", name+".pem"))
+	b, err := os.ReadFile(filepath.Join("..", "..", "..", "crypto", "testdata", "keys", name+".pem"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,108 +134,83 @@ func TestNewRoundTrip(t *testing.T) {
 	}
 }
 
-func TestParseKeyFile(t *testing.T) {
-	full := keyPEM(t, "a")
-	keyOnly, _ := splitPEM(t, full)
-	var secretYAML, listYAML, twoDocs bytes.Buffer
-	if err := manifest.Encode(&secretYAML, manifest.YAML, withKind(bitnamiSecret(t, "a", "active"))); err != nil {
-		t.Fatal(err)
-	}
-	list := []byte("apiVersion: v1\nkind: List\nitems:\n")
-	for _, n := range []string{"a", "c"} {
-		var b bytes.Buffer
-		if err := manifest.Encode(&b, manifest.JSON, withKind(bitnamiSecret(t, n, "active"))); err != nil {
-			t.Fatal(err)
+// TestWireNames pins the label and annotation names of the key Secret
+// format: Bitnami's controller and kubeseal, and released versions of
+// kubeseal keys rotate (the operator's side), use them as they are, so a
+// rename of the Go identifiers must never change them.
+func TestWireNames(t *testing.T) {
+	for name, tt := range map[string]struct{ got, want string }{
+		"key label":              {keysecret.Label, "sealedsecrets.bitnami.com/sealed-secrets-key"},
+		"generateName prefix":    {keysecret.DefaultPrefix, "sealed-secrets-key"},
+		"legacy Secret name":     {keysecret.LegacyName, "sealed-secrets-key"},
+		"renewal request":        {keysecret.RenewRequestAnnotation, "sealsync.dev/rotate-requested-at"},
+		"renewal request answer": {keysecret.RenewAnsweredAnnotation, "sealsync.dev/rotate-answers"},
+	} {
+		if tt.got != tt.want {
+			t.Errorf("%s = %q, want %q", name, tt.got, tt.want)
 		}
-		list = append(list, []byte("- "+strings.ReplaceAll(strings.TrimSpace(b.String()), "\n", "\n  ")+"\n")...)
 	}
-	listYAML.Write(list)
-	twoDocs.Write(secretYAML.Bytes())
-	if err := manifest.Encode(&twoDocs, manifest.YAML, withKind(bitnamiSecret(t, "c", "compromised"))); err != nil {
-		t.Fatal(err)
-	}
-	noKey := withKind(bitnamiSecret(t, "a", "active"))
-	delete(noKey.Data, corev1.TLSPrivateKeyKey)
-	var noKeyYAML bytes.Buffer
-	_ = manifest.Encode(&noKeyYAML, manifest.YAML, noKey)
+}
 
-	tests := []struct {
-		name     string
-		in       []byte
-		wantN    int
-		wantCert bool
-		wantErr  string
+// TestStatusOf: the label gives the status; a Secret without it (the
+// legacy key, a backup that lost it) is active; an unknown value is an
+// error that names the label.
+func TestStatusOf(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		labels  map[string]string
+		want    crypto.Status
+		wantErr string
 	}{
-		{"PEM key and certificate", full, 1, true, ""},
-		{"PEM key only", keyOnly, 1, false, ""},
-		{"one Secret", secretYAML.Bytes(), 1, true, ""},
-		{"kubectl List", listYAML.Bytes(), 2, true, ""},
-		{"two documents", twoDocs.Bytes(), 2, true, ""},
-		{"Secret without tls.key", noKeyYAML.Bytes(), 0, false, "has no tls.key"},
-		{"garbage", []byte("hello"), 0, false, "neither a PEM private key nor key Secrets"},
-		{"empty", nil, 0, false, "no private key found"},
-	}
-	for _, tt := range tests {
+		{"active", map[string]string{keysecret.Label: "active"}, crypto.StatusActive, ""},
+		{"compromised", map[string]string{keysecret.Label: "compromised"}, crypto.StatusCompromised, ""},
+		{"no label", nil, crypto.StatusActive, ""},
+		{"unknown value", map[string]string{keysecret.Label: "retired"}, 0, `label sealedsecrets.bitnami.com/sealed-secrets-key="retired" is neither active nor compromised`},
+	} {
 		t.Run(tt.name, func(t *testing.T) {
-			keys, err := keysecret.ParseKeyFile(tt.in)
+			got, err := keysecret.StatusOf(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Labels: tt.labels}})
 			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				if err == nil || err.Error() != tt.wantErr {
 					t.Fatalf("err = %v, want %q", err, tt.wantErr)
 				}
 				return
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(keys) != tt.wantN {
-				t.Fatalf("keys = %d, want %d", len(keys), tt.wantN)
-			}
-			if (keys[0].Certificate != nil) != tt.wantCert {
-				t.Fatalf("certificate present = %v", keys[0].Certificate != nil)
+			if err != nil || got != tt.want {
+				t.Fatalf("StatusOf = %s, %v; want %s", got, err, tt.want)
 			}
 		})
 	}
 }
 
-// TestParseBackup: a backup file becomes key Secrets with their metadata,
-// and a PEM file becomes one unnamed Secret holding its blocks as stored.
-func TestParseBackup(t *testing.T) {
-	full := keyPEM(t, "a")
-	keyOnly, certOnly := splitPEM(t, full)
-	priv, err := crypto.ParsePrivateKeyPEM(keyOnly)
-	if err != nil {
-		t.Fatal(err)
+// TestParseKey: a key Secret's data becomes a key with the status the
+// caller gives; each missing or broken item is named, and a key without
+// its certificate, which could never seal, is refused.
+func TestParseKey(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		mutate  func(*corev1.Secret)
+		wantErr string
+		is      error
+	}{
+		{"complete", func(*corev1.Secret) {}, "", nil},
+		{"no tls.key", func(s *corev1.Secret) { delete(s.Data, corev1.TLSPrivateKeyKey) }, "no tls.key", nil},
+		{"broken tls.key", func(s *corev1.Secret) { s.Data[corev1.TLSPrivateKeyKey] = []byte("x") }, "tls.key: crypto: no RSA private key PEM block found", nil},
+		{"no tls.crt", func(s *corev1.Secret) { delete(s.Data, corev1.TLSCertKey) }, "no tls.crt: a key needs its certificate to seal", keysecret.ErrNoCertificate},
+		{"broken tls.crt", func(s *corev1.Secret) { s.Data[corev1.TLSCertKey] = []byte("x") }, "tls.crt: crypto: no certificate PEM block found", nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := bitnamiSecret(t, "a", "active")
+			tt.mutate(s)
+			k, err := keysecret.ParseKey(s, crypto.StatusCompromised, time.Time{})
+			if tt.wantErr != "" {
+				if err == nil || err.Error() != tt.wantErr || (tt.is != nil && !errors.Is(err, tt.is)) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || k.Status != crypto.StatusCompromised || !k.Created.Equal(k.Certificate.NotBefore) {
+				t.Fatalf("ParseKey = %+v, %v", k, err)
+			}
+		})
 	}
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pkcs8 := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-	secrets, err := keysecret.ParseBackup(append(bytes.Clone(certOnly), pkcs8...))
-	if err != nil || len(secrets) != 1 {
-		t.Fatalf("%d secrets, %v", len(secrets), err)
-	}
-	s := secrets[0]
-	if s.Name != "" || s.Type != corev1.SecretTypeTLS || !bytes.Equal(s.Data["tls.key"], pkcs8) || !bytes.Equal(s.Data["tls.crt"], certOnly) {
-		t.Errorf("PEM Secret %+v", s)
-	}
-	if secrets, _ := keysecret.ParseBackup(keyOnly); len(secrets[0].Data) != 1 {
-		t.Error("a key without certificate got one")
-	}
-
-	var list bytes.Buffer
-	b := withKind(bitnamiSecret(t, "a", "compromised"))
-	b.Labels["team"] = "x"
-	if err := manifest.Encode(&list, manifest.YAML, b); err != nil {
-		t.Fatal(err)
-	}
-	secrets, err = keysecret.ParseBackup(list.Bytes())
-	if err != nil || len(secrets) != 1 || secrets[0].Name != b.Name || secrets[0].Labels["team"] != "x" || secrets[0].Labels[keysecret.Label] != "compromised" {
-		t.Fatalf("Secret backup: %v %+v", err, secrets)
-	}
-}
-
-func withKind(s *corev1.Secret) *corev1.Secret {
-	s.TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"}
-	return s
 }

@@ -1,4 +1,4 @@
-package controller
+package keys
 
 import (
 	"bytes"
@@ -109,13 +109,13 @@ func ParseBackupRecipients(spec string) ([]age.Recipient, string, error) {
 	return recs, hex.EncodeToString(sum[:]), nil
 }
 
-// KeyBackup writes an armored age bundle of every key Secret into a
+// Backup writes an armored age bundle of every key Secret into a
 // ConfigMap whenever the set of keys or their status changes (a key
 // generated, restored, relabelled or deleted), and when it becomes leader
 // if the ConfigMap is out of date. Only ciphertext is written. It never
 // replaces a backup with an empty one, nor a ConfigMap it did not make.
-type KeyBackup struct {
-	m       *KeyManager
+type Backup struct {
+	m       *Manager
 	client  client.Client // writes the ConfigMap
 	opts    BackupOptions
 	changed chan struct{}
@@ -125,14 +125,14 @@ type KeyBackup struct {
 // Backup returns the leader-only runnable that keeps the backup ConfigMap
 // current. It registers for key changes at once, so that none is missed
 // before it starts.
-func (m *KeyManager) Backup(c client.Client, opts BackupOptions) *KeyBackup {
+func (m *Manager) Backup(c client.Client, opts BackupOptions) *Backup {
 	if opts.Debounce <= 0 {
 		opts.Debounce = time.Second
 	}
 	if opts.ConfigMap == "" {
 		opts.ConfigMap = DefaultBackupConfigMap
 	}
-	b := &KeyBackup{m: m, client: c, opts: opts, changed: make(chan struct{}, 1), metrics: keyBackupMetrics()}
+	b := &Backup{m: m, client: c, opts: opts, changed: make(chan struct{}, 1), metrics: keyBackupMetrics()}
 	m.OnChange(func() {
 		select {
 		case b.changed <- struct{}{}:
@@ -143,16 +143,16 @@ func (m *KeyManager) Backup(c client.Client, opts BackupOptions) *KeyBackup {
 }
 
 var (
-	_ manager.Runnable               = (*KeyBackup)(nil)
-	_ manager.LeaderElectionRunnable = (*KeyBackup)(nil)
+	_ manager.Runnable               = (*Backup)(nil)
+	_ manager.LeaderElectionRunnable = (*Backup)(nil)
 )
 
 // NeedLeaderElection is true: one writer is enough.
-func (b *KeyBackup) NeedLeaderElection() bool { return true }
+func (b *Backup) NeedLeaderElection() bool { return true }
 
 // Start writes the backup when it is out of date, then after each burst of
 // key changes, until ctx is done. A failed write is retried with backoff.
-func (b *KeyBackup) Start(ctx context.Context) error {
+func (b *Backup) Start(ctx context.Context) error {
 	log := logr.FromContextOrDiscard(ctx).WithName("key-backup")
 	ctx = logr.NewContext(ctx, log)
 	select {
@@ -185,7 +185,7 @@ func (b *KeyBackup) Start(ctx context.Context) error {
 
 // settle waits until the keys have not changed for a debounce period, or
 // for maxDebounceWaits periods at most. It returns false when ctx is done.
-func (b *KeyBackup) settle(ctx context.Context) bool {
+func (b *Backup) settle(ctx context.Context) bool {
 	quiet := time.NewTimer(b.opts.Debounce)
 	defer quiet.Stop()
 	limit := time.NewTimer(maxDebounceWaits * b.opts.Debounce)
@@ -217,10 +217,10 @@ func sleep(ctx context.Context, d time.Duration) bool {
 
 // sync writes a new bundle into the ConfigMap if the keys or the
 // recipients differ from those of the one there.
-func (b *KeyBackup) sync(ctx context.Context) error {
+func (b *Backup) sync(ctx context.Context) error {
 	log := logr.FromContextOrDiscard(ctx)
 	ns := b.m.opts.Namespace
-	// Uncached: a key the generator has just made is in the keyring
+	// Uncached: a key the renewer has just made is in the keyring
 	// before the cache has seen its Secret.
 	secrets, _, err := b.m.keySecrets(ctx, b.m.api)
 	if err != nil {
