@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
+	"github.com/sealsync/sealsync/internal/esdata"
 	"github.com/sealsync/sealsync/internal/syncer"
 	"github.com/sealsync/sealsync/providers"
 )
@@ -88,11 +89,11 @@ func setupExternalSecrets(ctx context.Context, mgr manager.Manager, opts ESOptio
 		self = &own
 	}
 	apiAud := newAPIAudiences(core, learnWith)
-	reads := syncer.NewReads(opts.DedupeTTL)
+	reads := esdata.NewReads(opts.DedupeTTL)
 	api := mgr.GetAPIReader()
-	clients := syncer.NewClientCache(syncer.ClientCacheOptions{
+	clients := esdata.NewClientCache(esdata.ClientCacheOptions{
 		Registry:    opts.Providers,
-		Kube:        func(s providers.Store) syncer.TrackingKube { return newStoreKube(api, core, s, self, apiAud) },
+		Kube:        func(s providers.Store) esdata.TrackingKube { return newStoreKube(api, core, s, self, apiAud) },
 		Reads:       reads,
 		Recheck:     30 * time.Second,
 		IdleTimeout: 30 * time.Minute,

@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
+	"github.com/sealsync/sealsync/internal/esdata"
 	"github.com/sealsync/sealsync/internal/syncer"
 	"github.com/sealsync/sealsync/internal/template"
 	"github.com/sealsync/sealsync/providers"
@@ -52,7 +53,7 @@ type ESReconciler struct {
 	// templateFrom sources.
 	APIReader client.Reader
 	// Clients is the shared per-store client cache.
-	Clients *syncer.ClientCache
+	Clients *esdata.ClientCache
 	// Recorder emits events.
 	Recorder recorder.EventRecorder
 	// ControllerClass is the store class this controller serves.
@@ -108,7 +109,7 @@ type lastWrite struct {
 // syncedVersion is ESO's syncedResourceVersion: the generation and a hash
 // of labels and annotations, so that metadata edits (force-sync) refresh.
 func syncedVersion(es *esv1.ExternalSecret) string {
-	return fmt.Sprintf("%d-%s", es.Generation, syncer.ESOObjectHash(struct {
+	return fmt.Sprintf("%d-%s", es.Generation, esdata.Hash(struct {
 		Labels, Annotations map[string]string
 	}{es.Labels, es.Annotations}))
 }
@@ -174,7 +175,7 @@ func (r *ESReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctr
 	if !last.IsZero() {
 		last = last.Truncate(time.Second).Add(time.Second - time.Nanosecond)
 	}
-	due := syncer.NextRefresh(last, interval, identity, req.String(), r.Spread)
+	due := esdata.NextRefresh(last, interval, identity, req.String(), r.Spread)
 	refresh := r.shouldRefresh(es, version, due, start)
 	valid := isSecretValid(actual, es.Spec.Target.CreationPolicy)
 
@@ -208,22 +209,22 @@ func (r *ESReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctr
 		// A scheduled refresh: only reads from this slot on will do. The
 		// slot begins before this object's offset in the spread, so that a
 		// read made for any object of the slot serves them all.
-		ctx = syncer.WithNotBefore(ctx, syncer.NextRefresh(last, interval, identity, req.String(), 0))
+		f.notBefore = esdata.NextRefresh(last, interval, identity, req.String(), 0)
 	case es.Status.SyncedResourceVersion == version:
 		// A refresh before its slot, such as a drift repair after a
 		// restart: any read still within the dedupe TTL will do.
 	case es.Status.SyncedResourceVersion == "":
 		// A first sync: reads made since the ExternalSecret exists, which
 		// ExternalSecrets created together share.
-		ctx = syncer.WithNotBefore(ctx, es.CreationTimestamp.Time)
+		f.notBefore = es.CreationTimestamp.Time
 	default:
 		// The ExternalSecret changed (ESO's force-sync annotation is such
 		// a change): Vault as it is now, not a read from before.
-		ctx = syncer.WithNotBefore(ctx, start)
+		f.notBefore = start
 	}
-	d, err := syncer.BuildDesired(ctx, es, f, &templateSources{api: r.APIReader, namespace: es.Namespace})
+	d, err := esdata.BuildDesired(ctx, es, f, &templateSources{api: r.APIReader, namespace: es.Namespace})
 	if errors.Is(err, template.ErrBudgetExceeded) {
-		return r.overBudget(es, err, start, version, syncer.NextRefresh(start, interval, identity, req.String(), r.Spread))
+		return r.overBudget(es, err, start, version, esdata.NextRefresh(start, interval, identity, req.String(), r.Spread))
 	}
 	if err != nil {
 		return r.failed(es, msgProviderError, err, true)
@@ -232,10 +233,10 @@ func (r *ESReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctr
 		r.event(es, corev1.EventTypeWarning, esv1.ReasonMissingProviderSecret, fmt.Sprintf("secret %v is missing in the provider", m))
 	}
 	switch d.Outcome {
-	case syncer.DesiredRetain:
+	case esdata.DesiredRetain:
 		r.markSynced(es, start, version, targetName)
-		return r.requeueAt(syncer.NextRefresh(start, interval, identity, req.String(), r.Spread), start), nil
-	case syncer.DesiredDelete:
+		return r.requeueAt(esdata.NextRefresh(start, interval, identity, req.String(), r.Spread), start), nil
+	case esdata.DesiredDelete:
 		if err := r.deleteTarget(ctx, es, actual); err != nil {
 			return r.failed(es, "could not delete secret", err, true)
 		}
@@ -243,7 +244,7 @@ func (r *ESReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctr
 		setESCondition(es, corev1.ConditionTrue, esv1.ConditionReasonSecretDeleted, "secret deleted due to DeletionPolicy")
 		es.Status.RefreshTime = metav1.NewTime(start)
 		es.Status.SyncedResourceVersion = version
-		return r.requeueAt(syncer.NextRefresh(start, interval, identity, req.String(), r.Spread), start), nil
+		return r.requeueAt(esdata.NextRefresh(start, interval, identity, req.String(), r.Spread), start), nil
 	}
 
 	secret, err := r.targetSecret(es, targetName, d, actual)
@@ -260,7 +261,7 @@ func (r *ESReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctr
 		r.desired.Store(req.NamespacedName, &lastWrite{uid: es.UID, version: version, secret: secret})
 	}
 	r.markSynced(es, start, version, targetName)
-	return r.requeueAt(syncer.NextRefresh(start, interval, identity, req.String(), r.Spread), start), nil
+	return r.requeueAt(esdata.NextRefresh(start, interval, identity, req.String(), r.Spread), start), nil
 }
 
 // shouldRefresh applies ESO's refresh rules, with due the aligned slot.
@@ -298,7 +299,7 @@ func isSecretValid(s *corev1.Secret, policy esv1.ExternalSecretCreationPolicy) b
 	if s == nil || s.Labels[esv1.LabelManaged] != esv1.LabelManagedValue {
 		return false
 	}
-	return s.Annotations[esv1.AnnotationDataHash] == syncer.ESODataHash(s.Data)
+	return s.Annotations[esv1.AnnotationDataHash] == esdata.Hash(s.Data)
 }
 
 var errImmutableTarget = errors.New("the target Secret is immutable and not owned by this ExternalSecret")
@@ -312,7 +313,7 @@ func permanentWriteError(err error) bool {
 
 // targetSecret builds the Secret to write under the creation policy, or
 // nil for creationPolicy None.
-func (r *ESReconciler) targetSecret(es *esv1.ExternalSecret, name string, d *syncer.DesiredData, actual *corev1.Secret) (*corev1.Secret, error) {
+func (r *ESReconciler) targetSecret(es *esv1.ExternalSecret, name string, d *esdata.DesiredData, actual *corev1.Secret) (*corev1.Secret, error) {
 	policy := es.Spec.Target.CreationPolicy
 	if policy == "" {
 		policy = esv1.DefaultCreationPolicy
@@ -353,7 +354,7 @@ func (r *ESReconciler) targetSecret(es *esv1.ExternalSecret, name string, d *syn
 	s.Labels[esv1.LabelManaged] = esv1.LabelManagedValue
 	s.Labels[syncer.ManagedByLabel] = managedByExternalSecret
 	if policy == esv1.CreatePolicyOwner {
-		s.Labels[esv1.LabelOwner] = syncer.ESOObjectHash(es.Namespace + "/" + es.Name)
+		s.Labels[esv1.LabelOwner] = esdata.Hash(es.Namespace + "/" + es.Name)
 		t := true
 		s.OwnerReferences = []metav1.OwnerReference{{
 			APIVersion: esv1.SchemeGroupVersion.String(), Kind: "ExternalSecret",
@@ -371,7 +372,7 @@ func (r *ESReconciler) targetSecret(es *esv1.ExternalSecret, name string, d *syn
 		}
 		maps.Copy(final, s.Data)
 	}
-	s.Annotations[esv1.AnnotationDataHash] = syncer.ESODataHash(final)
+	s.Annotations[esv1.AnnotationDataHash] = esdata.Hash(final)
 	return s, nil
 }
 
@@ -453,7 +454,7 @@ func fieldOwner(es *esv1.ExternalSecret) string {
 	if len(owner) <= maxFieldManager {
 		return owner
 	}
-	sum := syncer.ESOObjectHash(owner)[:16]
+	sum := esdata.Hash(owner)[:16]
 	return owner[:maxFieldManager-len(sum)-1] + "-" + sum
 }
 
@@ -742,17 +743,20 @@ type esFetcher struct {
 	r   *ESReconciler
 	es  *esv1.ExternalSecret
 	own *resolvedStore
+	// notBefore is the oldest provider read this refresh may reuse (see
+	// esdata.NotBefore); zero reuses any within the dedupe TTL.
+	notBefore time.Time
 }
 
 func (f *esFetcher) Client(ctx context.Context, ref *esv1.SecretStoreRef) (providers.Client, error) {
 	if ref == nil || (ref.Name == f.es.Spec.SecretStoreRef.Name && ref.Kind == f.es.Spec.SecretStoreRef.Kind) {
-		return f.own.client, nil
+		return esdata.NotBefore(f.own.client, f.notBefore), nil
 	}
 	st, err := f.r.resolveStore(ctx, f.es, ref)
 	if err != nil {
 		return nil, err
 	}
-	return st.client, nil
+	return esdata.NotBefore(st.client, f.notBefore), nil
 }
 
 // templateSources reads templateFrom sources in the ExternalSecret's own

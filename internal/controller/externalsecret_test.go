@@ -16,7 +16,7 @@ import (
 
 	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
 	"github.com/sealsync/sealsync/internal/controller"
-	"github.com/sealsync/sealsync/internal/syncer"
+	"github.com/sealsync/sealsync/internal/esdata"
 	"github.com/sealsync/sealsync/internal/testkit"
 	"github.com/sealsync/sealsync/providers"
 	"github.com/sealsync/sealsync/providers/fake"
@@ -178,7 +178,7 @@ spec:
       key: /foo/baz
 `)
 	s := waitSecret(t, e, r.ns, "secret-to-be-created", hasData(map[string]string{"foo_bar": "HELLO1", "john": "doe", "jane": "roe"}))
-	if s.Labels[esv1.LabelManaged] != "true" || s.Annotations[esv1.AnnotationDataHash] != syncer.ESODataHash(s.Data) {
+	if s.Labels[esv1.LabelManaged] != "true" || s.Annotations[esv1.AnnotationDataHash] != esdata.Hash(s.Data) {
 		t.Fatalf("ESO metadata missing: %v %v", s.Labels, s.Annotations)
 	}
 	es := waitES(t, e, r.ns, "example", corev1.ConditionTrue, "secret synced")

@@ -18,7 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
-	"github.com/sealsync/sealsync/internal/syncer"
+	"github.com/sealsync/sealsync/internal/esdata"
 	"github.com/sealsync/sealsync/providers"
 )
 
@@ -83,7 +83,7 @@ type StoreReconciler struct {
 	// Client reads and writes stores.
 	Client client.Client
 	// Clients is the shared client cache.
-	Clients *syncer.ClientCache
+	Clients *esdata.ClientCache
 	// Recorder emits events.
 	Recorder recorder.EventRecorder
 	// ControllerClass is the store class this controller serves; stores

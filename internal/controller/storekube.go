@@ -23,7 +23,7 @@ import (
 
 	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
 	esmeta "github.com/sealsync/sealsync/api/meta/v1"
-	"github.com/sealsync/sealsync/internal/syncer"
+	"github.com/sealsync/sealsync/internal/esdata"
 	"github.com/sealsync/sealsync/providers"
 )
 
@@ -53,7 +53,7 @@ type storeKube struct {
 	sums  map[string]string // what was read -> digest of the content
 }
 
-var _ syncer.TrackingKube = (*storeKube)(nil)
+var _ esdata.TrackingKube = (*storeKube)(nil)
 
 func newStoreKube(api client.Reader, core corev1client.CoreV1Interface, store providers.Store, self *types.NamespacedName, apiAud *apiAudiences) *storeKube {
 	return &storeKube{api: api, core: core, store: store, self: self, apiAud: apiAud, reads: map[string]string{}, sums: map[string]string{}}

@@ -1,10 +1,10 @@
-// Package syncer is the reconciling core shared by the SealedSecret and
-// ExternalSecret controllers: given the Secret a source wants and the one
-// that exists, it decides what to write (refusing Secrets that Kubernetes
-// fills with credentials), computes the hashes that let a controller skip
-// work when nothing changed, and schedules refreshes. Its API holds no
-// controller-runtime types; the controllers do the I/O, and report the API
-// server's refusals through RedactWriteError.
+// Package syncer is the Secret writer both products share: given the
+// Secret a source wants and the one that exists, it decides what to write
+// (refusing Secrets that Kubernetes fills with credentials) and computes
+// the hashes that let a controller skip work when nothing changed. Its API
+// holds no controller-runtime types; the controllers do the I/O, and
+// report the API server's refusals through RedactWriteError. ESO's data
+// pipeline (provider reads, templates, refresh slots) is package esdata.
 package syncer
 
 import (

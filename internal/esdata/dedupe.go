@@ -1,4 +1,4 @@
-package syncer
+package esdata
 
 import (
 	"context"
@@ -13,8 +13,8 @@ import (
 
 // Reads deduplicates provider reads: identical requests to the same
 // backend identity share one call while it is in flight (single-flight)
-// and its result for TTL after, or, for a caller that says which reads
-// are recent enough ([WithNotBefore]), any result since then. An identity
+// and its result for TTL after, or, for a client that says which reads
+// are recent enough ([NotBefore]), any result since then. An identity
 // names a backend and the credentials used against it, so a result is
 // only ever shared between callers that could have made the same call
 // with the same rights.
@@ -64,6 +64,9 @@ type dedupedClient struct {
 	d        *Reads
 	identity string
 	c        providers.Client
+	// notBefore, if set, is the oldest call whose result will do (see
+	// [NotBefore]); zero accepts any younger than the TTL.
+	notBefore time.Time
 }
 
 var _ providers.Client = (*dedupedClient)(nil)
@@ -71,7 +74,7 @@ var _ providers.Client = (*dedupedClient)(nil)
 func refKey(v any) string {
 	b, err := json.Marshal(v)
 	if err != nil {
-		panic("syncer: encode remote ref: " + err.Error())
+		panic("esdata: encode remote ref: " + err.Error())
 	}
 	return string(b)
 }
@@ -87,7 +90,7 @@ func (c *dedupedClient) GetSecret(ctx context.Context, ref esv1.ExternalSecretDa
 		}
 		return ex.ExtractProperty(ref, v)
 	}
-	e := c.d.do(ctx, readKey{c.identity, "get", refKey(ref)}, func() *readEntry {
+	e := c.d.do(ctx, c.notBefore, readKey{c.identity, "get", refKey(ref)}, func() *readEntry {
 		v, err := c.c.GetSecret(ctx, ref)
 		return &readEntry{value: v, err: err}
 	})
@@ -95,7 +98,7 @@ func (c *dedupedClient) GetSecret(ctx context.Context, ref esv1.ExternalSecretDa
 }
 
 func (c *dedupedClient) GetSecretMap(ctx context.Context, ref esv1.ExternalSecretDataRemoteRef) (map[string][]byte, error) {
-	e := c.d.do(ctx, readKey{c.identity, "map", refKey(ref)}, func() *readEntry {
+	e := c.d.do(ctx, c.notBefore, readKey{c.identity, "map", refKey(ref)}, func() *readEntry {
 		v, err := c.c.GetSecretMap(ctx, ref)
 		return &readEntry{values: v, err: err}
 	})
@@ -103,7 +106,7 @@ func (c *dedupedClient) GetSecretMap(ctx context.Context, ref esv1.ExternalSecre
 }
 
 func (c *dedupedClient) GetAllSecrets(ctx context.Context, find esv1.ExternalSecretFind) (map[string][]byte, error) {
-	e := c.d.do(ctx, readKey{c.identity, "find", refKey(find)}, func() *readEntry {
+	e := c.d.do(ctx, c.notBefore, readKey{c.identity, "find", refKey(find)}, func() *readEntry {
 		v, err := c.c.GetAllSecrets(ctx, find)
 		return &readEntry{values: v, err: err}
 	})
@@ -121,31 +124,30 @@ func (c *dedupedClient) Validate(ctx context.Context) error {
 	return nil
 }
 
-type notBeforeKey struct{}
-
-// WithNotBefore returns a context under which deduplicated reads accept
+// NotBefore returns c reading so that its deduplicated reads accept
 // exactly the results of calls begun at or after t, however old: the TTL
 // does not apply. A scheduled refresh passes the start of its slot, so
 // that it never reuses a read from before the slot (a value changed just
 // after one refresh would stay hidden for another whole interval), while
 // every refresh of the slot shares the slot's reads however long the
-// slot's refreshes take to get through the queue.
-func WithNotBefore(ctx context.Context, t time.Time) context.Context {
-	return context.WithValue(ctx, notBeforeKey{}, t)
-}
-
-func notBefore(ctx context.Context) time.Time {
-	t, _ := ctx.Value(notBeforeKey{}).(time.Time)
-	return t
+// slot's refreshes take to get through the queue. A client that does not
+// read through a [Reads] is returned as it is.
+func NotBefore(c providers.Client, t time.Time) providers.Client {
+	dc, ok := c.(*dedupedClient)
+	if !ok {
+		return c
+	}
+	v := *dc
+	v.notBefore = t
+	return &v
 }
 
 // do returns the entry for key, calling fetch if there is no recent
-// enough one: one begun at or after the context's not-before time if it
-// has one, else one younger than the TTL. Errors are shared with
+// enough one: one begun at or after nb if it is set, else one younger
+// than the TTL. Errors are shared with
 // concurrent waiters but not cached afterwards, so a failure is retried
 // by the next caller.
-func (d *Reads) do(ctx context.Context, key readKey, fetch func() *readEntry) *readEntry {
-	nb := notBefore(ctx)
+func (d *Reads) do(ctx context.Context, nb time.Time, key readKey, fetch func() *readEntry) *readEntry {
 	d.mu.Lock()
 	now := d.now()
 	if e, ok := d.entries[key]; ok && !e.at.Before(nb) {

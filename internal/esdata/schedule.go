@@ -1,4 +1,4 @@
-package syncer
+package esdata
 
 import (
 	"hash/fnv"
@@ -18,7 +18,7 @@ import (
 // more than one interval apart. spread adds up to that much of a
 // key-independent offset per object (from objectKey) to avoid a hard
 // spike inside the slot; the refreshes of a slot share its reads however
-// far apart they fall (see [WithNotBefore]).
+// far apart they fall (see [NotBefore]).
 func NextRefresh(last time.Time, interval time.Duration, key, objectKey string, spread time.Duration) time.Time {
 	if interval <= 0 {
 		return time.Time{}

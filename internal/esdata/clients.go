@@ -1,4 +1,4 @@
-package syncer
+package esdata
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sealsync/sealsync/internal/syncer"
 	"github.com/sealsync/sealsync/providers"
 )
 
@@ -129,7 +130,7 @@ func (c *ClientCache) Client(ctx context.Context, store providers.Store, specHas
 // it was built from.
 func identity(name providers.Name, store providers.Store, credentials string) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%s", name, SourceHash(store.Spec.Provider), credentials)
+	fmt.Fprintf(h, "%s\x00%s\x00%s", name, syncer.SourceHash(store.Spec.Provider), credentials)
 	return hex.EncodeToString(h.Sum(nil))[:32]
 }
 

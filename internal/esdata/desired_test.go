@@ -1,4 +1,4 @@
-package syncer_test
+package esdata_test
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
-	"github.com/sealsync/sealsync/internal/syncer"
+	"github.com/sealsync/sealsync/internal/esdata"
 	"github.com/sealsync/sealsync/providers"
 	"github.com/sealsync/sealsync/providers/fake"
 )
@@ -42,7 +42,7 @@ type desiredWant struct {
 	Annotations map[string]string   `json:"annotations"`
 	Finalizers  []string            `json:"finalizers"`
 	Immutable   bool                `json:"immutable"`
-	Missing     []syncer.MissingRef `json:"missing"`
+	Missing     []esdata.MissingRef `json:"missing"`
 	// Error is a substring of the expected error; NotFound says it must
 	// wrap providers.ErrSecretNotFound.
 	Error    string `json:"error"`
@@ -111,10 +111,10 @@ func loadCase(t testing.TB, path string) desiredCase {
 	return c
 }
 
-func runCase(c desiredCase) (*syncer.DesiredData, *fakeFetcher, error) {
+func runCase(c desiredCase) (*esdata.DesiredData, *fakeFetcher, error) {
 	es := c.ExternalSecret.DeepCopy()
 	f := &fakeFetcher{es: es, stores: c.Stores}
-	d, err := syncer.BuildDesired(context.Background(), es, f, fakeSources{c.ConfigMaps, c.Secrets})
+	d, err := esdata.BuildDesired(context.Background(), es, f, fakeSources{c.ConfigMaps, c.Secrets})
 	return d, f, err
 }
 
@@ -242,7 +242,7 @@ func TestBuildDesiredDoesNotModifyItsInput(t *testing.T) {
 		c := loadCase(t, p)
 		before := c.ExternalSecret.DeepCopy()
 		f := &fakeFetcher{es: &c.ExternalSecret, stores: c.Stores}
-		_, _ = syncer.BuildDesired(context.Background(), &c.ExternalSecret, f, fakeSources{c.ConfigMaps, c.Secrets})
+		_, _ = esdata.BuildDesired(context.Background(), &c.ExternalSecret, f, fakeSources{c.ConfigMaps, c.Secrets})
 		if !reflect.DeepEqual(before, &c.ExternalSecret) {
 			t.Errorf("%s: BuildDesired modified the ExternalSecret", p)
 		}
@@ -254,7 +254,7 @@ func TestBuildDesiredStoreErrors(t *testing.T) {
 		SecretStoreRef: esv1.SecretStoreRef{Name: "gone"},
 		Data:           []esv1.ExternalSecretData{{SecretKey: "k", RemoteRef: esv1.ExternalSecretDataRemoteRef{Key: "k"}}},
 	}}
-	_, err := syncer.BuildDesired(context.Background(), es, &fakeFetcher{es: es}, nil)
+	_, err := esdata.BuildDesired(context.Background(), es, &fakeFetcher{es: es}, nil)
 	if err == nil || !strings.Contains(err.Error(), `data[0] (secretKey "k"): store "gone" not found`) {
 		t.Fatalf("err = %v", err)
 	}
@@ -264,7 +264,7 @@ func TestBuildDesiredStoreErrors(t *testing.T) {
 }
 
 func TestDesiredOutcomeString(t *testing.T) {
-	got := []string{syncer.DesiredApply.String(), syncer.DesiredDelete.String(), syncer.DesiredRetain.String()}
+	got := []string{esdata.DesiredApply.String(), esdata.DesiredDelete.String(), esdata.DesiredRetain.String()}
 	if !slices.Equal(got, []string{"Apply", "Delete", "Retain"}) {
 		t.Fatal(got)
 	}
@@ -317,7 +317,7 @@ func FuzzBuildDesired(f *testing.F) {
 			{Key: "pw", Value: secret},
 			{Key: "json", Value: `{"user":"` + secret + `","nested":{"a":"` + secret + `"}}`},
 		}}}
-		_, err := syncer.BuildDesired(context.Background(), es, ff, fakeSources{})
+		_, err := esdata.BuildDesired(context.Background(), es, ff, fakeSources{})
 		if err != nil && strings.Contains(err.Error(), secret) && !strings.Contains(tpl+source+target, secret) {
 			t.Fatalf("error leaks the secret: %v", err)
 		}

@@ -1,4 +1,4 @@
-package syncer_test
+package esdata_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"time"
 
 	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
-	"github.com/sealsync/sealsync/internal/syncer"
+	"github.com/sealsync/sealsync/internal/esdata"
 	"github.com/sealsync/sealsync/providers"
 )
 
@@ -70,15 +70,15 @@ func (c *clock) set(t time.Time) {
 	c.t = t
 }
 
-func newClockedReads(ttl time.Duration) (*syncer.Reads, *clock) {
-	r := syncer.NewReads(ttl)
+func newClockedReads(ttl time.Duration) (*esdata.Reads, *clock) {
+	r := esdata.NewReads(ttl)
 	c := &clock{t: time.Date(2025, 1, 1, 10, 0, 0, 0, time.UTC)}
-	syncer.SetReadsClock(r, c.now)
+	esdata.SetReadsClock(r, c.now)
 	return r, c
 }
 
 func TestReadsShareOneReadAcrossProperties(t *testing.T) {
-	reads := syncer.NewReads(time.Hour)
+	reads := esdata.NewReads(time.Hour)
 	under := &jsonClient{}
 	c := reads.Wrap("id", under)
 	ctx := context.Background()
@@ -124,10 +124,10 @@ func TestReadsSlotServedPastTTL(t *testing.T) {
 	c := reads.Wrap("id", under)
 	ref := esv1.ExternalSecretDataRemoteRef{Key: "db", Property: "user"}
 	slot := clk.now()
-	inSlot := syncer.WithNotBefore(context.Background(), slot)
+	inSlot := esdata.NotBefore(c, slot)
 	for _, after := range []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 59 * time.Second} {
 		clk.set(slot.Add(after))
-		if _, err := c.GetSecret(inSlot, ref); err != nil {
+		if _, err := inSlot.GetSecret(context.Background(), ref); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -137,9 +137,9 @@ func TestReadsSlotServedPastTTL(t *testing.T) {
 	if _, err := c.GetSecret(context.Background(), ref); err != nil || under.calls.Load() != 2 {
 		t.Fatalf("without a slot, a read 58 s old was served past the 10 s TTL (%d calls, %v)", under.calls.Load(), err)
 	}
-	next := syncer.WithNotBefore(context.Background(), slot.Add(time.Minute))
+	next := esdata.NotBefore(c, slot.Add(time.Minute))
 	clk.set(slot.Add(time.Minute + time.Second))
-	if _, err := c.GetSecret(next, ref); err != nil || under.calls.Load() != 3 {
+	if _, err := next.GetSecret(context.Background(), ref); err != nil || under.calls.Load() != 3 {
 		t.Fatalf("the next slot was served a read from before it (%d calls, %v)", under.calls.Load(), err)
 	}
 }
@@ -155,9 +155,9 @@ func TestReadsNotBeforeSkipsOlderCallInFlight(t *testing.T) {
 	ref := esv1.ExternalSecretDataRemoteRef{Key: "db"}
 	t0 := clk.now()
 	var wg sync.WaitGroup
-	get := func(ctx context.Context) {
+	get := func(c providers.Client) {
 		wg.Go(func() {
-			if _, err := c.GetSecret(ctx, ref); err != nil {
+			if _, err := c.GetSecret(context.Background(), ref); err != nil {
 				t.Error(err)
 			}
 		})
@@ -172,13 +172,13 @@ func TestReadsNotBeforeSkipsOlderCallInFlight(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 	}
-	get(context.Background())
+	get(c)
 	waitCalls(1)
 	clk.set(t0.Add(time.Second))
-	get(syncer.WithNotBefore(context.Background(), t0)) // the call in flight will do
-	get(syncer.WithNotBefore(context.Background(), t0.Add(time.Second)))
+	get(esdata.NotBefore(c, t0)) // the call in flight will do
+	get(esdata.NotBefore(c, t0.Add(time.Second)))
 	waitCalls(2)
-	get(syncer.WithNotBefore(context.Background(), t0.Add(time.Second))) // joins the second
+	get(esdata.NotBefore(c, t0.Add(time.Second))) // joins the second
 	time.Sleep(20 * time.Millisecond)
 	close(gate)
 	wg.Wait()
@@ -189,27 +189,26 @@ func TestReadsNotBeforeSkipsOlderCallInFlight(t *testing.T) {
 
 func TestReadsSweepDropsUnused(t *testing.T) {
 	reads, clk := newClockedReads(10 * time.Second)
-	c := reads.Wrap("id", &jsonClient{})
 	t0 := clk.now()
-	inSlot := syncer.WithNotBefore(context.Background(), t0)
+	inSlot := esdata.NotBefore(reads.Wrap("id", &jsonClient{}), t0)
 	kept := esv1.ExternalSecretDataRemoteRef{Key: "kept"}
 	for _, key := range []string{"kept", "dropped"} {
-		if _, err := c.GetSecret(inSlot, esv1.ExternalSecretDataRemoteRef{Key: key}); err != nil {
+		if _, err := inSlot.GetSecret(context.Background(), esv1.ExternalSecretDataRemoteRef{Key: key}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	clk.set(t0.Add(8 * time.Second))
-	if _, err := c.GetSecret(inSlot, kept); err != nil {
+	if _, err := inSlot.GetSecret(context.Background(), kept); err != nil {
 		t.Fatal(err)
 	}
 	clk.set(t0.Add(12 * time.Second))
 	reads.Sweep()
-	if n := syncer.ReadsHeld(reads); n != 1 {
+	if n := esdata.ReadsHeld(reads); n != 1 {
 		t.Fatalf("%d results held after a sweep, want 1: the one used within the TTL", n)
 	}
 	clk.set(t0.Add(18 * time.Second))
 	reads.Sweep()
-	if n := syncer.ReadsHeld(reads); n != 0 {
+	if n := esdata.ReadsHeld(reads); n != 0 {
 		t.Fatalf("%d results held after none was used for a TTL, want 0", n)
 	}
 }
