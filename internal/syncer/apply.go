@@ -11,11 +11,17 @@ import (
 	"fmt"
 	"maps"
 	"reflect"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 )
+
+// ConflictRetry is how soon a source whose Secret write lost a race with
+// another writer (a conflict, or a Secret created meanwhile) is read again
+// and redone.
+const ConflictRetry = 100 * time.Millisecond
 
 // ManagedByLabel marks every Secret sealsync writes, with the kind of its
 // source as value. The controller caches only Secrets with this label, so

@@ -25,6 +25,7 @@ import (
 	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
 	"github.com/sealsync/sealsync/crypto"
 	"github.com/sealsync/sealsync/internal/controller"
+	"github.com/sealsync/sealsync/internal/controller/externalsecrets"
 	"github.com/sealsync/sealsync/internal/testkit"
 	"github.com/sealsync/sealsync/providers"
 	"github.com/sealsync/sealsync/providers/fake"
@@ -42,7 +43,7 @@ type suite struct {
 	audit string // the audit log of v
 }
 
-type optionFunc func(*controller.ESOptions)
+type optionFunc func(*externalsecrets.Options)
 
 // setup creates n namespaces and starts a controller for them against
 // the package's Vault. After the test it stops the controller and checks

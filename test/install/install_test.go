@@ -31,6 +31,7 @@ import (
 	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
 	"github.com/sealsync/sealsync/crypto"
 	"github.com/sealsync/sealsync/internal/controller"
+	"github.com/sealsync/sealsync/internal/controller/externalsecrets"
 	"github.com/sealsync/sealsync/internal/keysecret"
 	"github.com/sealsync/sealsync/internal/manifest"
 	"github.com/sealsync/sealsync/internal/sealing"
@@ -139,7 +140,7 @@ func testControllerAsServiceAccount(t *testing.T, e *testkit.Env) {
 		MaxUnsealRetries: 5, Workers: 2, LeaderElection: true, LeaderElectionID: "sealsync-install-test",
 		SkipNameValidation: true,
 		Backup:             controller.BackupOptions{Recipients: backupID.Recipient().String(), ConfigMap: controller.DefaultBackupConfigMap},
-		ES: controller.ESOptions{
+		ES: externalsecrets.Options{
 			Providers: fakeRegistry(), ControllerClass: "default", FloodGate: true,
 			StoreInterval: time.Minute, DedupeTTL: time.Second, Workers: 2,
 		},

@@ -1,4 +1,4 @@
-package controller
+package externalsecrets
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/types"
 
 	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
@@ -86,29 +85,5 @@ func TestServiceAccountOf(t *testing.T) {
 				t.Errorf("serviceAccountOf(%q) = %v, %v; want %v", tt.user, got, ok, tt.want)
 			}
 		})
-	}
-}
-
-// TestAllowControllerIdentityFlag: the operator's flag is off unless given.
-func TestAllowControllerIdentityFlag(t *testing.T) {
-	for _, tt := range []struct {
-		args []string
-		want bool
-	}{
-		{nil, false},
-		{[]string{"--allow-cluster-store-controller-identity"}, true},
-	} {
-		fs := pflag.NewFlagSet("controller", pflag.ContinueOnError)
-		f := BindFlags(fs)
-		if err := fs.Parse(tt.args); err != nil {
-			t.Fatal(err)
-		}
-		o, err := f.Options("sealsync")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if o.ES.AllowControllerIdentity != tt.want {
-			t.Errorf("args %q: AllowControllerIdentity %v, want %v", tt.args, o.ES.AllowControllerIdentity, tt.want)
-		}
 	}
 }

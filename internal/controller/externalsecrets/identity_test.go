@@ -1,4 +1,4 @@
-package controller_test
+package externalsecrets_test
 
 import (
 	"context"
@@ -27,6 +27,8 @@ import (
 	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
 	esmeta "github.com/sealsync/sealsync/api/meta/v1"
 	"github.com/sealsync/sealsync/internal/controller"
+	"github.com/sealsync/sealsync/internal/controller/controllertest"
+	"github.com/sealsync/sealsync/internal/controller/externalsecrets"
 	"github.com/sealsync/sealsync/internal/testkit"
 	"github.com/sealsync/sealsync/providers"
 	"github.com/sealsync/sealsync/providers/vault"
@@ -155,13 +157,13 @@ func apiServerAudiences(t *testing.T, e *testkit.Env, ns string) []string {
 // that serves stores of a class of its own with the real Vault provider,
 // so no other test's controller touches them. allow is the operator's
 // --allow-cluster-store-controller-identity.
-func startVaultES(t *testing.T, e *testkit.Env, cfg *rest.Config, allow bool) (*running, string) {
+func startVaultES(t *testing.T, e *testkit.Env, cfg *rest.Config, allow bool) (*controllertest.Running, string) {
 	t.Helper()
 	class := "identity-" + utilrand.String(6)
 	reg := providers.NewRegistry()
 	reg.Register(providers.Vault, vault.New())
 	r := startAs(t, cfg, e.Namespace(t), e.Namespace(t), func(o *controller.Options) {
-		o.ES = controller.ESOptions{
+		o.ES = externalsecrets.Options{
 			Providers: reg, ControllerClass: class, FloodGate: true, StoreInterval: time.Minute,
 			DedupeTTL: time.Second, Workers: 2, AllowControllerIdentity: allow,
 		}
@@ -232,8 +234,8 @@ func TestStoreNeverGetsControllerIdentityByDefault(t *testing.T) {
 	rv := newRecordingVault(t)
 	r, class := startVaultES(t, e, e.Config, false)
 
-	tenant := kubernetesStore(t, e, esv1.SecretStoreKind, r.ns, "tenant", class, rv.URL, "tenant")
-	cluster := kubernetesStore(t, e, esv1.ClusterSecretStoreKind, "", "cluster-"+r.ns, class, rv.URL, "cluster")
+	tenant := kubernetesStore(t, e, esv1.SecretStoreKind, r.NS, "tenant", class, rv.URL, "tenant")
+	cluster := kubernetesStore(t, e, esv1.ClusterSecretStoreKind, "", "cluster-"+r.NS, class, rv.URL, "cluster")
 
 	c := waitStoreReady(t, e, tenant, corev1.ConditionFalse, "names neither serviceAccountRef nor secretRef")
 	if c.Reason != esv1.ReasonInvalidProviderConfig || !strings.Contains(c.Message, "a SecretStore must name its own credentials") {
@@ -284,8 +286,8 @@ func TestClusterStoreControllerIdentityWhenAllowed(t *testing.T) {
 
 	rv := newRecordingVault(t)
 	r, class := startVaultES(t, e, asController, true)
-	tenant := kubernetesStore(t, e, esv1.SecretStoreKind, r.ns, "tenant", class, rv.URL, "tenant")
-	cluster := kubernetesStore(t, e, esv1.ClusterSecretStoreKind, "", "cluster-"+r.ns, class, rv.URL, "cluster")
+	tenant := kubernetesStore(t, e, esv1.SecretStoreKind, r.NS, "tenant", class, rv.URL, "tenant")
+	cluster := kubernetesStore(t, e, esv1.ClusterSecretStoreKind, "", "cluster-"+r.NS, class, rv.URL, "cluster")
 
 	waitStoreReady(t, e, cluster, corev1.ConditionTrue, "")
 	waitStoreReady(t, e, tenant, corev1.ConditionFalse, "a SecretStore must name its own credentials")
@@ -322,10 +324,10 @@ func TestControllerIdentityNeedsServiceAccount(t *testing.T) {
 	reg := providers.NewRegistry()
 	reg.Register(providers.Vault, vault.New())
 	_, err := controller.New(e.Config, controller.Options{
-		Keys:               controller.KeyOptions{Namespace: e.Namespace(t), Prefix: "sealed-secrets-key", Bits: testBits},
+		Keys:               controller.KeyOptions{Namespace: e.Namespace(t), Prefix: "sealed-secrets-key", Bits: controllertest.Bits},
 		MetricsAddr:        "0",
 		SkipNameValidation: true,
-		ES:                 controller.ESOptions{Providers: reg, ControllerClass: "never-served", AllowControllerIdentity: true},
+		ES:                 externalsecrets.Options{Providers: reg, ControllerClass: "never-served", AllowControllerIdentity: true},
 	})
 	if err == nil || !strings.Contains(err.Error(), "--allow-cluster-store-controller-identity") || !strings.Contains(err.Error(), "not as a ServiceAccount") {
 		t.Fatalf("New: error %v, want a refusal to start", err)
@@ -341,8 +343,8 @@ func TestServiceAccountRefTokenAudiences(t *testing.T) {
 	e := testkit.RequireEnv(t, env)
 	rv := newRecordingVault(t)
 	r, class := startVaultES(t, e, e.Config, false)
-	create(t, e, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "reader", Namespace: r.ns}})
-	apiAud := apiServerAudiences(t, e, r.ns)
+	create(t, e, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "reader", Namespace: r.NS}})
+	apiAud := apiServerAudiences(t, e, r.NS)
 	sa := func(aud ...string) *esv1.VaultKubernetesServiceAccountTokenAuth {
 		s := &esv1.VaultKubernetesServiceAccountTokenAuth{}
 		s.ServiceAccountRef.Name = "reader"
@@ -376,7 +378,7 @@ func TestServiceAccountRefTokenAudiences(t *testing.T) {
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			store := &esv1.SecretStore{
-				ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("sa-%d", i), Namespace: r.ns},
+				ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("sa-%d", i), Namespace: r.NS},
 				Spec: esv1.SecretStoreSpec{Controller: class, Provider: &esv1.SecretStoreProvider{Vault: &esv1.VaultProvider{
 					Server: rv.URL, Auth: &tt.auth,
 				}}},
@@ -424,8 +426,8 @@ func TestServiceAccountRefAPIServerAudienceRefused(t *testing.T) {
 			}
 			refusedVault, okVault := newRecordingVault(t), newRecordingVault(t)
 			r, class := startVaultES(t, e, cfg, false)
-			create(t, e, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "deployer", Namespace: r.ns}})
-			apiAud := apiServerAudiences(t, e, r.ns)
+			create(t, e, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "deployer", Namespace: r.NS}})
+			apiAud := apiServerAudiences(t, e, r.NS)
 			first, last := apiAud[0], apiAud[len(apiAud)-1]
 			kubernetes := func(aud ...string) esv1.VaultAuth {
 				ref := &esmeta.ServiceAccountSelector{Name: "deployer", Audiences: aud}
@@ -455,7 +457,7 @@ func TestServiceAccountRefAPIServerAudienceRefused(t *testing.T) {
 						server = refusedVault.URL
 					}
 					store := &esv1.SecretStore{
-						ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("aud-%d", i), Namespace: r.ns},
+						ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("aud-%d", i), Namespace: r.NS},
 						Spec: esv1.SecretStoreSpec{Controller: class, Provider: &esv1.SecretStoreProvider{Vault: &esv1.VaultProvider{
 							Server: server, Auth: &tt.auth,
 						}}},

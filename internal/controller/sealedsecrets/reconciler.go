@@ -1,4 +1,4 @@
-package controller
+package sealedsecrets
 
 import (
 	"context"
@@ -56,9 +56,6 @@ const (
 	// (skip-set-owner-references) ours; Bitnami loses such Secrets after
 	// the first write.
 	ownerUIDAnnotation = "sealsync.dev/owner-uid"
-	// conflictRetry is how soon an object whose write lost a race with
-	// another writer is read again and redone.
-	conflictRetry = 100 * time.Millisecond
 	// unmanagedRetry is how often a SealedSecret blocked by an unmanaged
 	// Secret looks again: unmanaged Secrets are not watched.
 	unmanagedRetry = time.Minute
@@ -71,8 +68,8 @@ const (
 	statusDelay = time.Millisecond
 )
 
-// SealedSecretReconciler unseals SealedSecrets into Secrets.
-type SealedSecretReconciler struct {
+// Reconciler unseals SealedSecrets into Secrets.
+type Reconciler struct {
 	// Client reads SealedSecrets and managed Secrets from the cache and
 	// writes.
 	Client client.Client
@@ -104,7 +101,7 @@ type pendingStatus struct {
 }
 
 // Reconcile makes the Secret of one SealedSecret match it.
-func (r *SealedSecretReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	ss := &ssv1alpha1.SealedSecret{}
 	if err := r.Client.Get(ctx, req.NamespacedName, ss); err != nil {
 		if !apierrors.IsNotFound(err) {
@@ -150,7 +147,7 @@ func (r *SealedSecretReconciler) Reconcile(ctx context.Context, req ctrl.Request
 // only "not in the cache", in which case a create is tried first and an
 // existing Secret is read only if the create finds one: for a new
 // SealedSecret, the common case, that saves a GET.
-func (r *SealedSecretReconciler) sync(ctx context.Context, ss *ssv1alpha1.SealedSecret, actual *corev1.Secret, known bool) (ctrl.Result, error) {
+func (r *Reconciler) sync(ctx context.Context, ss *ssv1alpha1.SealedSecret, actual *corev1.Secret, known bool) (ctrl.Result, error) {
 	logger := log.FromContext(ctx)
 	owned := actual != nil && (syncer.ControlledBy(actual, ss.UID) ||
 		actual.Labels[syncer.ManagedByLabel] == managedBySealedSecret && actual.Annotations[ownerUIDAnnotation] == string(ss.UID))
@@ -201,7 +198,7 @@ func (r *SealedSecretReconciler) sync(ctx context.Context, ss *ssv1alpha1.Sealed
 	if err != nil {
 		if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
 			// Someone else wrote meanwhile: read again and redo.
-			return ctrl.Result{RequeueAfter: conflictRetry}, nil
+			return ctrl.Result{RequeueAfter: syncer.ConflictRetry}, nil
 		}
 		r.metrics.errors.WithLabelValues(reasonUpdate, ss.Namespace).Inc()
 		r.event(ss, corev1.EventTypeWarning, EventUpdateFailed, err.Error())
@@ -231,7 +228,7 @@ func (r *SealedSecretReconciler) sync(ctx context.Context, ss *ssv1alpha1.Sealed
 // desired builds the Secret ss describes. When the existing Secret is ours,
 // was written from this very SealedSecret and its data is untouched, its
 // data is reused instead of decrypting again.
-func (r *SealedSecretReconciler) desired(ss *ssv1alpha1.SealedSecret, actual *corev1.Secret, ownedReplace bool, sourceHash string) (syncer.Desired, error) {
+func (r *Reconciler) desired(ss *ssv1alpha1.SealedSecret, actual *corev1.Secret, ownedReplace bool, sourceHash string) (syncer.Desired, error) {
 	var secret *corev1.Secret
 	if ownedReplace && actual.Annotations[sourceHashAnnotation] == sourceHash &&
 		actual.Annotations[dataHashAnnotation] == syncer.DataHash(actual.Data) {
@@ -274,7 +271,7 @@ func templateOnly(ss *ssv1alpha1.SealedSecret) *corev1.Secret {
 var errImmutable = errors.New("the Secret is immutable and not owned by this SealedSecret, so it cannot be replaced")
 
 // apply carries out plan and reports whether it wrote anything.
-func (r *SealedSecretReconciler) apply(ctx context.Context, plan syncer.Plan, actual *corev1.Secret) (bool, error) {
+func (r *Reconciler) apply(ctx context.Context, plan syncer.Plan, actual *corev1.Secret) (bool, error) {
 	switch plan.Action {
 	case syncer.ActionNone:
 		return false, nil
@@ -300,7 +297,7 @@ func (r *SealedSecretReconciler) apply(ctx context.Context, plan syncer.Plan, ac
 
 // apiSecret reads the target Secret from the API server; nil means it does
 // not exist.
-func (r *SealedSecretReconciler) apiSecret(ctx context.Context, key types.NamespacedName) (*corev1.Secret, error) {
+func (r *Reconciler) apiSecret(ctx context.Context, key types.NamespacedName) (*corev1.Secret, error) {
 	s := &corev1.Secret{}
 	if err := r.APIReader.Get(ctx, key, s); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -313,7 +310,7 @@ func (r *SealedSecretReconciler) apiSecret(ctx context.Context, key types.Namesp
 
 // cachedSecret reads the target Secret from the cache, which holds only
 // managed Secrets; nil means the cache does not have it.
-func (r *SealedSecretReconciler) cachedSecret(ctx context.Context, key types.NamespacedName) (*corev1.Secret, error) {
+func (r *Reconciler) cachedSecret(ctx context.Context, key types.NamespacedName) (*corev1.Secret, error) {
 	s := &corev1.Secret{}
 	if err := r.Client.Get(ctx, key, s); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -324,7 +321,7 @@ func (r *SealedSecretReconciler) cachedSecret(ctx context.Context, key types.Nam
 	return s, nil
 }
 
-func (r *SealedSecretReconciler) event(ss *ssv1alpha1.SealedSecret, eventType, reason, note string) {
+func (r *Reconciler) event(ss *ssv1alpha1.SealedSecret, eventType, reason, note string) {
 	if r.Recorder != nil {
 		r.Recorder.Eventf(ss, nil, eventType, reason, "Unseal", "%s", note)
 	}
@@ -334,7 +331,7 @@ func (r *SealedSecretReconciler) event(ss *ssv1alpha1.SealedSecret, eventType, r
 // they changed. The message is the error text, which by construction
 // carries no secret bytes (package crypto's errors are vague, template
 // errors are scrubbed, the API server's refusals are redacted).
-func (r *SealedSecretReconciler) setSynced(ctx context.Context, ss *ssv1alpha1.SealedSecret, reason string, cause error) error {
+func (r *Reconciler) setSynced(ctx context.Context, ss *ssv1alpha1.SealedSecret, reason string, cause error) error {
 	defer r.metrics.observe(ss)
 	if !r.UpdateStatus {
 		return nil
@@ -388,7 +385,7 @@ func statusOverBudget(ss *ssv1alpha1.SealedSecret) bool {
 
 // deleteOrphan deletes the Secret a deleted SealedSecret wrote, and only
 // one this controller wrote from a SealedSecret.
-func (r *SealedSecretReconciler) deleteOrphan(ctx context.Context, key types.NamespacedName) error {
+func (r *Reconciler) deleteOrphan(ctx context.Context, key types.NamespacedName) error {
 	s := &corev1.Secret{}
 	if err := r.Client.Get(ctx, key, s); err != nil {
 		return client.IgnoreNotFound(err)

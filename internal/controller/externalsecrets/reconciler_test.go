@@ -1,21 +1,21 @@
-package controller_test
+package externalsecrets_test
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
-	"github.com/sealsync/sealsync/internal/controller"
+	"github.com/sealsync/sealsync/internal/controller/controllertest"
 	"github.com/sealsync/sealsync/internal/esdata"
 	"github.com/sealsync/sealsync/internal/testkit"
 	"github.com/sealsync/sealsync/providers"
@@ -60,103 +60,16 @@ func (c *countingReads) GetAllSecrets(ctx context.Context, f esv1.ExternalSecret
 
 // setupES starts a controller that serves ExternalSecrets in its namespace
 // with a counting fake provider.
-func setupES(t *testing.T) (*testkit.Env, *running, *countingProvider) {
+func setupES(t *testing.T) (*testkit.Env, *controllertest.Running, *countingProvider) {
 	t.Helper()
 	p := &countingProvider{Provider: fake.New()}
-	reg := providers.NewRegistry()
-	reg.Register(providers.Fake, p)
-	e, r := setup(t, func(o *controller.Options) {
-		o.ES = controller.ESOptions{
-			Providers: reg, ControllerClass: "default", FloodGate: true,
-			StoreInterval: time.Minute, DedupeTTL: 5 * time.Second, Spread: 0, Workers: 4,
-		}
-	})
+	e, r := setup(t, controllertest.ExternalSecrets(p, 5*time.Second))
 	return e, r, p
-}
-
-// apply creates the objects of a YAML stream in namespace ns.
-func apply(t *testing.T, e *testkit.Env, ns, docs string) {
-	t.Helper()
-	for _, doc := range strings.Split(docs, "\n---\n") {
-		if strings.TrimSpace(doc) == "" {
-			continue
-		}
-		doc += "\n" // the separator took the document's last newline
-		var obj client.Object
-		var meta struct{ Kind string }
-		if err := yaml.Unmarshal([]byte(doc), &meta); err != nil {
-			t.Fatal(err)
-		}
-		switch meta.Kind {
-		case "SecretStore":
-			obj = &esv1.SecretStore{}
-		case "ClusterSecretStore":
-			obj = &esv1.ClusterSecretStore{}
-		case "ExternalSecret":
-			obj = &esv1.ExternalSecret{}
-		case "ClusterExternalSecret":
-			obj = &esv1.ClusterExternalSecret{}
-		case "Secret":
-			obj = &corev1.Secret{}
-		case "ConfigMap":
-			obj = &corev1.ConfigMap{}
-		default:
-			t.Fatalf("unknown kind %q", meta.Kind)
-		}
-		if err := yaml.UnmarshalStrict([]byte(doc), obj); err != nil {
-			t.Fatalf("%s: %v", meta.Kind, err)
-		}
-		if obj.GetNamespace() == "" && meta.Kind != "ClusterSecretStore" && meta.Kind != "ClusterExternalSecret" {
-			obj.SetNamespace(ns)
-		}
-		create(t, e, obj)
-	}
-}
-
-const fakeStore = `apiVersion: external-secrets.io/v1
-kind: SecretStore
-metadata:
-  name: fake
-spec:
-  provider:
-    fake:
-      data:
-      - key: /foo/bar
-        value: HELLO1
-        version: v1
-      - key: /foo/bar
-        value: HELLO2
-        version: v2
-      - key: /foo/baz
-        value: '{"john": "doe", "jane": "roe"}'
-      - key: /db
-        value: '{"user": "app", "password": "p@ss"}'
-`
-
-// waitES waits for the Ready condition of an ExternalSecret.
-func waitES(t *testing.T, e *testkit.Env, ns, name string, status corev1.ConditionStatus, msg string) *esv1.ExternalSecret {
-	t.Helper()
-	es := &esv1.ExternalSecret{}
-	testkit.Eventually(t, 20*time.Second, func() (bool, error) {
-		if err := e.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, es); err != nil {
-			return false, err
-		}
-		for _, c := range es.Status.Conditions {
-			if c.Type == esv1.ExternalSecretReady {
-				if c.Status == status && strings.Contains(c.Message, msg) {
-					return true, nil
-				}
-				return false, fmt.Errorf("Ready=%s: %s", c.Status, c.Message)
-			}
-		}
-		return false, errors.New("no Ready condition")
-	})
-	return es
 }
 
 func TestExternalSecretSyncsFromFakeStore(t *testing.T) {
 	e, r, p := setupES(t)
-	apply(t, e, r.ns, fakeStore+`---
+	apply(t, e, r.NS, fakeStore+`---
 apiVersion: external-secrets.io/v1
 kind: ExternalSecret
 metadata:
@@ -177,19 +90,19 @@ spec:
   - extract:
       key: /foo/baz
 `)
-	s := waitSecret(t, e, r.ns, "secret-to-be-created", hasData(map[string]string{"foo_bar": "HELLO1", "john": "doe", "jane": "roe"}))
+	s := waitSecret(t, e, r.NS, "secret-to-be-created", hasData(map[string]string{"foo_bar": "HELLO1", "john": "doe", "jane": "roe"}))
 	if s.Labels[esv1.LabelManaged] != "true" || s.Annotations[esv1.AnnotationDataHash] != esdata.Hash(s.Data) {
 		t.Fatalf("ESO metadata missing: %v %v", s.Labels, s.Annotations)
 	}
-	es := waitES(t, e, r.ns, "example", corev1.ConditionTrue, "secret synced")
+	es := waitES(t, e, r.NS, "example", corev1.ConditionTrue, "secret synced")
 	if ref := metav1.GetControllerOf(s); ref == nil || ref.UID != es.UID {
 		t.Fatalf("owner = %v", s.OwnerReferences)
 	}
 	if es.Status.Binding.Name != "secret-to-be-created" || es.Status.SyncedResourceVersion == "" || es.Status.RefreshTime.IsZero() {
 		t.Fatalf("status = %+v", es.Status)
 	}
-	waitEvent(t, e, r.ns, "example", esv1.ReasonCreated)
-	families := gather(t)
+	waitEvent(t, e, r.NS, "example", esv1.ReasonCreated)
+	families := controllertest.Gather(t)
 	for _, name := range []string{"externalsecret_sync_calls_total", "externalsecret_status_condition",
 		"externalsecret_reconcile_duration", "externalsecret_provider_api_calls_count", "secretstore_status_condition"} {
 		if _, ok := families[name]; !ok {
@@ -198,7 +111,7 @@ spec:
 	}
 	var store esv1.SecretStore
 	testkit.Eventually(t, 10*time.Second, func() (bool, error) {
-		if err := e.Client.Get(ctx, client.ObjectKey{Namespace: r.ns, Name: "fake"}, &store); err != nil {
+		if err := e.Client.Get(ctx, client.ObjectKey{Namespace: r.NS, Name: "fake"}, &store); err != nil {
 			return false, err
 		}
 		return len(store.Status.Conditions) == 1 && store.Status.Conditions[0].Status == corev1.ConditionTrue &&
@@ -211,7 +124,7 @@ spec:
 	if err := e.Client.Update(ctx, s); err != nil {
 		t.Fatal(err)
 	}
-	waitSecret(t, e, r.ns, "secret-to-be-created", hasData(map[string]string{"foo_bar": "HELLO1"}))
+	waitSecret(t, e, r.NS, "secret-to-be-created", hasData(map[string]string{"foo_bar": "HELLO1"}))
 	if p.reads.Load() != reads || p.logins.Load() != logins {
 		t.Fatalf("drift repair called the provider: %d reads, %d logins", p.reads.Load()-reads, p.logins.Load()-logins)
 	}
@@ -219,7 +132,7 @@ spec:
 	if err := e.Client.Delete(ctx, s); err != nil {
 		t.Fatal(err)
 	}
-	waitSecret(t, e, r.ns, "secret-to-be-created", func(n *corev1.Secret) error {
+	waitSecret(t, e, r.NS, "secret-to-be-created", func(n *corev1.Secret) error {
 		if n.UID == s.UID {
 			return errors.New("not recreated yet")
 		}
@@ -232,7 +145,7 @@ spec:
 
 func TestExternalSecretTemplatesAndPolicies(t *testing.T) {
 	e, r, _ := setupES(t)
-	apply(t, e, r.ns, fakeStore+`---
+	apply(t, e, r.NS, fakeStore+`---
 apiVersion: v1
 kind: ConfigMap
 metadata:
@@ -338,28 +251,28 @@ spec:
       key: /foo/bar
       version: v1
 `)
-	s := waitSecret(t, e, r.ns, "templated", hasData(map[string]string{"dsn": "postgres://app:p%40ss@db/app", "config.yaml": "user: app\n"}))
+	s := waitSecret(t, e, r.NS, "templated", hasData(map[string]string{"dsn": "postgres://app:p%40ss@db/app", "config.yaml": "user: app\n"}))
 	if s.Type != corev1.SecretTypeBasicAuth || s.Labels["app"] != "db" {
 		t.Errorf("template metadata: type %s labels %v", s.Type, s.Labels)
 	}
-	o := waitSecret(t, e, r.ns, "orphan", hasData(map[string]string{"v": "HELLO2"}))
+	o := waitSecret(t, e, r.NS, "orphan", hasData(map[string]string{"v": "HELLO2"}))
 	if len(o.OwnerReferences) != 0 {
 		t.Error("Orphan Secret has an owner")
 	}
-	m := waitSecret(t, e, r.ns, "existing", hasData(map[string]string{"ours": "HELLO1", "theirs": "x"}))
+	m := waitSecret(t, e, r.NS, "existing", hasData(map[string]string{"ours": "HELLO1", "theirs": "x"}))
 	if m.Labels["theirs"] != "1" || len(m.OwnerReferences) != 0 {
 		t.Errorf("merge lost metadata: %v %v", m.Labels, m.OwnerReferences)
 	}
-	waitES(t, e, r.ns, "merge-missing", corev1.ConditionFalse, "With creationPolicy=Merge the secret won't be created")
-	waitES(t, e, r.ns, "none", corev1.ConditionTrue, "")
-	if err := e.Client.Get(ctx, client.ObjectKey{Namespace: r.ns, Name: "none"}, &corev1.Secret{}); !isNotFound(err) {
+	waitES(t, e, r.NS, "merge-missing", corev1.ConditionFalse, "With creationPolicy=Merge the secret won't be created")
+	waitES(t, e, r.NS, "none", corev1.ConditionTrue, "")
+	if err := e.Client.Get(ctx, client.ObjectKey{Namespace: r.NS, Name: "none"}, &corev1.Secret{}); !apierrors.IsNotFound(err) {
 		t.Fatal("creationPolicy None wrote a Secret")
 	}
 }
 
 func TestExternalSecretBadInputIsReported(t *testing.T) {
 	e, r, _ := setupES(t)
-	apply(t, e, r.ns, fakeStore+`---
+	apply(t, e, r.NS, fakeStore+`---
 apiVersion: external-secrets.io/v1
 kind: ExternalSecret
 metadata:
@@ -417,11 +330,11 @@ spec:
 		"missing-key":   "secret not found",
 		"missing-store": `could not get SecretStore "nope"`,
 	} {
-		es := waitES(t, e, r.ns, name, corev1.ConditionFalse, want)
+		es := waitES(t, e, r.NS, name, corev1.ConditionFalse, want)
 		if es.Status.Conditions[0].Reason != esv1.ConditionReasonSecretSyncedError {
 			t.Errorf("%s: reason %s", name, es.Status.Conditions[0].Reason)
 		}
-		waitEvent(t, e, r.ns, name, esv1.ReasonUpdateFailed)
+		waitEvent(t, e, r.NS, name, esv1.ReasonUpdateFailed)
 		if strings.Contains(es.Status.Conditions[0].Message, "p@ss") {
 			t.Fatalf("%s: secret value in status", name)
 		}
@@ -430,7 +343,7 @@ spec:
 
 func TestStoreReadinessGatesAndRetriggers(t *testing.T) {
 	e, r, _ := setupES(t)
-	apply(t, e, r.ns, `apiVersion: external-secrets.io/v1
+	apply(t, e, r.NS, `apiVersion: external-secrets.io/v1
 kind: SecretStore
 metadata:
   name: later
@@ -454,12 +367,12 @@ spec:
       key: /foo/bar
       version: v1
 `)
-	waitES(t, e, r.ns, "waiting", corev1.ConditionFalse, "SecretStore is not ready")
+	waitES(t, e, r.NS, "waiting", corev1.ConditionFalse, "SecretStore is not ready")
 	// The store's own reconciler writes its status; the ExternalSecret
 	// may have found the store unusable first.
 	var st esv1.SecretStore
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if err := e.Client.Get(ctx, client.ObjectKey{Namespace: r.ns, Name: "later"}, &st); err != nil {
+		if err := e.Client.Get(ctx, client.ObjectKey{Namespace: r.NS, Name: "later"}, &st); err != nil {
 			t.Fatal(err)
 		}
 		if c := st.Status.Conditions; len(c) == 1 && c[0].Reason == esv1.ReasonInvalidProviderConfig {
@@ -479,7 +392,7 @@ spec:
 		t.Fatal(err)
 	}
 	start := time.Now()
-	waitSecret(t, e, r.ns, "waiting", hasData(map[string]string{"v": "HELLO1"}))
+	waitSecret(t, e, r.NS, "waiting", hasData(map[string]string{"v": "HELLO1"}))
 	if d := time.Since(start); d > 10*time.Second {
 		t.Fatalf("took %v after the store became ready", d)
 	}
@@ -488,9 +401,9 @@ spec:
 func TestClusterSecretStoreConditions(t *testing.T) {
 	e, r, _ := setupES(t)
 	other := e.Namespace(t)
-	css := strings.Replace(strings.Replace(fakeStore, "kind: SecretStore", "kind: ClusterSecretStore", 1), "name: fake", "name: css-"+r.ns, 1)
-	css = strings.Replace(css, "spec:\n", "spec:\n  conditions:\n  - namespaces: [\""+r.ns+"\"]\n  - namespaceRegexes: [\"^never$\"]\n", 1)
-	apply(t, e, r.ns, css)
+	css := strings.Replace(strings.Replace(fakeStore, "kind: SecretStore", "kind: ClusterSecretStore", 1), "name: fake", "name: css-"+r.NS, 1)
+	css = strings.Replace(css, "spec:\n", "spec:\n  conditions:\n  - namespaces: [\""+r.NS+"\"]\n  - namespaceRegexes: [\"^never$\"]\n", 1)
+	apply(t, e, r.NS, css)
 	es := `apiVersion: external-secrets.io/v1
 kind: ExternalSecret
 metadata:
@@ -498,49 +411,45 @@ metadata:
 spec:
   secretStoreRef:
     kind: ClusterSecretStore
-    name: css-` + r.ns + `
+    name: css-` + r.NS + `
   data:
   - secretKey: v
     remoteRef:
       key: /foo/bar
       version: v1
 `
-	apply(t, e, r.ns, es)
-	waitSecret(t, e, r.ns, "via-cluster-store", hasData(map[string]string{"v": "HELLO1"}))
+	apply(t, e, r.NS, es)
+	waitSecret(t, e, r.NS, "via-cluster-store", hasData(map[string]string{"v": "HELLO1"}))
 	// The controller watches only its own namespaces: start one for other.
-	r2 := start(t, e.Namespace(t), other, func(o *controller.Options) {
-		reg := providers.NewRegistry()
-		reg.Register(providers.Fake, fake.New())
-		o.ES = controller.ESOptions{Providers: reg, ControllerClass: "default", FloodGate: true, StoreInterval: time.Minute, DedupeTTL: time.Second, Workers: 2}
-	})
+	r2 := start(t, e.Namespace(t), other, controllertest.ExternalSecrets(fake.New(), time.Second))
 	_ = r2
 	apply(t, e, other, es)
 	waitES(t, e, other, "via-cluster-store", corev1.ConditionFalse, "namespace not allowed by the ClusterSecretStore's conditions")
-	if err := e.Client.Get(ctx, client.ObjectKey{Namespace: other, Name: "via-cluster-store"}, &corev1.Secret{}); !isNotFound(err) {
+	if err := e.Client.Get(ctx, client.ObjectKey{Namespace: other, Name: "via-cluster-store"}, &corev1.Secret{}); !apierrors.IsNotFound(err) {
 		t.Fatal("a Secret was written in a namespace the conditions refuse")
 	}
 }
 
 func TestClusterExternalSecretProvisions(t *testing.T) {
 	e, r, _ := setupES(t)
-	apply(t, e, r.ns, fakeStore)
+	apply(t, e, r.NS, fakeStore)
 	var ns corev1.Namespace
-	if err := e.Client.Get(ctx, client.ObjectKey{Name: r.ns}, &ns); err != nil {
+	if err := e.Client.Get(ctx, client.ObjectKey{Name: r.NS}, &ns); err != nil {
 		t.Fatal(err)
 	}
-	ns.Labels["ces-test"] = r.ns
+	ns.Labels["ces-test"] = r.NS
 	if err := e.Client.Update(ctx, &ns); err != nil {
 		t.Fatal(err)
 	}
 	apply(t, e, "", `apiVersion: external-secrets.io/v1
 kind: ClusterExternalSecret
 metadata:
-  name: ces-`+r.ns+`
+  name: ces-`+r.NS+`
 spec:
   externalSecretName: from-ces
   namespaceSelectors:
   - matchLabels:
-      ces-test: `+r.ns+`
+      ces-test: `+r.NS+`
   externalSecretSpec:
     secretStoreRef:
       name: fake
@@ -550,24 +459,24 @@ spec:
         key: /foo/bar
         version: v2
 `)
-	waitSecret(t, e, r.ns, "from-ces", hasData(map[string]string{"v": "HELLO2"}))
+	waitSecret(t, e, r.NS, "from-ces", hasData(map[string]string{"v": "HELLO2"}))
 	var ces esv1.ClusterExternalSecret
 	testkit.Eventually(t, 10*time.Second, func() (bool, error) {
-		if err := e.Client.Get(ctx, client.ObjectKey{Name: "ces-" + r.ns}, &ces); err != nil {
+		if err := e.Client.Get(ctx, client.ObjectKey{Name: "ces-" + r.NS}, &ces); err != nil {
 			return false, err
 		}
-		return len(ces.Status.ProvisionedNamespaces) == 1 && ces.Status.ProvisionedNamespaces[0] == r.ns, nil
+		return len(ces.Status.ProvisionedNamespaces) == 1 && ces.Status.ProvisionedNamespaces[0] == r.NS, nil
 	})
 	// The namespace stops matching: its ExternalSecret goes.
 	delete(ns.Labels, "ces-test")
-	_ = e.Client.Get(ctx, client.ObjectKey{Name: r.ns}, &ns)
+	_ = e.Client.Get(ctx, client.ObjectKey{Name: r.NS}, &ns)
 	delete(ns.Labels, "ces-test")
 	if err := e.Client.Update(ctx, &ns); err != nil {
 		t.Fatal(err)
 	}
 	testkit.Eventually(t, 10*time.Second, func() (bool, error) {
-		err := e.Client.Get(ctx, client.ObjectKey{Namespace: r.ns, Name: "from-ces"}, &esv1.ExternalSecret{})
-		return isNotFound(err), err
+		err := e.Client.Get(ctx, client.ObjectKey{Namespace: r.NS, Name: "from-ces"}, &esv1.ExternalSecret{})
+		return apierrors.IsNotFound(err), err
 	})
 }
 
@@ -575,7 +484,7 @@ spec:
 // the template describes; the status says why and no hot retry loop runs.
 func TestInvalidSecretIsReported(t *testing.T) {
 	e, r, _ := setupES(t)
-	apply(t, e, r.ns, fakeStore+`---
+	apply(t, e, r.NS, fakeStore+`---
 apiVersion: external-secrets.io/v1
 kind: ExternalSecret
 metadata:
@@ -592,5 +501,5 @@ spec:
   - extract:
       key: /db
 `)
-	waitES(t, e, r.ns, "invalid", corev1.ConditionFalse, "data[username]: Required value")
+	waitES(t, e, r.NS, "invalid", corev1.ConditionFalse, "data[username]: Required value")
 }

@@ -1,4 +1,4 @@
-package controller
+package externalsecrets
 
 import (
 	"context"
@@ -26,8 +26,13 @@ import (
 	"github.com/sealsync/sealsync/providers"
 )
 
-// ESOptions configure the ExternalSecret half of the controller.
-type ESOptions struct {
+// AllowControllerIdentityFlag is the flag that lends the controller's own
+// ServiceAccount to ClusterSecretStores (Options.AllowControllerIdentity);
+// store errors name it so the operator knows the fix.
+const AllowControllerIdentityFlag = "allow-cluster-store-controller-identity"
+
+// Options configure the ExternalSecret half of the controller.
+type Options struct {
 	// Providers builds clients; nil turns the ExternalSecret controllers off.
 	Providers *providers.Registry
 	// ControllerClass is the store class served: stores whose
@@ -63,7 +68,9 @@ func storeIndexValue(kind, name string) string {
 	return kind + "/" + name
 }
 
-func setupExternalSecrets(ctx context.Context, mgr manager.Manager, opts ESOptions) error {
+// Setup adds the ExternalSecret, ClusterExternalSecret, SecretStore and
+// ClusterSecretStore controllers to mgr; without opts.Providers, none.
+func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 	if opts.Providers == nil {
 		return nil
 	}
@@ -84,7 +91,7 @@ func setupExternalSecrets(ctx context.Context, mgr manager.Manager, opts ESOptio
 	}
 	if opts.AllowControllerIdentity {
 		if ownErr != nil {
-			return fmt.Errorf("--%s: %w", flagAllowControllerIdentity, ownErr)
+			return fmt.Errorf("--%s: %w", AllowControllerIdentityFlag, ownErr)
 		}
 		self = &own
 	}
@@ -136,7 +143,7 @@ func setupExternalSecrets(ctx context.Context, mgr manager.Manager, opts ESOptio
 		return err
 	}
 
-	r := &ESReconciler{
+	r := &Reconciler{
 		Client: mgr.GetClient(), APIReader: api, Clients: clients,
 		Recorder:        mgr.GetEventRecorder("external-secrets"),
 		ControllerClass: opts.ControllerClass, FloodGate: opts.FloodGate, Spread: opts.Spread,
@@ -180,7 +187,7 @@ func setupExternalSecrets(ctx context.Context, mgr manager.Manager, opts ESOptio
 			return err
 		}
 	}
-	cr := &CESReconciler{Client: mgr.GetClient()}
+	cr := &ClusterReconciler{Client: mgr.GetClient()}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&esv1.ClusterExternalSecret{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
@@ -194,7 +201,7 @@ func setupExternalSecrets(ctx context.Context, mgr manager.Manager, opts ESOptio
 }
 
 // forSecret maps a managed Secret to the ExternalSecrets that target it.
-func (r *ESReconciler) forSecret(ctx context.Context, o client.Object) []reconcile.Request {
+func (r *Reconciler) forSecret(ctx context.Context, o client.Object) []reconcile.Request {
 	var list esv1.ExternalSecretList
 	if err := r.Client.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{indexTarget: o.GetName()}); err != nil {
 		return nil
@@ -204,7 +211,7 @@ func (r *ESReconciler) forSecret(ctx context.Context, o client.Object) []reconci
 
 // forStore maps a store to the ExternalSecrets that use it, so that a
 // store becoming Ready re-triggers them at once (ESO #4340).
-func (r *ESReconciler) forStore(kind string) handler.MapFunc {
+func (r *Reconciler) forStore(kind string) handler.MapFunc {
 	return func(ctx context.Context, o client.Object) []reconcile.Request {
 		opts := []client.ListOption{client.MatchingFields{indexStore: storeIndexValue(kind, o.GetName())}}
 		if kind == esv1.SecretStoreKind {
@@ -253,7 +260,7 @@ func readyOf(o client.Object) bool {
 }
 
 // all maps a namespace event to every ClusterExternalSecret.
-func (r *CESReconciler) all(ctx context.Context, _ client.Object) []reconcile.Request {
+func (r *ClusterReconciler) all(ctx context.Context, _ client.Object) []reconcile.Request {
 	var list esv1.ClusterExternalSecretList
 	if err := r.Client.List(ctx, &list); err != nil {
 		return nil

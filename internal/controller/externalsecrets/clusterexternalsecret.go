@@ -1,4 +1,4 @@
-package controller
+package externalsecrets
 
 import (
 	"context"
@@ -21,16 +21,16 @@ import (
 // cesNameLabel marks the ExternalSecrets a ClusterExternalSecret created.
 const cesNameLabel = "external-secrets.io/cluster-external-secret-name"
 
-// CESReconciler keeps one ExternalSecret in each namespace a
+// ClusterReconciler keeps one ExternalSecret in each namespace a
 // ClusterExternalSecret selects, and removes those of namespaces that no
 // longer match.
-type CESReconciler struct {
+type ClusterReconciler struct {
 	// Client reads and writes.
 	Client client.Client
 }
 
 // Reconcile provisions one ClusterExternalSecret.
-func (r *CESReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+func (r *ClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	ces := &esv1.ClusterExternalSecret{}
 	if err := r.Client.Get(ctx, req.NamespacedName, ces); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -87,7 +87,7 @@ func (r *CESReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 
 // namespaces lists the namespaces the selectors pick: namespaceSelectors
 // ORed, plus the deprecated namespaceSelector and namespaces.
-func (r *CESReconciler) namespaces(ctx context.Context, ces *esv1.ClusterExternalSecret) ([]string, error) {
+func (r *ClusterReconciler) namespaces(ctx context.Context, ces *esv1.ClusterExternalSecret) ([]string, error) {
 	selectors := slices.Clone(ces.Spec.NamespaceSelectors)
 	//lint:ignore SA1019 deprecated fields still select namespaces, as in ESO.
 	if legacy := ces.Spec.NamespaceSelector; legacy != nil {
@@ -120,7 +120,7 @@ func (r *CESReconciler) namespaces(ctx context.Context, ces *esv1.ClusterExterna
 
 // provision creates or updates the ExternalSecret in ns; one that exists
 // and belongs to someone else is a failure for that namespace.
-func (r *CESReconciler) provision(ctx context.Context, ces *esv1.ClusterExternalSecret, ns, name string) error {
+func (r *ClusterReconciler) provision(ctx context.Context, ces *esv1.ClusterExternalSecret, ns, name string) error {
 	es := &esv1.ExternalSecret{}
 	err := r.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, es)
 	if err != nil && !apierrors.IsNotFound(err) {

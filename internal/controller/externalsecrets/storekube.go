@@ -1,4 +1,4 @@
-package controller
+package externalsecrets
 
 import (
 	"context"
@@ -173,7 +173,7 @@ func (k *storeKube) controllerIdentity() (types.NamespacedName, error) {
 		return types.NamespacedName{}, fmt.Errorf("%w: a SecretStore must name its own credentials", providers.ErrControllerIdentity)
 	}
 	if k.self == nil {
-		return types.NamespacedName{}, fmt.Errorf("%w: the operator has not started the controller with --%s", providers.ErrControllerIdentity, flagAllowControllerIdentity)
+		return types.NamespacedName{}, fmt.Errorf("%w: the operator has not started the controller with --%s", providers.ErrControllerIdentity, AllowControllerIdentityFlag)
 	}
 	return *k.self, nil
 }

@@ -1,4 +1,4 @@
-package controller
+package externalsecrets
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 // (^team-a$) to admit team-a alone. The expressions are the operator's;
 // the namespace names may be chosen by tenants who can create namespaces.
 func TestNamespaceRegexesMatchAsESO(t *testing.T) {
-	r := &ESReconciler{}
+	r := &Reconciler{}
 	for _, tc := range []struct {
 		name    string
 		regexes []string

@@ -1,4 +1,4 @@
-package controller
+package externalsecrets
 
 import (
 	"context"
@@ -44,8 +44,8 @@ const (
 	storeNotReadyRetry = time.Minute
 )
 
-// ESReconciler syncs ExternalSecrets from their stores into Secrets.
-type ESReconciler struct {
+// Reconciler syncs ExternalSecrets from their stores into Secrets.
+type Reconciler struct {
 	// Client reads ExternalSecrets, stores and managed Secrets from the
 	// cache and writes.
 	Client client.Client
@@ -115,7 +115,7 @@ func syncedVersion(es *esv1.ExternalSecret) string {
 }
 
 // Reconcile syncs one ExternalSecret.
-func (r *ESReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
 	start := r.now()
 	es := &esv1.ExternalSecret{}
 	if err := r.Client.Get(ctx, req.NamespacedName, es); err != nil {
@@ -254,7 +254,7 @@ func (r *ESReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctr
 	if secret != nil {
 		if err := r.write(ctx, es, secret, actual); err != nil {
 			if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
-				return ctrl.Result{RequeueAfter: conflictRetry}, nil
+				return ctrl.Result{RequeueAfter: syncer.ConflictRetry}, nil
 			}
 			return r.failed(es, "could not update Secret", err, !permanentWriteError(err))
 		}
@@ -265,7 +265,7 @@ func (r *ESReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctr
 }
 
 // shouldRefresh applies ESO's refresh rules, with due the aligned slot.
-func (r *ESReconciler) shouldRefresh(es *esv1.ExternalSecret, version string, due, now time.Time) bool {
+func (r *Reconciler) shouldRefresh(es *esv1.ExternalSecret, version string, due, now time.Time) bool {
 	switch es.Spec.RefreshPolicy {
 	case esv1.RefreshPolicyCreatedOnce:
 		return es.Status.SyncedResourceVersion == ""
@@ -283,7 +283,7 @@ func (r *ESReconciler) shouldRefresh(es *esv1.ExternalSecret, version string, du
 
 // requeueAt schedules the next look at the slot due, at low priority so
 // that new and changed objects are served first.
-func (r *ESReconciler) requeueAt(due, now time.Time) ctrl.Result {
+func (r *Reconciler) requeueAt(due, now time.Time) ctrl.Result {
 	if due.IsZero() {
 		return ctrl.Result{}
 	}
@@ -313,7 +313,7 @@ func permanentWriteError(err error) bool {
 
 // targetSecret builds the Secret to write under the creation policy, or
 // nil for creationPolicy None.
-func (r *ESReconciler) targetSecret(es *esv1.ExternalSecret, name string, d *esdata.DesiredData, actual *corev1.Secret) (*corev1.Secret, error) {
+func (r *Reconciler) targetSecret(es *esv1.ExternalSecret, name string, d *esdata.DesiredData, actual *corev1.Secret) (*corev1.Secret, error) {
 	policy := es.Spec.Target.CreationPolicy
 	if policy == "" {
 		policy = esv1.DefaultCreationPolicy
@@ -388,7 +388,7 @@ func withoutLastApplied(a map[string]string) map[string]string {
 // write applies secret over actual under the ExternalSecret's policy. Its
 // error never carries what the API server said about the Secret's content
 // (syncer.RedactWriteError).
-func (r *ESReconciler) write(ctx context.Context, es *esv1.ExternalSecret, secret, actual *corev1.Secret) (err error) {
+func (r *Reconciler) write(ctx context.Context, es *esv1.ExternalSecret, secret, actual *corev1.Secret) (err error) {
 	defer func() { err = syncer.RedactWriteError(err) }()
 	policy := es.Spec.Target.CreationPolicy
 	merge := policy == esv1.CreatePolicyMerge || (policy == esv1.CreatePolicyCreateOrMerge && actual != nil)
@@ -486,7 +486,7 @@ func managedDataKeys(s *corev1.Secret, owner string) []string {
 
 // deleteTarget deletes the Secret when every provider secret is gone under
 // deletionPolicy Delete; like ESO, only a Secret this ExternalSecret owns.
-func (r *ESReconciler) deleteTarget(ctx context.Context, es *esv1.ExternalSecret, actual *corev1.Secret) error {
+func (r *Reconciler) deleteTarget(ctx context.Context, es *esv1.ExternalSecret, actual *corev1.Secret) error {
 	if es.Spec.Target.CreationPolicy != esv1.CreatePolicyOwner && es.Spec.Target.CreationPolicy != "" {
 		return fmt.Errorf("invalid creationPolicy=%s. Can not delete secret i do not own", es.Spec.Target.CreationPolicy)
 	}
@@ -500,7 +500,7 @@ func (r *ESReconciler) deleteTarget(ctx context.Context, es *esv1.ExternalSecret
 	return client.IgnoreNotFound(r.Client.Delete(ctx, actual, client.Preconditions{UID: &uid}))
 }
 
-func (r *ESReconciler) getSecret(ctx context.Context, key types.NamespacedName) (*corev1.Secret, error) {
+func (r *Reconciler) getSecret(ctx context.Context, key types.NamespacedName) (*corev1.Secret, error) {
 	s := &corev1.Secret{}
 	if err := r.Client.Get(ctx, key, s); err == nil {
 		return s, nil
@@ -521,7 +521,7 @@ func (r *ESReconciler) getSecret(ctx context.Context, key types.NamespacedName) 
 // backs off exponentially. The error text comes from our own code and the
 // providers, which never put secret values in errors, and from the API
 // server's refusals, which write redacts.
-func (r *ESReconciler) failed(es *esv1.ExternalSecret, msg string, err error, retry bool) (ctrl.Result, error) {
+func (r *Reconciler) failed(es *esv1.ExternalSecret, msg string, err error, retry bool) (ctrl.Result, error) {
 	r.event(es, corev1.EventTypeWarning, esv1.ReasonUpdateFailed, err.Error())
 	message := msg
 	if msg != err.Error() {
@@ -544,7 +544,7 @@ func (r *ESReconciler) failed(es *esv1.ExternalSecret, msg string, err error, re
 // a restart nor a store becoming ready renders the same spec again
 // sooner; under refreshPolicy CreatedOnce, which refreshes only before a
 // first sync, nothing is recorded and a restart renders it once more.
-func (r *ESReconciler) overBudget(es *esv1.ExternalSecret, err error, start time.Time, version string, next time.Time) (ctrl.Result, error) {
+func (r *Reconciler) overBudget(es *esv1.ExternalSecret, err error, start time.Time, version string, next time.Time) (ctrl.Result, error) {
 	_, _ = r.failed(es, msgTemplateBudget, err, false)
 	if es.Spec.RefreshPolicy != esv1.RefreshPolicyCreatedOnce {
 		es.Status.RefreshTime = metav1.NewTime(start)
@@ -565,7 +565,7 @@ func lastOverBudget(es *esv1.ExternalSecret) bool {
 	return false
 }
 
-func (r *ESReconciler) markSynced(es *esv1.ExternalSecret, at time.Time, version, target string) {
+func (r *Reconciler) markSynced(es *esv1.ExternalSecret, at time.Time, version, target string) {
 	setESCondition(es, corev1.ConditionTrue, esv1.ConditionReasonSecretSynced, "secret synced")
 	es.Status.RefreshTime = metav1.NewTime(at)
 	es.Status.SyncedResourceVersion = version
@@ -590,7 +590,7 @@ func setESCondition(es *esv1.ExternalSecret, status corev1.ConditionStatus, reas
 	es.Status.Conditions = out
 }
 
-func (r *ESReconciler) patchStatus(ctx context.Context, before, es *esv1.ExternalSecret) error {
+func (r *Reconciler) patchStatus(ctx context.Context, before, es *esv1.ExternalSecret) error {
 	r.metrics.observe(es)
 	if equalESStatus(&before.Status, &es.Status) {
 		return nil
@@ -618,7 +618,7 @@ func equalESStatus(a, b *esv1.ExternalSecretStatus) bool {
 	return true
 }
 
-func (r *ESReconciler) event(es *esv1.ExternalSecret, eventType, reason, note string) {
+func (r *Reconciler) event(es *esv1.ExternalSecret, eventType, reason, note string) {
 	if r.Recorder != nil {
 		r.Recorder.Eventf(es, nil, eventType, reason, "Sync", "%s", note)
 	}
@@ -641,7 +641,7 @@ type resolvedStore struct {
 
 // resolveStore finds the store ref names (nil: the ExternalSecret's own),
 // checks class, conditions and readiness, and returns its client.
-func (r *ESReconciler) resolveStore(ctx context.Context, es *esv1.ExternalSecret, ref *esv1.SecretStoreRef) (*resolvedStore, error) {
+func (r *Reconciler) resolveStore(ctx context.Context, es *esv1.ExternalSecret, ref *esv1.SecretStoreRef) (*resolvedStore, error) {
 	if ref == nil {
 		ref = &es.Spec.SecretStoreRef
 	}
@@ -698,7 +698,7 @@ func storeValidatedPerUse(st *esv1.SecretStoreStatus) bool {
 
 // namespaceAllowed applies ClusterSecretStore conditions: no conditions
 // admit every namespace; otherwise any matching condition admits it.
-func (r *ESReconciler) namespaceAllowed(ctx context.Context, namespace string, conds []esv1.ClusterSecretStoreCondition) (bool, error) {
+func (r *Reconciler) namespaceAllowed(ctx context.Context, namespace string, conds []esv1.ClusterSecretStoreCondition) (bool, error) {
 	if len(conds) == 0 {
 		return true, nil
 	}
@@ -740,7 +740,7 @@ func (r *ESReconciler) namespaceAllowed(ctx context.Context, namespace string, c
 // esFetcher gives BuildDesired the clients of the stores an ExternalSecret
 // reads, its own and those of sourceRef.storeRef entries.
 type esFetcher struct {
-	r   *ESReconciler
+	r   *Reconciler
 	es  *esv1.ExternalSecret
 	own *resolvedStore
 	// notBefore is the oldest provider read this refresh may reuse (see

@@ -1,4 +1,4 @@
-package controller_test
+package externalsecrets_test
 
 import (
 	"context"
@@ -11,89 +11,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
-	ssv1alpha1 "github.com/sealsync/sealsync/api/sealedsecrets/v1alpha1"
-	"github.com/sealsync/sealsync/crypto"
-	"github.com/sealsync/sealsync/internal/controller"
+	"github.com/sealsync/sealsync/internal/controller/controllertest"
 	"github.com/sealsync/sealsync/internal/testkit"
 	"github.com/sealsync/sealsync/providers"
 	"github.com/sealsync/sealsync/providers/fake"
 )
-
-// greedy is a template that goes over the render budget: a range over a
-// huge integer, which without a budget runs for hours.
-const greedy = `{{ range 100000000000 }}{{ end }}`
-
-// quiet is how long the tests watch for renders that should not happen.
-const quiet = 3 * time.Second
-
-// TestSealedSecretOverTemplateBudget: a SealedSecret whose
-// spec.template.data goes over the render budget gets Synced=False with
-// its own reason and one ErrUnsealFailed event, its existing Secret stays
-// as it was, and it is not unsealed again (counted by
-// unseal_errors_total{reason="unseal"} of its namespace) while other
-// SealedSecrets sync, nor after a controller restart, until its spec
-// changes. The template text and the sealed values are the tenant's; the
-// keys and the controller's flags are the operator's.
-func TestSealedSecretOverTemplateBudget(t *testing.T) {
-	e, r := setup(t)
-	k := r.latestKey(t)
-	ss := seal(t, k, r.ns, "greedy", crypto.ScopeStrict, map[string]string{"password": "pw"})
-	ss.Spec.Template.Data = map[string]string{"dsn": "db:{{ .password }}"}
-	create(t, e, ss)
-	before := waitSecret(t, e, r.ns, "greedy", hasData(map[string]string{"dsn": "db:pw"}))
-
-	updateSS(t, e, r.ns, "greedy", func(ss *ssv1alpha1.SealedSecret) { ss.Spec.Template.Data["dsn"] = greedy })
-	got := waitSynced(t, e, r.ns, "greedy", corev1.ConditionFalse, "template render budget exceeded: more than 1000000 steps")
-	if c := got.Status.Conditions[0]; c.Reason != controller.ReasonTemplateBudgetExceeded || strings.Contains(c.Message, "pw") {
-		t.Fatalf("condition = %+v", c)
-	}
-	waitEvent(t, e, r.ns, "greedy", controller.EventUnsealFailed)
-	if n := unsealErrors(t, r.ns); n != 1 {
-		t.Fatalf("%v failed unseals, want 1", n)
-	}
-
-	// Other work goes on, and the failed one is not retried meanwhile.
-	create(t, e, seal(t, k, r.ns, "next", crypto.ScopeStrict, map[string]string{"k": "v"}))
-	waitSecret(t, e, r.ns, "next", hasData(map[string]string{"k": "v"}))
-	time.Sleep(quiet)
-	// A restart does not render it again either.
-	r.stop()
-	r = start(t, r.keyNS, r.ns)
-	create(t, e, seal(t, k, r.ns, "after-restart", crypto.ScopeStrict, map[string]string{"k": "v"}))
-	waitSecret(t, e, r.ns, "after-restart", hasData(map[string]string{"k": "v"}))
-	time.Sleep(quiet)
-	if n := unsealErrors(t, r.ns); n != 1 {
-		t.Fatalf("%v failed unseals, want 1: the SealedSecret was rendered again", n)
-	}
-	var after corev1.Secret
-	if err := e.Client.Get(ctx, client.ObjectKeyFromObject(before), &after); err != nil {
-		t.Fatal(err)
-	}
-	if after.ResourceVersion != before.ResourceVersion {
-		t.Fatal("the Secret changed after a render over budget")
-	}
-
-	// A new spec is rendered.
-	updateSS(t, e, r.ns, "greedy", func(ss *ssv1alpha1.SealedSecret) { ss.Spec.Template.Data["dsn"] = "db2:{{ .password }}" })
-	waitSecret(t, e, r.ns, "greedy", hasData(map[string]string{"dsn": "db2:pw"}))
-	waitSynced(t, e, r.ns, "greedy", corev1.ConditionTrue, "")
-}
-
-// unsealErrors reads sealed_secrets_controller_unseal_errors_total for
-// reason "unseal" in namespace ns.
-func unsealErrors(t *testing.T, ns string) float64 {
-	t.Helper()
-	for _, m := range gather(t)["sealed_secrets_controller_unseal_errors_total"].GetMetric() {
-		labels := map[string]string{}
-		for _, l := range m.GetLabel() {
-			labels[l.GetName()] = l.GetValue()
-		}
-		if labels["namespace"] == ns && labels["reason"] == "unseal" {
-			return m.GetCounter().GetValue()
-		}
-	}
-	return 0
-}
 
 // keyReads wraps a provider and counts reads per remote key.
 type keyReads struct {
@@ -130,16 +52,9 @@ func (c *keyReadsClient) GetSecretMap(ctx context.Context, ref esv1.ExternalSecr
 
 // startES starts a controller for r's namespaces that serves
 // ExternalSecrets from p.
-func startES(t *testing.T, keyNS, ns string, p providers.Provider) *running {
+func startES(t *testing.T, keyNS, ns string, p providers.Provider) *controllertest.Running {
 	t.Helper()
-	reg := providers.NewRegistry()
-	reg.Register(providers.Fake, p)
-	return start(t, keyNS, ns, func(o *controller.Options) {
-		o.ES = controller.ESOptions{
-			Providers: reg, ControllerClass: "default", FloodGate: true,
-			StoreInterval: time.Minute, DedupeTTL: time.Second, Workers: 4,
-		}
-	})
+	return start(t, keyNS, ns, controllertest.ExternalSecrets(p, time.Second))
 }
 
 // TestExternalSecretOverTemplateBudget: an ExternalSecret whose
@@ -179,7 +94,7 @@ spec:
 	if err := e.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "greedy"}, &es); err != nil {
 		t.Fatal(err)
 	}
-	es.Spec.Target.Template.Data["dsn"] = greedy
+	es.Spec.Target.Template.Data["dsn"] = controllertest.Greedy
 	if err := e.Client.Update(ctx, &es); err != nil {
 		t.Fatal(err)
 	}
@@ -203,9 +118,9 @@ spec:
       key: /db
 `)
 	waitSecret(t, e, ns, "next", hasData(map[string]string{"user": "app"}))
-	time.Sleep(quiet)
+	time.Sleep(controllertest.Quiet)
 	// A restart does not render it again either.
-	r.stop()
+	r.Stop()
 	startES(t, keyNS, ns, p)
 	apply(t, e, ns, `apiVersion: external-secrets.io/v1
 kind: ExternalSecret
@@ -221,7 +136,7 @@ spec:
       version: v1
 `)
 	waitSecret(t, e, ns, "after-restart", hasData(map[string]string{"v": "HELLO1"}))
-	time.Sleep(quiet)
+	time.Sleep(controllertest.Quiet)
 	if n := p.reads("/greedy"); n != renders {
 		t.Fatalf("%d renders since the failure, want none", n-renders)
 	}
