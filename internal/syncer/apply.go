@@ -1,10 +1,18 @@
-// Package syncer is the Secret writer both products share: given the
-// Secret a source wants and the one that exists, it decides what to write
-// (refusing Secrets that Kubernetes fills with credentials) and computes
-// the hashes that let a controller skip work when nothing changed. Its API
-// holds no controller-runtime types; the controllers do the I/O, and
-// report the API server's refusals through RedactWriteError. ESO's data
-// pipeline (provider reads, templates, refresh slots) is package esdata.
+// Package syncer is the Secret writer both products share. Given the
+// Secret a source wants and the one that exists, [PlanApply] decides what
+// to write (refusing Secrets that Kubernetes fills with credentials) and
+// [Apply] carries the plan out: create, update, recreate an immutable
+// Secret with preconditions, or refuse, its errors redacted of anything
+// the API server quoted ([RedactWriteError]). Around the write it holds
+// what both reconcilers need: reading a Secret that may not exist
+// ([GetSecret]), the hashes that let them skip work when nothing changed
+// ([DataHash], [SourceHash]), the managed-by label the cache selects on,
+// a status condition's transition time ([SetCondition]) and what a
+// reconcile leaves for the next one in this process ([Memory]).
+//
+// It takes controller-runtime's client only to carry out a plan; the
+// decisions are pure. ESO's data pipeline (provider reads, templates,
+// refresh slots) is package esdata.
 package syncer
 
 import (
@@ -125,8 +133,8 @@ func PlanApply(d Desired, actual *corev1.Secret) Plan {
 	}
 	next.StringData = nil
 	if d.MergeMetadata {
-		next.Labels = mergeStrings(next.Labels, d.Secret.Labels)
-		next.Annotations = mergeStrings(next.Annotations, d.Secret.Annotations)
+		next.Labels = MergeStrings(next.Labels, d.Secret.Labels)
+		next.Annotations = MergeStrings(next.Annotations, d.Secret.Annotations)
 	} else {
 		next.Labels = maps.Clone(d.Secret.Labels)
 		next.Annotations = maps.Clone(d.Secret.Annotations)
@@ -203,7 +211,9 @@ func emptyNilS(m map[string]string) map[string]string {
 	return m
 }
 
-func mergeStrings(dst, src map[string]string) map[string]string {
+// MergeStrings copies src into dst and returns dst, made when it is nil
+// and src has entries: labels or annotations laid over existing ones.
+func MergeStrings(dst, src map[string]string) map[string]string {
 	if len(src) == 0 {
 		return dst
 	}

@@ -387,9 +387,8 @@ func withoutLastApplied(a map[string]string) map[string]string {
 
 // write applies secret over actual under the ExternalSecret's policy. Its
 // error never carries what the API server said about the Secret's content
-// (syncer.RedactWriteError).
-func (r *Reconciler) write(ctx context.Context, es *esv1.ExternalSecret, secret, actual *corev1.Secret) (err error) {
-	defer func() { err = syncer.RedactWriteError(err) }()
+// (syncer.Apply).
+func (r *Reconciler) write(ctx context.Context, es *esv1.ExternalSecret, secret, actual *corev1.Secret) error {
 	policy := es.Spec.Target.CreationPolicy
 	merge := policy == esv1.CreatePolicyMerge || (policy == esv1.CreatePolicyCreateOrMerge && actual != nil)
 	owned := actual != nil && syncer.ControlledBy(actual, es.UID)
@@ -411,33 +410,18 @@ func (r *Reconciler) write(ctx context.Context, es *esv1.ExternalSecret, secret,
 	if es.Spec.Target.Template != nil && es.Spec.Target.Template.MergePolicy == esv1.MergePolicyReplace && !merge {
 		d.MergeMetadata = false
 	}
-	plan := syncer.PlanApply(d, actual)
-	switch plan.Action {
-	case syncer.ActionNone:
-		return nil
+	action, err := syncer.Apply(ctx, r.Client, syncer.PlanApply(d, actual), actual,
+		syncer.ApplyOptions{FieldOwner: owner, Immutable: errImmutableTarget})
+	if err != nil {
+		return err
+	}
+	switch action {
 	case syncer.ActionCreate:
-		if err := r.Client.Create(ctx, plan.Secret, client.FieldOwner(owner)); err != nil {
-			return err
-		}
 		r.event(es, corev1.EventTypeNormal, esv1.ReasonCreated, "Created Secret")
 	case syncer.ActionUpdate:
-		if err := r.Client.Update(ctx, plan.Secret, client.FieldOwner(owner)); err != nil {
-			return err
-		}
 		r.event(es, corev1.EventTypeNormal, esv1.ReasonUpdated, "Updated Secret")
 	case syncer.ActionRecreate:
-		uid, rv := actual.UID, actual.ResourceVersion
-		if err := r.Client.Delete(ctx, actual, client.Preconditions{UID: &uid, ResourceVersion: &rv}); err != nil && !apierrors.IsNotFound(err) {
-			return err
-		}
-		if err := r.Client.Create(ctx, plan.Secret, client.FieldOwner(owner)); err != nil {
-			return err
-		}
 		r.event(es, corev1.EventTypeNormal, esv1.ReasonUpdated, "Recreated immutable Secret")
-	case syncer.ActionBlocked:
-		return errImmutableTarget
-	case syncer.ActionRefused:
-		return plan.Err
 	}
 	return nil
 }
@@ -500,20 +484,14 @@ func (r *Reconciler) deleteTarget(ctx context.Context, es *esv1.ExternalSecret, 
 	return client.IgnoreNotFound(r.Client.Delete(ctx, actual, client.Preconditions{UID: &uid}))
 }
 
+// getSecret reads the target Secret: from the cache, which holds the
+// Secrets already managed, else from the API server.
 func (r *Reconciler) getSecret(ctx context.Context, key types.NamespacedName) (*corev1.Secret, error) {
-	s := &corev1.Secret{}
-	if err := r.Client.Get(ctx, key, s); err == nil {
-		return s, nil
-	} else if !apierrors.IsNotFound(err) {
-		return nil, err
+	s, err := syncer.GetSecret(ctx, r.Client, key)
+	if s != nil || err != nil {
+		return s, err
 	}
-	if err := r.APIReader.Get(ctx, key, s); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, nil
-		}
-		return nil, err
-	}
-	return s, nil
+	return syncer.GetSecret(ctx, r.APIReader, key)
 }
 
 // failed records a failure: the Secret stays as it is, Ready=False with
@@ -575,19 +553,14 @@ func (r *Reconciler) markSynced(es *esv1.ExternalSecret, at time.Time, version, 
 }
 
 func setESCondition(es *esv1.ExternalSecret, status corev1.ConditionStatus, reason, msg string) {
-	cond := esv1.ExternalSecretStatusCondition{Type: esv1.ExternalSecretReady, Status: status, Reason: reason, Message: msg, LastTransitionTime: metav1.Now()}
-	for _, c := range es.Status.Conditions {
-		if c.Type == esv1.ExternalSecretReady && c.Status == status {
-			cond.LastTransitionTime = c.LastTransitionTime
-		}
-	}
-	out := []esv1.ExternalSecretStatusCondition{cond}
-	for _, c := range es.Status.Conditions {
-		if c.Type != esv1.ExternalSecretReady {
-			out = append(out, c)
-		}
-	}
-	es.Status.Conditions = out
+	cond := esv1.ExternalSecretStatusCondition{Type: esv1.ExternalSecretReady, Status: status, Reason: reason, Message: msg}
+	es.Status.Conditions = syncer.SetCondition(es.Status.Conditions, cond, metav1.Now(), conditionFields)
+}
+
+// conditionFields reads an ExternalSecret condition for
+// syncer.SetCondition.
+func conditionFields(c *esv1.ExternalSecretStatusCondition) (string, corev1.ConditionStatus, *metav1.Time) {
+	return string(c.Type), c.Status, &c.LastTransitionTime
 }
 
 func (r *Reconciler) patchStatus(ctx context.Context, before, es *esv1.ExternalSecret) error {

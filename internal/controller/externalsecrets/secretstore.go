@@ -19,6 +19,7 @@ import (
 
 	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
 	"github.com/sealsync/sealsync/internal/esdata"
+	"github.com/sealsync/sealsync/internal/syncer"
 	"github.com/sealsync/sealsync/providers"
 )
 
@@ -208,19 +209,19 @@ func (r *StoreReconciler) setReady(ctx context.Context, s store, status corev1.C
 		}
 	}
 	before := s.object().DeepCopyObject().(client.Object)
-	cond := esv1.SecretStoreStatusCondition{Type: esv1.SecretStoreReady, Status: status, Reason: reason, Message: msg, LastTransitionTime: metav1.Now()}
-	for _, c := range st.Conditions {
-		if c.Type == esv1.SecretStoreReady && c.Status == status {
-			cond.LastTransitionTime = c.LastTransitionTime
-		}
-	}
-	st.Conditions = []esv1.SecretStoreStatusCondition{cond}
+	cond := esv1.SecretStoreStatusCondition{Type: esv1.SecretStoreReady, Status: status, Reason: reason, Message: msg}
+	st.Conditions = syncer.SetCondition(st.Conditions, cond, metav1.Now(), storeConditionFields)
 	st.Capabilities = esv1.SecretStoreReadOnly
 	if err := r.Client.Status().Patch(ctx, s.object(), client.MergeFrom(before)); err != nil {
 		log.FromContext(ctx).Error(err, "patch store status")
 		return client.IgnoreNotFound(err)
 	}
 	return nil
+}
+
+// storeConditionFields reads a store condition for syncer.SetCondition.
+func storeConditionFields(c *esv1.SecretStoreStatusCondition) (string, corev1.ConditionStatus, *metav1.Time) {
+	return string(c.Type), c.Status, &c.LastTransitionTime
 }
 
 // isStoreReady reports whether a store's Ready condition is True.

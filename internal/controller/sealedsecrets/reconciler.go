@@ -124,7 +124,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	r.metrics.requests.Inc()
 
-	actual, err := r.cachedSecret(ctx, req.NamespacedName)
+	actual, err := syncer.GetSecret(ctx, r.Client, req.NamespacedName)
 	if err != nil {
 		r.metrics.errors.WithLabelValues(reasonFetch, ss.Namespace).Inc()
 		return ctrl.Result{}, fmt.Errorf("get secret: %w", err)
@@ -133,7 +133,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if p, ok := r.written.Load(req.NamespacedName); ok && actual == nil && p.(*pendingStatus).uid == ss.UID {
 		// The status pass of a write the cache has not seen yet: read the
 		// Secret rather than decrypt again to find it exists.
-		if actual, err = r.apiSecret(ctx, req.NamespacedName); err != nil {
+		if actual, err = syncer.GetSecret(ctx, r.APIReader, req.NamespacedName); err != nil {
 			r.metrics.errors.WithLabelValues(reasonFetch, ss.Namespace).Inc()
 			return ctrl.Result{}, fmt.Errorf("get secret: %w", err)
 		}
@@ -185,8 +185,7 @@ func (r *Reconciler) sync(ctx context.Context, ss *ssv1alpha1.SealedSecret, actu
 	desired.RecreateImmutable = actual == nil || owned || managed
 
 	plan := syncer.PlanApply(desired, actual)
-	wrote, err := r.apply(ctx, plan, actual)
-	err = syncer.RedactWriteError(err)
+	action, err := syncer.Apply(ctx, r.Client, plan, actual, syncer.ApplyOptions{Immutable: errImmutable})
 	if apierrors.IsAlreadyExists(err) && !known {
 		// Not in the cache but there: unmanaged, or not yet labelled.
 		existing := &corev1.Secret{}
@@ -211,7 +210,7 @@ func (r *Reconciler) sync(ctx context.Context, ss *ssv1alpha1.SealedSecret, actu
 		}
 		return ctrl.Result{}, err
 	}
-	if wrote {
+	if action.Wrote() {
 		// The Secret is what workloads wait for; the Synced condition and
 		// the event follow in a pass queued behind every pending unseal.
 		logger.V(1).Info("secret written", "action", plan.Action.String())
@@ -270,57 +269,6 @@ func templateOnly(ss *ssv1alpha1.SealedSecret) *corev1.Secret {
 
 var errImmutable = errors.New("the Secret is immutable and not owned by this SealedSecret, so it cannot be replaced")
 
-// apply carries out plan and reports whether it wrote anything.
-func (r *Reconciler) apply(ctx context.Context, plan syncer.Plan, actual *corev1.Secret) (bool, error) {
-	switch plan.Action {
-	case syncer.ActionNone:
-		return false, nil
-	case syncer.ActionCreate:
-		return true, r.Client.Create(ctx, plan.Secret)
-	case syncer.ActionUpdate:
-		return true, r.Client.Update(ctx, plan.Secret)
-	case syncer.ActionRecreate:
-		// Preconditions make the delete fail if the Secret changed since
-		// it was read, instead of deleting someone else's version.
-		uid, rv := actual.UID, actual.ResourceVersion
-		if err := r.Client.Delete(ctx, actual, client.Preconditions{UID: &uid, ResourceVersion: &rv}); err != nil && !apierrors.IsNotFound(err) {
-			return false, err
-		}
-		return true, r.Client.Create(ctx, plan.Secret)
-	case syncer.ActionBlocked:
-		return false, errImmutable
-	case syncer.ActionRefused:
-		return false, plan.Err
-	}
-	return false, fmt.Errorf("unknown plan action %v", plan.Action)
-}
-
-// apiSecret reads the target Secret from the API server; nil means it does
-// not exist.
-func (r *Reconciler) apiSecret(ctx context.Context, key types.NamespacedName) (*corev1.Secret, error) {
-	s := &corev1.Secret{}
-	if err := r.APIReader.Get(ctx, key, s); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, nil
-		}
-		return nil, err
-	}
-	return s, nil
-}
-
-// cachedSecret reads the target Secret from the cache, which holds only
-// managed Secrets; nil means the cache does not have it.
-func (r *Reconciler) cachedSecret(ctx context.Context, key types.NamespacedName) (*corev1.Secret, error) {
-	s := &corev1.Secret{}
-	if err := r.Client.Get(ctx, key, s); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, nil
-		}
-		return nil, err
-	}
-	return s, nil
-}
-
 func (r *Reconciler) event(ss *ssv1alpha1.SealedSecret, eventType, reason, note string) {
 	if r.Recorder != nil {
 		r.Recorder.Eventf(ss, nil, eventType, reason, "Unseal", "%s", note)
@@ -354,19 +302,24 @@ func (r *Reconciler) setSynced(ctx context.Context, ss *ssv1alpha1.SealedSecret,
 	}
 	now := metav1.Now()
 	cond := ssv1alpha1.SealedSecretCondition{
-		Type: ssv1alpha1.SealedSecretSynced, Status: status, Reason: reason, Message: message,
-		LastUpdateTime: now, LastTransitionTime: now,
-	}
-	if prev != nil && prev.Status == status {
-		cond.LastTransitionTime = prev.LastTransitionTime
+		Type: ssv1alpha1.SealedSecretSynced, Status: status, Reason: reason, Message: message, LastUpdateTime: now,
 	}
 	before := ss.DeepCopy()
-	ss.Status = &ssv1alpha1.SealedSecretStatus{ObservedGeneration: ss.Generation, Conditions: []ssv1alpha1.SealedSecretCondition{cond}}
+	var conds []ssv1alpha1.SealedSecretCondition
+	if ss.Status != nil {
+		conds = ss.Status.Conditions
+	}
+	ss.Status = &ssv1alpha1.SealedSecretStatus{ObservedGeneration: ss.Generation, Conditions: syncer.SetCondition(conds, cond, now, conditionFields)}
 	if err := r.Client.Status().Patch(ctx, ss, client.MergeFrom(before)); err != nil {
 		r.metrics.errors.WithLabelValues(reasonStatus, ss.Namespace).Inc()
 		return client.IgnoreNotFound(err)
 	}
 	return nil
+}
+
+// conditionFields reads a SealedSecret condition for syncer.SetCondition.
+func conditionFields(c *ssv1alpha1.SealedSecretCondition) (string, corev1.ConditionStatus, *metav1.Time) {
+	return string(c.Type), c.Status, &c.LastTransitionTime
 }
 
 // statusOverBudget reports whether the status says the templates of ss,
@@ -386,9 +339,9 @@ func statusOverBudget(ss *ssv1alpha1.SealedSecret) bool {
 // deleteOrphan deletes the Secret a deleted SealedSecret wrote, and only
 // one this controller wrote from a SealedSecret.
 func (r *Reconciler) deleteOrphan(ctx context.Context, key types.NamespacedName) error {
-	s := &corev1.Secret{}
-	if err := r.Client.Get(ctx, key, s); err != nil {
-		return client.IgnoreNotFound(err)
+	s, err := syncer.GetSecret(ctx, r.Client, key)
+	if s == nil || err != nil {
+		return err
 	}
 	if s.Labels[syncer.ManagedByLabel] != managedBySealedSecret {
 		return nil
