@@ -120,17 +120,7 @@ func PlanApply(d Desired, actual *corev1.Secret) Plan {
 		return refused("secret %s exists with %s: %w", actual.Name, what)
 	}
 	next := actual.DeepCopy()
-	if d.MergeData {
-		if next.Data == nil {
-			next.Data = map[string][]byte{}
-		}
-		for _, k := range d.DropKeys {
-			delete(next.Data, k)
-		}
-		maps.Copy(next.Data, d.Secret.Data)
-	} else {
-		next.Data = maps.Clone(d.Secret.Data)
-	}
+	next.Data = d.DataOver(next)
 	next.StringData = nil
 	if d.MergeMetadata {
 		next.Labels = MergeStrings(next.Labels, d.Secret.Labels)
@@ -166,6 +156,24 @@ func PlanApply(d Desired, actual *corev1.Secret) Plan {
 		return Plan{Action: ActionRecreate, Secret: fresh}
 	}
 	return Plan{Action: ActionUpdate, Secret: next}
+}
+
+// DataOver is the data a Secret holds once d is applied over actual (nil
+// if there is none): d's data alone, or, with MergeData, actual's without
+// DropKeys and with d's laid over. actual is not modified.
+func (d Desired) DataOver(actual *corev1.Secret) map[string][]byte {
+	if !d.MergeData || actual == nil {
+		return maps.Clone(d.Secret.Data)
+	}
+	data := maps.Clone(actual.Data)
+	if data == nil {
+		data = map[string][]byte{}
+	}
+	for _, k := range d.DropKeys {
+		delete(data, k)
+	}
+	maps.Copy(data, d.Secret.Data)
+	return data
 }
 
 func refused(format, name, what string) Plan {
