@@ -2,11 +2,14 @@ package externalsecrets
 
 import (
 	"context"
+	"errors"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
 	"github.com/sealsync/sealsync/providers"
@@ -59,6 +62,17 @@ func (m *esMetrics) observe(es *esv1.ExternalSecret) {
 			}
 			m.condition.WithLabelValues(es.Name, es.Namespace, string(c.Type), string(s)).Set(v)
 		}
+	}
+}
+
+// synced records a sync of es that took took and ended with err. Only
+// errors that are retried count as sync errors: a permanent failure
+// (reconcile.TerminalError) waits for the spec to change, as a sync
+// without error does.
+func (m *esMetrics) synced(es *esv1.ExternalSecret, took time.Duration, err error) {
+	m.duration.WithLabelValues(es.Name, es.Namespace).Set(float64(took))
+	if err != nil && !errors.Is(err, reconcile.TerminalError(nil)) {
+		m.syncErrors.WithLabelValues(es.Name, es.Namespace).Inc()
 	}
 }
 

@@ -1,0 +1,540 @@
+package externalsecrets
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
+	"github.com/sealsync/sealsync/internal/esdata"
+	"github.com/sealsync/sealsync/internal/syncer"
+	"github.com/sealsync/sealsync/internal/template"
+)
+
+// The decision tests need no API server: Decide is pure. Everything in
+// an Input but the controller's flags (Spread) and the store's identity
+// is tenant input: the ExternalSecret, the Secret its namespace holds
+// (which the tenant may edit), and what the provider holds.
+
+const (
+	testIdentity = "vault-identity"
+	testInterval = time.Hour
+)
+
+// created is when the test ExternalSecret was created; lastRefresh is its
+// last refresh in the states that have one.
+var (
+	created     = time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)
+	lastRefresh = created.Add(7*time.Minute + 300*time.Millisecond)
+)
+
+// testES is an ExternalSecret of refresh policy p and creation policy c,
+// never synced.
+func testES(p esv1.ExternalSecretRefreshPolicy, c esv1.ExternalSecretCreationPolicy) *esv1.ExternalSecret {
+	return &esv1.ExternalSecret{
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace: "team", Name: "db", UID: "es-uid", Generation: 2,
+			CreationTimestamp: metav1.NewTime(created),
+		},
+		Spec: esv1.ExternalSecretSpec{
+			RefreshPolicy:   p,
+			RefreshInterval: &metav1.Duration{Duration: testInterval},
+			SecretStoreRef:  esv1.SecretStoreRef{Name: "vault"},
+			Target:          esv1.ExternalSecretTarget{Name: "db-secret", CreationPolicy: c},
+		},
+	}
+}
+
+// due is when es, last refreshed at lastRefresh, is due again.
+func due(es *esv1.ExternalSecret) time.Time {
+	return scheduleOf(Input{ES: es, Identity: testIdentity}).due
+}
+
+// setState puts es in a sync state and returns the reconcile's time:
+//
+//   - new: never synced;
+//   - fresh: synced at its spec, before its next refresh is due;
+//   - due: synced at its spec, its next refresh due;
+//   - changed: synced at an older spec (or ESO's force-sync annotation
+//     changed), before a refresh would be due.
+func setState(es *esv1.ExternalSecret, state string) time.Time {
+	if state == "new" {
+		return created.Add(time.Second)
+	}
+	es.Status.RefreshTime = metav1.NewTime(lastRefresh.Truncate(time.Second))
+	es.Status.SyncedResourceVersion = syncedVersion(es)
+	next := due(es)
+	switch state {
+	case "fresh":
+		return next.Add(-time.Minute)
+	case "due":
+		return next.Add(time.Second)
+	case "changed":
+		es.Status.SyncedResourceVersion = "1-older"
+		return next.Add(-time.Minute)
+	}
+	panic("unknown state " + state)
+}
+
+// ours is the Secret es wrote: managed, owned, its data hash recorded,
+// the key "old" set by es's field manager.
+func ours(es *esv1.ExternalSecret) *corev1.Secret {
+	s := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace: es.Namespace, Name: targetName(es), UID: "secret-uid", ResourceVersion: "10",
+			Labels: map[string]string{esv1.LabelManaged: esv1.LabelManagedValue, syncer.ManagedByLabel: managedByExternalSecret},
+			OwnerReferences: []metav1.OwnerReference{{
+				APIVersion: esv1.SchemeGroupVersion.String(), Kind: "ExternalSecret", Name: es.Name, UID: es.UID, Controller: ptr.To(true),
+			}},
+			ManagedFields: []metav1.ManagedFieldsEntry{{
+				Manager: fieldOwner(es), FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:data":{"f:old":{}}}`)},
+			}},
+		},
+		Data: map[string][]byte{"old": []byte("1")},
+	}
+	s.Annotations = map[string]string{esv1.AnnotationDataHash: esdata.Hash(s.Data)}
+	return s
+}
+
+// secretIn returns the target Secret of es in one of the drift states:
+// valid (as written), edited (its data changed by hand) or missing.
+func secretIn(es *esv1.ExternalSecret, drift string) *corev1.Secret {
+	switch drift {
+	case "valid":
+		return ours(es)
+	case "edited":
+		s := ours(es)
+		s.Data["old"] = []byte("edited")
+		return s
+	case "missing":
+		return nil
+	}
+	panic("unknown drift " + drift)
+}
+
+// lastIn returns what the process remembers writing for es: nothing, a
+// write at its current spec, or one at an older spec.
+func lastIn(es *esv1.ExternalSecret, memo string) *Written {
+	switch memo {
+	case "none":
+		return nil
+	case "current":
+		return &Written{Secret: ours(es), Version: syncedVersion(es)}
+	case "stale":
+		return &Written{Secret: ours(es), Version: "1-older"}
+	}
+	panic("unknown memo " + memo)
+}
+
+// outcome names a decision made before the providers are read, for the
+// table below: wait (requeue at the slot due), repair (write the last
+// write again), skip (nothing, CreatedOnce), or refresh:<from>, from
+// naming NotBefore: created (the ExternalSecret's creation), slot (the
+// start of the slot due), now, or any (zero: any read within the TTL).
+func outcome(t *testing.T, in Input, d Decision) string {
+	t.Helper()
+	s := scheduleOf(in)
+	switch {
+	case d.Refresh:
+		if d.Write != nil || d.Delete || d.Failure != nil || d.Status != nil || !d.Requeue.IsZero() {
+			t.Errorf("a refresh decided more: %+v", d)
+		}
+		switch d.NotBefore {
+		case time.Time{}:
+			return "refresh:any"
+		case in.ES.CreationTimestamp.Time:
+			return "refresh:created"
+		case s.slot:
+			return "refresh:slot"
+		case in.Now:
+			return "refresh:now"
+		}
+		return "refresh:" + d.NotBefore.String()
+	case d.Write != nil && d.Repair:
+		if d.Write.Secret != in.Last.Secret || d.Requeue != s.due || d.Status == nil ||
+			!d.Status.RefreshTime.Equal(in.ES.Status.RefreshTime.Time) || d.Status.Version != s.version {
+			t.Errorf("repair %+v, status %+v: want the last write again, recorded at the last refresh, requeued at %v", d, d.Status, s.due)
+		}
+		return "repair"
+	case d.Write == nil && !d.Delete && d.Failure == nil && d.Status == nil:
+		if d.Requeue.IsZero() {
+			return "skip"
+		}
+		if d.Requeue != s.due {
+			t.Errorf("waits until %v, want the slot due %v", d.Requeue, s.due)
+		}
+		return "wait"
+	}
+	return fmt.Sprintf("%+v", d)
+}
+
+// TestDecideRefresh covers every refresh policy, sync state, drift of
+// the target Secret and memory of the last write, before the providers
+// are read: whether to read them, and from when reads may be reused.
+// Each row lists the outcomes for the Secret valid, edited, missing, each
+// with no last write remembered, one at the current spec, one at an
+// older spec.
+func TestDecideRefresh(t *testing.T) {
+	const (
+		all       = "refresh:created "
+		fresh     = "wait wait wait refresh:any repair refresh:any refresh:any repair refresh:any"
+		onceFresh = "wait wait wait skip repair skip refresh:any repair refresh:any"
+	)
+	tests := []struct {
+		policy esv1.ExternalSecretRefreshPolicy
+		state  string
+		want   string
+	}{
+		{"", "new", strings.Repeat(all, 9)},
+		{"", "fresh", fresh},
+		{"", "due", strings.Repeat("refresh:slot ", 9)},
+		{"", "changed", strings.Repeat("refresh:now ", 9)},
+		{esv1.RefreshPolicyPeriodic, "new", strings.Repeat(all, 9)},
+		{esv1.RefreshPolicyPeriodic, "fresh", fresh},
+		{esv1.RefreshPolicyPeriodic, "due", strings.Repeat("refresh:slot ", 9)},
+		{esv1.RefreshPolicyPeriodic, "changed", strings.Repeat("refresh:now ", 9)},
+		{esv1.RefreshPolicyOnChange, "new", strings.Repeat(all, 9)},
+		{esv1.RefreshPolicyOnChange, "fresh", fresh},
+		{esv1.RefreshPolicyOnChange, "due", "wait wait wait refresh:slot repair refresh:slot refresh:slot repair refresh:slot"},
+		{esv1.RefreshPolicyOnChange, "changed", strings.Repeat("refresh:now ", 9)},
+		{esv1.RefreshPolicyCreatedOnce, "new", strings.Repeat(all, 9)},
+		{esv1.RefreshPolicyCreatedOnce, "fresh", onceFresh},
+		{esv1.RefreshPolicyCreatedOnce, "due", "wait wait wait skip repair skip refresh:slot repair refresh:slot"},
+		{esv1.RefreshPolicyCreatedOnce, "changed", "wait wait wait skip repair skip refresh:now repair refresh:now"},
+	}
+	for _, tt := range tests {
+		want := strings.Fields(tt.want)
+		i := 0
+		for _, drift := range []string{"valid", "edited", "missing"} {
+			for _, memo := range []string{"none", "current", "stale"} {
+				name := fmt.Sprintf("%s/%s/%s/last write %s", cmpOr(string(tt.policy), "default"), tt.state, drift, memo)
+				w := want[i]
+				i++
+				t.Run(name, func(t *testing.T) {
+					es := testES(tt.policy, "")
+					now := setState(es, tt.state)
+					in := Input{ES: es, Actual: secretIn(es, drift), Last: lastIn(es, memo), Identity: testIdentity, Now: now}
+					if got := outcome(t, in, Decide(in)); got != w {
+						t.Errorf("%s, want %s", got, w)
+					}
+				})
+			}
+		}
+	}
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// TestDecideRefreshCreationPolicyNone: under creationPolicy None there is
+// no Secret to drift, so between refreshes there is only waiting.
+func TestDecideRefreshCreationPolicyNone(t *testing.T) {
+	for _, policy := range []esv1.ExternalSecretRefreshPolicy{"", esv1.RefreshPolicyOnChange, esv1.RefreshPolicyCreatedOnce} {
+		for _, drift := range []string{"valid", "edited", "missing"} {
+			t.Run(cmpOr(string(policy), "default")+"/"+drift, func(t *testing.T) {
+				es := testES(policy, esv1.CreatePolicyNone)
+				now := setState(es, "fresh")
+				in := Input{ES: es, Actual: secretIn(es, drift), Identity: testIdentity, Now: now}
+				if got := outcome(t, in, Decide(in)); got != "wait" {
+					t.Errorf("%s, want wait", got)
+				}
+			})
+		}
+	}
+}
+
+// TestDecideRefreshEdges: an interval of zero, a render over budget with
+// nothing to repair from, and the spread inside the slot.
+func TestDecideRefreshEdges(t *testing.T) {
+	t.Run("interval zero: synced once, never again", func(t *testing.T) {
+		es := testES("", "")
+		es.Spec.RefreshInterval = &metav1.Duration{}
+		setState(es, "fresh")
+		d := Decide(Input{ES: es, Actual: ours(es), Identity: testIdentity, Now: lastRefresh.Add(48 * time.Hour)})
+		if d.Refresh || !d.Requeue.IsZero() {
+			t.Errorf("%+v, want no refresh and no requeue", d)
+		}
+	})
+	t.Run("over budget last time, nothing to repair from: wait for the slot", func(t *testing.T) {
+		es := testES("", "")
+		now := setState(es, "fresh")
+		es.Status.Conditions = []esv1.ExternalSecretStatusCondition{{
+			Type: esv1.ExternalSecretReady, Status: corev1.ConditionFalse, Message: msgTemplateBudget + ": more than 1000000 steps",
+		}}
+		in := Input{ES: es, Actual: secretIn(es, "missing"), Identity: testIdentity, Now: now}
+		if got := outcome(t, in, Decide(in)); got != "wait" {
+			t.Errorf("%s, want wait", got)
+		}
+	})
+	t.Run("the spread delays the refresh, not the reads it may share", func(t *testing.T) {
+		es := testES("", "")
+		setState(es, "fresh")
+		in := Input{ES: es, Actual: ours(es), Identity: testIdentity, Spread: 2 * time.Second}
+		s := scheduleOf(in)
+		if s.due.Before(s.slot) || s.due.Sub(s.slot) >= 2*time.Second {
+			t.Fatalf("due %v is not within the spread after the slot %v", s.due, s.slot)
+		}
+		in.Now = s.due
+		if d := Decide(in); !d.Refresh || !d.NotBefore.Equal(s.slot) {
+			t.Errorf("%+v, want a refresh sharing reads from the slot's start %v", d, s.slot)
+		}
+	})
+}
+
+// read is what the provider gave for the outcome tests: data, or nothing
+// at all under a deletion policy.
+func read(outcome esdata.DesiredOutcome, missing ...esdata.MissingRef) *Read {
+	d := &esdata.DesiredData{Outcome: outcome, Missing: missing}
+	if outcome == esdata.DesiredApply {
+		d.Data = map[string][]byte{"new": []byte("2")}
+		d.Labels = map[string]string{"app": "db"}
+		d.Annotations = map[string]string{corev1.LastAppliedConfigAnnotation: "{}", "note": "x"}
+	}
+	return &Read{Data: d}
+}
+
+// foreign is a Secret another controller owns; unowned one nobody does.
+func foreign(es *esv1.ExternalSecret) *corev1.Secret {
+	s := ours(es)
+	s.OwnerReferences[0].UID = "someone-else"
+	s.OwnerReferences[0].Kind = "Other"
+	return s
+}
+
+func unowned(es *esv1.ExternalSecret) *corev1.Secret {
+	s := ours(es)
+	s.OwnerReferences = nil
+	s.ManagedFields = nil
+	s.Data = map[string][]byte{"theirs": []byte("t")}
+	return s
+}
+
+// TestDecideOutcome covers every creation policy, target Secret and
+// provider outcome (data, none under deletionPolicy Delete, none under
+// Retain) once the providers were read: what is written, how, and what
+// is recorded. Merge with no data left is a data outcome with no data
+// (package esdata).
+func TestDecideOutcome(t *testing.T) {
+	type want struct {
+		fail   string // a failure's error contains it
+		retry  bool
+		write  bool
+		merge  bool // MergeData
+		keep   bool // KeepOwners
+		owned  bool // owner reference to the ExternalSecret
+		drop   []string
+		data   []string // keys of the data as it will be
+		delete bool
+	}
+	policies := []esv1.ExternalSecretCreationPolicy{"", esv1.CreatePolicyOwner, esv1.CreatePolicyOrphan, esv1.CreatePolicyMerge, esv1.CreatePolicyCreateOrMerge, esv1.CreatePolicyNone}
+	targets := map[string]func(*esv1.ExternalSecret) *corev1.Secret{
+		"none":    func(*esv1.ExternalSecret) *corev1.Secret { return nil },
+		"ours":    ours,
+		"foreign": foreign,
+		"unowned": unowned,
+	}
+	expect := func(p esv1.ExternalSecretCreationPolicy, target string, o esdata.DesiredOutcome) want {
+		owner := p == "" || p == esv1.CreatePolicyOwner
+		switch o {
+		case esdata.DesiredRetain:
+			return want{}
+		case esdata.DesiredDelete:
+			switch {
+			case !owner:
+				return want{fail: "invalid creationPolicy=" + string(p), retry: true}
+			case target == "foreign" || target == "unowned":
+				return want{fail: "is not owned by this ExternalSecret", retry: true}
+			}
+			return want{delete: true}
+		}
+		merge := p == esv1.CreatePolicyMerge || p == esv1.CreatePolicyCreateOrMerge && target != "none"
+		switch {
+		case p == esv1.CreatePolicyNone:
+			return want{}
+		case p == esv1.CreatePolicyMerge && target == "none":
+			return want{fail: "With creationPolicy=Merge the secret won't be created"}
+		case owner && target == "foreign":
+			return want{fail: "is owned by Other"}
+		}
+		w := want{write: true, merge: merge, keep: !owner, owned: owner, data: []string{"new"}}
+		if merge {
+			switch target {
+			case "ours", "foreign":
+				w.drop = []string{"old"}
+			case "unowned":
+				w.data = []string{"new", "theirs"}
+			}
+		}
+		return w
+	}
+	for _, p := range policies {
+		for _, target := range []string{"none", "ours", "foreign", "unowned"} {
+			for _, o := range []esdata.DesiredOutcome{esdata.DesiredApply, esdata.DesiredDelete, esdata.DesiredRetain} {
+				name := fmt.Sprintf("%s/%s/%s", cmpOr(string(p), "default"), target, o)
+				t.Run(name, func(t *testing.T) {
+					es := testES("", p)
+					now := setState(es, "due")
+					in := Input{ES: es, Actual: targets[target](es), Identity: testIdentity, Now: now, Read: read(o)}
+					d := Decide(in)
+					w := expect(p, target, o)
+					checkOutcome(t, in, d, w.fail, w.retry)
+					if w.fail != "" {
+						return
+					}
+					if d.Delete != w.delete || (d.Write != nil) != w.write {
+						t.Fatalf("delete %v, write %v; want %v, %v", d.Delete, d.Write != nil, w.delete, w.write)
+					}
+					if d.Write == nil {
+						return
+					}
+					got := d.Write
+					if got.MergeData != w.merge || got.KeepOwners != w.keep || !got.MergeMetadata ||
+						(len(got.Owners) == 1 && got.Owners[0].UID == es.UID) != w.owned || fmt.Sprint(got.DropKeys) != fmt.Sprint(w.drop) {
+						t.Errorf("write %+v, want %+v", got, w)
+					}
+					if want := in.Actual == nil || target == "ours"; got.RecreateImmutable != want {
+						t.Errorf("RecreateImmutable %v, want %v: only a Secret this ExternalSecret owns is recreated", got.RecreateImmutable, want)
+					}
+					data := got.DataOver(in.Actual)
+					if keys := slices.Sorted(maps.Keys(data)); fmt.Sprint(keys) != fmt.Sprint(w.data) {
+						t.Errorf("data keys %v, want %v", keys, w.data)
+					}
+					s := got.Secret
+					if s.Annotations[esv1.AnnotationDataHash] != esdata.Hash(data) {
+						t.Error("the data hash is not that of the data as it will be")
+					}
+					if s.Labels[esv1.LabelManaged] != esv1.LabelManagedValue || s.Labels[syncer.ManagedByLabel] != managedByExternalSecret || s.Labels["app"] != "db" {
+						t.Errorf("labels %v", s.Labels)
+					}
+					if _, ok := s.Annotations[corev1.LastAppliedConfigAnnotation]; ok || s.Annotations["note"] != "x" {
+						t.Errorf("annotations %v", s.Annotations)
+					}
+					if w.owned != (s.Labels[esv1.LabelOwner] != "") {
+						t.Errorf("owner label %q", s.Labels[esv1.LabelOwner])
+					}
+					if want := map[bool]corev1.SecretType{true: corev1.SecretTypeOpaque, false: ""}[in.Actual == nil]; s.Type != want {
+						t.Errorf("type %q, want %q", s.Type, want)
+					}
+				})
+			}
+		}
+	}
+}
+
+// checkOutcome checks what every decision after a read shares: the
+// failure (fail empty: none), the missing secrets reported, the status
+// and the next refresh.
+func checkOutcome(t *testing.T, in Input, d Decision, fail string, retry bool) {
+	t.Helper()
+	s := scheduleOf(in)
+	if d.Refresh {
+		t.Fatal("refresh decided again after the read")
+	}
+	if fmt.Sprint(d.Missing) != fmt.Sprint(in.Read.Data.Missing) {
+		t.Errorf("missing %v, want %v", d.Missing, in.Read.Data.Missing)
+	}
+	if fail != "" {
+		if d.Failure == nil || !strings.Contains(d.Failure.Err.Error(), fail) || d.Failure.Retry != retry {
+			t.Fatalf("failure %+v, want one saying %q, retry %v", d.Failure, fail, retry)
+		}
+		if d.Write != nil || d.Delete || d.Status != nil {
+			t.Errorf("a failure wrote: %+v", d)
+		}
+		return
+	}
+	if d.Failure != nil {
+		t.Fatalf("failure %v", d.Failure.Err)
+	}
+	if d.Status == nil || !d.Status.RefreshTime.Equal(in.Now) || d.Status.Version != s.version || d.Requeue != s.next {
+		t.Errorf("status %+v, requeue %v; want the refresh now recorded at version %s, the next at %v", d.Status, d.Requeue, s.version, s.next)
+	}
+	wantReason, wantBinding := esv1.ConditionReasonSecretSynced, targetName(in.ES)
+	if d.Delete {
+		wantReason, wantBinding = esv1.ConditionReasonSecretDeleted, ""
+	}
+	if in.ES.Spec.Target.CreationPolicy == esv1.CreatePolicyNone {
+		wantBinding = ""
+	}
+	if d.Status != nil && (d.Status.Reason != wantReason || d.Status.Binding != wantBinding) {
+		t.Errorf("status reason %q binding %q, want %q %q", d.Status.Reason, d.Status.Binding, wantReason, wantBinding)
+	}
+}
+
+// TestDecideReadFailures: a provider error is retried; a render over the
+// template budget is not before the next refresh, and counts as that
+// refresh unless under CreatedOnce; missing secrets are reported whatever
+// follows.
+func TestDecideReadFailures(t *testing.T) {
+	budget := fmt.Errorf("data: %w", template.ErrBudgetExceeded)
+	for _, tt := range []struct {
+		name   string
+		policy esv1.ExternalSecretRefreshPolicy
+		err    error
+	}{
+		{"provider error", "", errors.New("vault: permission denied")},
+		{"over budget", "", budget},
+		{"over budget, created once", esv1.RefreshPolicyCreatedOnce, budget},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			es := testES(tt.policy, "")
+			now := setState(es, "new")
+			in := Input{ES: es, Identity: testIdentity, Now: now, Read: &Read{Err: tt.err}}
+			d := Decide(in)
+			s := scheduleOf(in)
+			if d.Failure == nil || d.Write != nil || d.Delete || d.Refresh {
+				t.Fatalf("%+v, want a failure only", d)
+			}
+			if !errors.Is(tt.err, template.ErrBudgetExceeded) {
+				if d.Failure.Message != msgProviderError || !d.Failure.Retry || d.Status != nil || !d.Requeue.IsZero() {
+					t.Errorf("%+v: want the provider error retried", d)
+				}
+				return
+			}
+			if d.Failure.Message != msgTemplateBudget || d.Failure.Retry || d.Requeue != s.next {
+				t.Errorf("%+v: want no retry before the next refresh %v", d, s.next)
+			}
+			if once := tt.policy == esv1.RefreshPolicyCreatedOnce; once != (d.Status == nil) {
+				t.Errorf("status %+v: recorded as a refresh %v, want %v", d.Status, d.Status != nil, !once)
+			}
+			if d.Status != nil && (d.Status.Reason != "" || !d.Status.RefreshTime.Equal(now) || d.Status.Version != s.version) {
+				t.Errorf("status %+v", d.Status)
+			}
+		})
+	}
+	t.Run("missing secrets are reported with a failure", func(t *testing.T) {
+		es := testES("", esv1.CreatePolicyMerge)
+		now := setState(es, "new")
+		missing := esdata.MissingRef{Field: "data[0]", Key: "/gone"}
+		in := Input{ES: es, Identity: testIdentity, Now: now, Read: read(esdata.DesiredApply, missing)}
+		d := Decide(in)
+		checkOutcome(t, in, d, "won't be created", false)
+	})
+}
+
+// TestDecideDoesNotModifyItsInput: Decide reads its input only; the
+// reconciler patches the status from its own copy.
+func TestDecideDoesNotModifyItsInput(t *testing.T) {
+	es := testES("", esv1.CreatePolicyCreateOrMerge)
+	now := setState(es, "due")
+	actual := unowned(es)
+	esBefore, actualBefore := es.DeepCopy(), actual.DeepCopy()
+	in := Input{ES: es, Actual: actual, Identity: testIdentity, Now: now}
+	Decide(in)
+	in.Read = read(esdata.DesiredApply)
+	Decide(in)
+	if fmt.Sprint(es) != fmt.Sprint(esBefore) || fmt.Sprint(actual) != fmt.Sprint(actualBefore) {
+		t.Error("Decide modified its input")
+	}
+}
