@@ -193,7 +193,7 @@ func (f *Flags) Options(namespace string) (Options, error) {
 		LeaderElection:       f.LeaderElect,
 		LeaderElectionID:     f.LeaderElectionID,
 		Backup:               BackupOptions{Recipients: f.BackupRecipients, ConfigMap: f.BackupConfigMap},
-		Server: &server.Options{
+		Server: server.Options{
 			Addr: f.ListenAddr, RateLimit: float64(f.RateLimit), RateBurst: f.RateLimitBurst,
 			ReadTimeout: f.ReadTimeout, WriteTimeout: f.WriteTimeout, MaxItems: f.APIMaxItems,
 		},

@@ -102,16 +102,17 @@ type Options struct {
 	LeaderElection bool
 	// LeaderElectionID names the lease.
 	LeaderElectionID string
-	// SkipNameValidation lets one process run several controllers, as
-	// tests do.
+	// SkipNameValidation is SharedProcess as an option field. Only the key
+	// backup test still sets it; it goes when that test moves with the
+	// keys (issue #9). Pass SharedProcess to New instead.
 	SkipNameValidation bool
 	// Backup configures the automatic key backup; it is off without
 	// recipients.
 	Backup BackupOptions
 	// ES configure the ExternalSecret controllers.
 	ES externalsecrets.Options
-	// Server configures the HTTP API; nil serves none (tests).
-	Server *server.Options
+	// Server configures the HTTP API, which every replica serves.
+	Server server.Options
 }
 
 // Controller is a configured manager with its key manager.
@@ -122,8 +123,28 @@ type Controller struct {
 	Keys *KeyManager
 }
 
+// NewOption adjusts how New builds the controller, for a process other
+// than cmd/controller's.
+type NewOption func(*newOptions)
+
+type newOptions struct {
+	sharedProcess bool
+}
+
+// SharedProcess lets the process build more than one controller, as tests
+// do: controller-runtime refuses a second controller of a name it has
+// seen in the process, since their metrics would mix, unless told that
+// this is meant.
+func SharedProcess() NewOption {
+	return func(o *newOptions) { o.sharedProcess = true }
+}
+
 // New builds the manager, the caches and the controllers.
-func New(cfg *rest.Config, opts Options) (*Controller, error) {
+func New(cfg *rest.Config, opts Options, more ...NewOption) (*Controller, error) {
+	var no newOptions
+	for _, f := range more {
+		f(&no)
+	}
 	ns := opts.Keys.Namespace
 	cacheOpts := cache.Options{
 		ByObject: map[client.Object]cache.ByObject{
@@ -152,7 +173,7 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 		LeaderElectionID:              opts.LeaderElectionID,
 		LeaderElectionNamespace:       ns,
 		LeaderElectionReleaseOnCancel: true,
-		Controller:                    config.Controller{SkipNameValidation: ptr.To(opts.SkipNameValidation)},
+		Controller:                    config.Controller{SkipNameValidation: ptr.To(no.sharedProcess || opts.SkipNameValidation)},
 	})
 	if err != nil {
 		return nil, err
@@ -212,19 +233,17 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 	if err := externalsecrets.Setup(context.Background(), mgr, opts.ES); err != nil {
 		return nil, err
 	}
-	if opts.Server != nil {
-		so := *opts.Server
-		// /v1/verify answers what unsealing would do.
-		so.AcceptV1Data = opts.AcceptV1Data
-		so.Registerer = ctrlmetrics.Registry
-		so.Logger = mgr.GetLogger().WithName("server")
-		srv, err := server.New(so, keys)
-		if err != nil {
-			return nil, err
-		}
-		if err := mgr.Add(srv); err != nil {
-			return nil, err
-		}
+	so := opts.Server
+	// /v1/verify answers what unsealing would do.
+	so.AcceptV1Data = opts.AcceptV1Data
+	so.Registerer = ctrlmetrics.Registry
+	so.Logger = mgr.GetLogger().WithName("server")
+	srv, err := server.New(so, keys)
+	if err != nil {
+		return nil, err
+	}
+	if err := mgr.Add(srv); err != nil {
+		return nil, err
 	}
 	return &Controller{Manager: mgr, Keys: keys}, nil
 }

@@ -138,13 +138,13 @@ func testControllerAsServiceAccount(t *testing.T, e *testkit.Env) {
 		Keys:        controller.KeyOptions{Namespace: "kube-system", Prefix: keysecret.DefaultPrefix, Bits: 2048, ValidFor: crypto.DefaultCertValidity},
 		MetricsAddr: "0", AllNamespaces: true, AcceptV1Data: true, UpdateStatus: true,
 		MaxUnsealRetries: 5, Workers: 2, LeaderElection: true, LeaderElectionID: "sealsync-install-test",
-		SkipNameValidation: true,
-		Backup:             controller.BackupOptions{Recipients: backupID.Recipient().String(), ConfigMap: controller.DefaultBackupConfigMap},
+		Server: server.Options{Addr: "127.0.0.1:0"},
+		Backup: controller.BackupOptions{Recipients: backupID.Recipient().String(), ConfigMap: controller.DefaultBackupConfigMap},
 		ES: externalsecrets.Options{
 			Providers: fakeRegistry(), ControllerClass: "default", FloodGate: true,
 			StoreInterval: time.Minute, DedupeTTL: time.Second, Workers: 2,
 		},
-	})
+	}, controller.SharedProcess())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,7 @@ import (
 	"github.com/sealsync/sealsync/internal/controller"
 	"github.com/sealsync/sealsync/internal/keysecret"
 	"github.com/sealsync/sealsync/internal/sealing"
+	"github.com/sealsync/sealsync/internal/server"
 	"github.com/sealsync/sealsync/internal/testkit"
 )
 
@@ -40,6 +41,10 @@ const Bits = 2048
 // Wait is how long the waits of this package wait: generous, for a loaded
 // machine.
 const Wait = 20 * time.Second
+
+// TestServer serves a test controller's HTTP API on a free loopback port,
+// so that tests running at once do not compete for one.
+var TestServer = server.Options{Addr: "127.0.0.1:0"}
 
 // Running is a controller started for one test, watching its own
 // namespaces only.
@@ -56,7 +61,8 @@ type Option func(*controller.Options)
 
 // Start runs a controller whose keys live in keyNS and which handles the
 // objects of ns, reaching the API server through cfg, until the test
-// ends. It has no leader election and no metrics endpoint.
+// ends. It has no leader election and no metrics endpoint, and serves its
+// HTTP API on a free port.
 func Start(t *testing.T, cfg *rest.Config, keyNS, ns string, opts ...Option) *Running {
 	t.Helper()
 	o := controller.Options{
@@ -64,14 +70,13 @@ func Start(t *testing.T, cfg *rest.Config, keyNS, ns string, opts ...Option) *Ru
 			Namespace: keyNS, Prefix: keysecret.DefaultPrefix, Bits: Bits,
 			ValidFor: crypto.DefaultCertValidity, RenewPeriod: 0,
 		},
-		MetricsAddr: "0", AllNamespaces: false, AdditionalNamespaces: []string{ns},
+		MetricsAddr: "0", Server: TestServer, AllNamespaces: false, AdditionalNamespaces: []string{ns},
 		AcceptV1Data: true, UpdateStatus: true, MaxUnsealRetries: 5, Workers: 4,
-		SkipNameValidation: true,
 	}
 	for _, f := range opts {
 		f(&o)
 	}
-	c, err := controller.New(cfg, o)
+	c, err := controller.New(cfg, o, controller.SharedProcess())
 	if err != nil {
 		t.Fatal(err)
 	}

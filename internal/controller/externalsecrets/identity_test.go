@@ -324,11 +324,11 @@ func TestControllerIdentityNeedsServiceAccount(t *testing.T) {
 	reg := providers.NewRegistry()
 	reg.Register(providers.Vault, vault.New())
 	_, err := controller.New(e.Config, controller.Options{
-		Keys:               controller.KeyOptions{Namespace: e.Namespace(t), Prefix: "sealed-secrets-key", Bits: controllertest.Bits},
-		MetricsAddr:        "0",
-		SkipNameValidation: true,
-		ES:                 externalsecrets.Options{Providers: reg, ControllerClass: "never-served", AllowControllerIdentity: true},
-	})
+		Keys:        controller.KeyOptions{Namespace: e.Namespace(t), Prefix: "sealed-secrets-key", Bits: controllertest.Bits},
+		MetricsAddr: "0",
+		Server:      controllertest.TestServer,
+		ES:          externalsecrets.Options{Providers: reg, ControllerClass: "never-served", AllowControllerIdentity: true},
+	}, controller.SharedProcess())
 	if err == nil || !strings.Contains(err.Error(), "--allow-cluster-store-controller-identity") || !strings.Contains(err.Error(), "not as a ServiceAccount") {
 		t.Fatalf("New: error %v, want a refusal to start", err)
 	}
