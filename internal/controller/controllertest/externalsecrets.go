@@ -109,7 +109,7 @@ func WaitES(t *testing.T, e *testkit.Env, ns, name string, status corev1.Conditi
 				if c.Status == status && strings.Contains(c.Message, msg) {
 					return true, nil
 				}
-				return false, fmt.Errorf("Ready=%s: %s", c.Status, c.Message)
+				return false, fmt.Errorf("condition Ready=%s: %s", c.Status, c.Message)
 			}
 		}
 		return false, errors.New("no Ready condition")

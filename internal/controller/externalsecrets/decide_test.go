@@ -91,7 +91,7 @@ func ours(es *esv1.ExternalSecret) *corev1.Secret {
 				APIVersion: esv1.SchemeGroupVersion.String(), Kind: "ExternalSecret", Name: es.Name, UID: es.UID, Controller: ptr.To(true),
 			}},
 			ManagedFields: []metav1.ManagedFieldsEntry{{
-				Manager: fieldOwner(es), FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:data":{"f:old":{}}}`)},
+				Manager: fieldOwner(es), FieldsV1: metav1.NewFieldsV1(`{"f:data":{"f:old":{}}}`),
 			}},
 		},
 		Data: map[string][]byte{"old": []byte("1")},
