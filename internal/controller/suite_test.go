@@ -3,14 +3,10 @@ package controller_test
 import (
 	"context"
 	"errors"
-	"io"
 	"os"
 	"testing"
 
-	"go.uber.org/zap/zapcore"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/sealsync/sealsync/crypto"
 	"github.com/sealsync/sealsync/internal/controller/controllertest"
@@ -23,13 +19,7 @@ var env *testkit.Env
 // secret shows there.
 var logs = &testkit.LogBuffer{}
 
-func TestMain(m *testing.M) {
-	// go test prints a passing package's output only with -v. Debug is
-	// the most verbose level cmd/controller offers: no secret may show in
-	// debug lines (events among them) either.
-	log.SetLogger(zap.New(zap.WriteTo(io.MultiWriter(os.Stderr, logs)), zap.Level(zapcore.DebugLevel)))
-	os.Exit(testkit.Main(m, &env))
-}
+func TestMain(m *testing.M) { os.Exit(controllertest.Main(m, &env, logs)) }
 
 var ctx = context.Background()
 

@@ -13,16 +13,21 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
+	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	ssv1alpha1 "github.com/sealsync/sealsync/api/sealedsecrets/v1alpha1"
@@ -306,3 +311,15 @@ const Greedy = `{{ range 100000000000 }}{{ end }}`
 // Quiet is how long the tests watch for work that should not happen, such
 // as renders over budget done again.
 const Quiet = 3 * time.Second
+
+// Main runs a controller test package from its TestMain, as
+// os.Exit(controllertest.Main(m, &env, logs)): one control plane for all
+// its tests (testkit.Main), and the controllers' log lines, at debug
+// level, on stderr and in logs, for the tests that check no secret shows
+// there. Debug is the most verbose level cmd/controller offers: no secret
+// may show in debug lines (events among them) either. go test prints a
+// passing package's output only with -v.
+func Main(m *testing.M, env **testkit.Env, logs *testkit.LogBuffer) int {
+	log.SetLogger(zap.New(zap.WriteTo(io.MultiWriter(os.Stderr, logs)), zap.Level(zapcore.DebugLevel)))
+	return testkit.Main(m, env)
+}

@@ -2,13 +2,8 @@ package sealedsecrets_test
 
 import (
 	"context"
-	"io"
 	"os"
 	"testing"
-
-	"go.uber.org/zap/zapcore"
-	"sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/sealsync/sealsync/internal/controller/controllertest"
 	"github.com/sealsync/sealsync/internal/testkit"
@@ -21,12 +16,7 @@ var env *testkit.Env
 // secret shows there and count retries.
 var logs = &testkit.LogBuffer{}
 
-func TestMain(m *testing.M) {
-	// Debug is the most verbose level cmd/controller offers: no secret may
-	// show in debug lines (events among them) either.
-	log.SetLogger(zap.New(zap.WriteTo(io.MultiWriter(os.Stderr, logs)), zap.Level(zapcore.DebugLevel)))
-	os.Exit(testkit.Main(m, &env))
-}
+func TestMain(m *testing.M) { os.Exit(controllertest.Main(m, &env, logs)) }
 
 var ctx = context.Background()
 
