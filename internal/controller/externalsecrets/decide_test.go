@@ -172,9 +172,10 @@ func outcome(t *testing.T, in Input, d Decision) string {
 	return fmt.Sprintf("%+v", d)
 }
 
-// TestDecideRefresh covers every refresh policy, sync state, drift of
-// the target Secret and memory of the last write, before the providers
-// are read: whether to read them, and from when reads may be reused.
+// TestDecideRefresh covers every refresh policy, creation policy, sync
+// state, drift of the target Secret and memory of the last write, before
+// the providers are read: whether to read them, and from when reads may
+// be reused.
 // Each row lists the outcomes for the Secret valid, edited, missing, each
 // with no last write remembered, one at the current spec, one at an
 // older spec.
@@ -206,22 +207,35 @@ func TestDecideRefresh(t *testing.T) {
 		{esv1.RefreshPolicyCreatedOnce, "due", "wait wait wait skip repair skip refresh:slot repair refresh:slot"},
 		{esv1.RefreshPolicyCreatedOnce, "changed", "wait wait wait skip repair skip refresh:now repair refresh:now"},
 	}
+	// Every creation policy but None (see below) decides alike here;
+	// they differ in how a repair is written.
+	creation := []esv1.ExternalSecretCreationPolicy{"", esv1.CreatePolicyOwner, esv1.CreatePolicyOrphan, esv1.CreatePolicyMerge, esv1.CreatePolicyCreateOrMerge}
 	for _, tt := range tests {
 		want := strings.Fields(tt.want)
-		i := 0
-		for _, drift := range []string{"valid", "edited", "missing"} {
-			for _, memo := range []string{"none", "current", "stale"} {
-				name := fmt.Sprintf("%s/%s/%s/last write %s", cmpOr(string(tt.policy), "default"), tt.state, drift, memo)
-				w := want[i]
-				i++
-				t.Run(name, func(t *testing.T) {
-					es := testES(tt.policy, "")
-					now := setState(es, tt.state)
-					in := Input{ES: es, Actual: secretIn(es, drift), Last: lastIn(es, memo), Identity: testIdentity, Now: now}
-					if got := outcome(t, in, Decide(in)); got != w {
-						t.Errorf("%s, want %s", got, w)
-					}
-				})
+		for _, c := range creation {
+			i := 0
+			for _, drift := range []string{"valid", "edited", "missing"} {
+				for _, memo := range []string{"none", "current", "stale"} {
+					name := fmt.Sprintf("%s/%s/%s/%s/last write %s", cmpOr(string(tt.policy), "default"), cmpOr(string(c), "default"), tt.state, drift, memo)
+					w := want[i]
+					i++
+					t.Run(name, func(t *testing.T) {
+						es := testES(tt.policy, c)
+						now := setState(es, tt.state)
+						in := Input{ES: es, Actual: secretIn(es, drift), Last: lastIn(es, memo), Identity: testIdentity, Now: now}
+						d := Decide(in)
+						if got := outcome(t, in, d); got != w {
+							t.Errorf("%s, want %s", got, w)
+						}
+						if d.Repair {
+							merge := c == esv1.CreatePolicyMerge || c == esv1.CreatePolicyCreateOrMerge && in.Actual != nil
+							owner := c == "" || c == esv1.CreatePolicyOwner
+							if d.Write.MergeData != merge || d.Write.KeepOwners == owner {
+								t.Errorf("repair merges %v, keeps owners %v; want %v, %v", d.Write.MergeData, d.Write.KeepOwners, merge, !owner)
+							}
+						}
+					})
+				}
 			}
 		}
 	}

@@ -28,6 +28,23 @@ func read(outcome esdata.DesiredOutcome, missing ...esdata.MissingRef) *Read {
 	return &Read{Data: d}
 }
 
+// reads are the provider outcomes under each deletion policy: data
+// (whatever the policy), no data left under Delete and Retain, and no
+// data left under Merge, which package esdata makes a write of nothing.
+var reads = []struct {
+	name     string
+	deletion esv1.ExternalSecretDeletionPolicy
+	outcome  esdata.DesiredOutcome
+	empty    bool
+}{
+	{"data/Retain", esv1.DeletionPolicyRetain, esdata.DesiredApply, false},
+	{"data/Delete", esv1.DeletionPolicyDelete, esdata.DesiredApply, false},
+	{"data/Merge", esv1.DeletionPolicyMerge, esdata.DesiredApply, false},
+	{"none left/Delete", esv1.DeletionPolicyDelete, esdata.DesiredDelete, true},
+	{"none left/Retain", esv1.DeletionPolicyRetain, esdata.DesiredRetain, true},
+	{"none left/Merge", esv1.DeletionPolicyMerge, esdata.DesiredApply, true},
+}
+
 // foreign is a Secret another controller owns; unowned one nobody does.
 func foreign(es *esv1.ExternalSecret) *corev1.Secret {
 	s := ours(es)
@@ -45,10 +62,8 @@ func unowned(es *esv1.ExternalSecret) *corev1.Secret {
 }
 
 // TestDecideOutcome covers every creation policy, target Secret and
-// provider outcome (data, none under deletionPolicy Delete, none under
-// Retain) once the providers were read: what is written, how, and what
-// is recorded. Merge with no data left is a data outcome with no data
-// (package esdata).
+// deletion policy, with data read and with none left, once the providers
+// were read: what is written, how, what is deleted, and what is recorded.
 func TestDecideOutcome(t *testing.T) {
 	type want struct {
 		fail   string // a failure's error contains it
@@ -68,7 +83,7 @@ func TestDecideOutcome(t *testing.T) {
 		"foreign": foreign,
 		"unowned": unowned,
 	}
-	expect := func(p esv1.ExternalSecretCreationPolicy, target string, o esdata.DesiredOutcome) want {
+	expect := func(p esv1.ExternalSecretCreationPolicy, target string, o esdata.DesiredOutcome, empty bool) want {
 		owner := p == "" || p == esv1.CreatePolicyOwner
 		switch o {
 		case esdata.DesiredRetain:
@@ -92,26 +107,33 @@ func TestDecideOutcome(t *testing.T) {
 			return want{fail: "is owned by Other"}
 		}
 		w := want{write: true, merge: merge, keep: !owner, owned: owner, data: []string{"new"}}
+		if empty {
+			w.data = nil
+		}
 		if merge {
 			switch target {
 			case "ours", "foreign":
 				w.drop = []string{"old"}
 			case "unowned":
-				w.data = []string{"new", "theirs"}
+				w.data = append(w.data, "theirs")
 			}
 		}
 		return w
 	}
 	for _, p := range policies {
 		for _, target := range []string{"none", "ours", "foreign", "unowned"} {
-			for _, o := range []esdata.DesiredOutcome{esdata.DesiredApply, esdata.DesiredDelete, esdata.DesiredRetain} {
-				name := fmt.Sprintf("%s/%s/%s", cmpOr(string(p), "default"), target, o)
+			for _, rd := range reads {
+				name := fmt.Sprintf("%s/%s/%s", cmpOr(string(p), "default"), target, rd.name)
 				t.Run(name, func(t *testing.T) {
 					es := testES("", p)
+					es.Spec.Target.DeletionPolicy = rd.deletion
 					now := setState(es, "due")
-					in := Input{ES: es, Actual: targets[target](es), Identity: testIdentity, Now: now, Read: read(o)}
+					in := Input{ES: es, Actual: targets[target](es), Identity: testIdentity, Now: now, Read: read(rd.outcome)}
+					if rd.empty {
+						in.Read.Data.Data = nil
+					}
 					d := Decide(in)
-					w := expect(p, target, o)
+					w := expect(p, target, rd.outcome, rd.empty)
 					checkOutcome(t, in, d, w.fail, w.retry)
 					if w.fail != "" {
 						return
