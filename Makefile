@@ -16,7 +16,7 @@ TEST_P    ?= 2
 TEST_FLAGS ?=
 # The longest test packages, named first so that they start first: with
 # two at a time, the run then ends near the longest one's own time.
-SLOW_PKGS := ./test/externalsecrets/ ./internal/controller/ ./internal/cli/ ./providers/vault/ ./test/disaster/
+SLOW_PKGS := ./test/externalsecrets/ ./internal/controller/externalsecrets/ ./internal/controller/sealedsecrets/ ./internal/controller/ ./internal/cli/ ./providers/vault/ ./test/disaster/
 BENCH     ?= .
 # Flags of `go run ./test/bench unseal`, e.g. BENCH_FLAGS='-skip-slow -o bench.md'.
 BENCH_FLAGS ?=

@@ -1,7 +1,12 @@
 // Command controller is the sealsync in-cluster controller: it unseals
-// SealedSecrets into Secrets and keeps the sealing keys. It takes Bitnami's
-// controller flags, so it can replace the Bitnami image in an existing
-// Deployment.
+// SealedSecrets into Secrets and keeps the sealing keys, as Bitnami's
+// Sealed Secrets controller does, and syncs ExternalSecrets from their
+// stores' providers into Secrets, as the External Secrets Operator does.
+// It takes Bitnami's controller flags, so it can replace the Bitnami image
+// in an existing Deployment, plus flags of its own for ExternalSecrets
+// (--enable-external-secrets and those after it in --help). The work is
+// in internal/controller; this command wires in the providers it is built
+// with.
 package main
 
 import (

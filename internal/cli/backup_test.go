@@ -22,6 +22,7 @@ import (
 	"github.com/sealsync/sealsync/internal/controller"
 	"github.com/sealsync/sealsync/internal/keys"
 	"github.com/sealsync/sealsync/internal/keys/keysecret"
+	"github.com/sealsync/sealsync/internal/server"
 	"github.com/sealsync/sealsync/internal/testkit"
 	"github.com/sealsync/sealsync/keybackup"
 )
@@ -257,8 +258,8 @@ func TestKeysRestoreIntoRunningController(t *testing.T) {
 	c, err := controller.New(e.Config, controller.Options{
 		Keys:        keys.Options{Namespace: keyNS, Prefix: keysecret.DefaultPrefix, Bits: 2048, ValidFor: crypto.DefaultCertValidity},
 		MetricsAddr: "0", AdditionalNamespaces: []string{ns}, UpdateStatus: true, MaxUnsealRetries: 5, Workers: 2,
-		SkipNameValidation: true,
-	})
+		Server: server.Options{Addr: "127.0.0.1:0"},
+	}, controller.SharedProcess())
 	if err != nil {
 		t.Fatal(err)
 	}

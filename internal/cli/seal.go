@@ -16,6 +16,7 @@ import (
 	"github.com/sealsync/sealsync/crypto"
 	"github.com/sealsync/sealsync/internal/manifest"
 	"github.com/sealsync/sealsync/internal/sealing"
+	"github.com/sealsync/sealsync/internal/syncer"
 )
 
 // now is the clock that decides whether a certificate has expired.
@@ -198,10 +199,10 @@ func (o *options) sealMergingInto(in io.Reader, sealer *sealing.Sealer, scope cr
 			orig.Spec.EncryptedData = map[string]string{}
 		}
 		maps.Copy(orig.Spec.EncryptedData, u.Spec.EncryptedData)
-		orig.Spec.Template.Annotations = mergeMap(orig.Spec.Template.Annotations, u.Spec.Template.Annotations)
-		orig.Spec.Template.Labels = mergeMap(orig.Spec.Template.Labels, u.Spec.Template.Labels)
-		orig.Spec.Template.Data = mergeMap(orig.Spec.Template.Data, u.Spec.Template.Data)
-		orig.Annotations = mergeMap(orig.Annotations, map[string]string{ssv1alpha1.KeyIDAnnotation: sealer.KeyID().String()})
+		orig.Spec.Template.Annotations = syncer.MergeStrings(orig.Spec.Template.Annotations, u.Spec.Template.Annotations)
+		orig.Spec.Template.Labels = syncer.MergeStrings(orig.Spec.Template.Labels, u.Spec.Template.Labels)
+		orig.Spec.Template.Data = syncer.MergeStrings(orig.Spec.Template.Data, u.Spec.Template.Data)
+		orig.Annotations = syncer.MergeStrings(orig.Annotations, map[string]string{ssv1alpha1.KeyIDAnnotation: sealer.KeyID().String()})
 	}
 	if format == "" {
 		format = manifest.YAML
@@ -218,15 +219,4 @@ func (o *options) sealMergingInto(in io.Reader, sealer *sealing.Sealer, scope cr
 		return err
 	}
 	return af.commit()
-}
-
-func mergeMap(dst, src map[string]string) map[string]string {
-	if len(src) == 0 {
-		return dst
-	}
-	if dst == nil {
-		dst = make(map[string]string, len(src))
-	}
-	maps.Copy(dst, src)
-	return dst
 }

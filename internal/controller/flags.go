@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/sealsync/sealsync/crypto"
+	"github.com/sealsync/sealsync/internal/controller/externalsecrets"
 	"github.com/sealsync/sealsync/internal/keys"
 	"github.com/sealsync/sealsync/internal/keys/keysecret"
 	"github.com/sealsync/sealsync/internal/server"
@@ -72,10 +73,6 @@ type Flags struct {
 	AllowControllerIdentity bool
 }
 
-// flagAllowControllerIdentity lends the controller's own ServiceAccount to
-// ClusterSecretStores; store errors name it so the operator knows the fix.
-const flagAllowControllerIdentity = "allow-cluster-store-controller-identity"
-
 // BindFlags defines the flags on fs.
 func BindFlags(fs *pflag.FlagSet) *Flags {
 	f := &Flags{}
@@ -125,7 +122,7 @@ func BindFlags(fs *pflag.FlagSet) *Flags {
 	fs.DurationVar(&f.DedupeTTL, "read-dedupe-ttl", 10*time.Second, "How long an identical provider read is shared among ExternalSecrets using the same backend and credentials; the refreshes of one refresh slot share the slot's reads however long the slot takes.")
 	fs.DurationVar(&f.RefreshSpread, "refresh-spread", 2*time.Second, "Offset spread of ExternalSecret refreshes inside their refresh slot.")
 	fs.IntVar(&f.ESWorkers, "es-workers", 4*runtime.GOMAXPROCS(0), "Concurrent ExternalSecret reconciles (mostly waiting on providers).")
-	fs.BoolVar(&f.AllowControllerIdentity, flagAllowControllerIdentity, false, "Let ClusterSecretStores that name no credentials (Vault kubernetes auth without serviceAccountRef or secretRef) log in as the controller's own ServiceAccount, with a fresh 10-minute token for audience \"vault\". Whoever may write a ClusterSecretStore then acts with the controller's identity at the server it names. SecretStores never may.")
+	fs.BoolVar(&f.AllowControllerIdentity, externalsecrets.AllowControllerIdentityFlag, false, "Let ClusterSecretStores that name no credentials (Vault kubernetes auth without serviceAccountRef or secretRef) log in as the controller's own ServiceAccount, with a fresh 10-minute token for audience \"vault\". Whoever may write a ClusterSecretStore then acts with the controller's identity at the server it names. SecretStores never may.")
 	return f
 }
 
@@ -197,11 +194,11 @@ func (f *Flags) Options(namespace string) (Options, error) {
 		LeaderElection:       f.LeaderElect,
 		LeaderElectionID:     f.LeaderElectionID,
 		Backup:               keys.BackupOptions{Recipients: f.BackupRecipients, ConfigMap: f.BackupConfigMap},
-		Server: &server.Options{
+		Server: server.Options{
 			Addr: f.ListenAddr, RateLimit: float64(f.RateLimit), RateBurst: f.RateLimitBurst,
 			ReadTimeout: f.ReadTimeout, WriteTimeout: f.WriteTimeout, MaxItems: f.APIMaxItems,
 		},
-		ES: ESOptions{
+		ES: externalsecrets.Options{
 			ControllerClass: f.ControllerClass, FloodGate: f.FloodGate,
 			StoreInterval: f.StoreRequeueInterval, DedupeTTL: f.DedupeTTL,
 			Spread: f.RefreshSpread, Workers: f.ESWorkers,

@@ -5,10 +5,10 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/sealsync/sealsync/crypto"
 	"github.com/sealsync/sealsync/internal/controller"
+	"github.com/sealsync/sealsync/internal/controller/controllertest"
 	"github.com/sealsync/sealsync/internal/testkit"
 )
 
@@ -93,15 +93,4 @@ func syncedGauge(families map[string]*dto.MetricFamily, namespace, name string) 
 	return false
 }
 
-func gather(t *testing.T) map[string]*dto.MetricFamily {
-	t.Helper()
-	mfs, err := ctrlmetrics.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]*dto.MetricFamily{}
-	for _, mf := range mfs {
-		out[mf.GetName()] = mf
-	}
-	return out
-}
+var gather = controllertest.Gather

@@ -1,13 +1,24 @@
-// Package controller is the in-cluster controller: it unseals SealedSecrets
-// into Secrets and keeps the sealing keys, built on controller-runtime.
+// Package controller is the in-cluster controller's wiring: it builds the
+// controller-runtime manager from [Options] (filled from cmd/controller's
+// Bitnami-compatible flags, [BindFlags]), with its caches, leader
+// election, the key manager, the HTTP API, and the two products:
+//
+//   - SealedSecrets, unsealed into Secrets (package sealedsecrets);
+//   - ExternalSecrets, ClusterExternalSecrets and their SecretStores and
+//     ClusterSecretStores, synced from providers into Secrets (package
+//     externalsecrets).
+//
+// Both products write Secrets through package syncer. The logger, the
+// API server connection and the controller's namespace are found here
+// too ([NewLogger], [RESTConfig], [ControllerNamespace]).
 //
 // # Memory
 //
 // The informer cache holds only Secrets that carry
 // [syncer.ManagedByLabel], so memory does not grow with the cluster's other
 // Secrets; any other Secret is read with a direct GET when a SealedSecret
-// names it. Key Secrets have their own small cache, scoped to the
-// controller's namespace and the key label.
+// or an ExternalSecret names it. Key Secrets have their own small cache,
+// scoped to the controller's namespace and the key label.
 //
 // # Replicas
 //
@@ -23,31 +34,23 @@ package controller
 import (
 	"context"
 	"fmt"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
-	"sigs.k8s.io/controller-runtime/pkg/event"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
-	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	ssv1alpha1 "github.com/sealsync/sealsync/api/sealedsecrets/v1alpha1"
+	"github.com/sealsync/sealsync/internal/controller/externalsecrets"
+	"github.com/sealsync/sealsync/internal/controller/sealedsecrets"
 	"github.com/sealsync/sealsync/internal/keys"
 	"github.com/sealsync/sealsync/internal/manifest"
 	"github.com/sealsync/sealsync/internal/server"
@@ -88,16 +91,13 @@ type Options struct {
 	LeaderElection bool
 	// LeaderElectionID names the lease.
 	LeaderElectionID string
-	// SkipNameValidation lets one process run several controllers, as
-	// tests do.
-	SkipNameValidation bool
 	// Backup configures the automatic key backup; it is off without
 	// recipients.
 	Backup keys.BackupOptions
 	// ES configure the ExternalSecret controllers.
-	ES ESOptions
-	// Server configures the HTTP API; nil serves none (tests).
-	Server *server.Options
+	ES externalsecrets.Options
+	// Server configures the HTTP API, which every replica serves.
+	Server server.Options
 }
 
 // Controller is a configured manager with its key manager.
@@ -108,8 +108,28 @@ type Controller struct {
 	Keys *keys.Manager
 }
 
+// NewOption adjusts how New builds the controller, for a process other
+// than cmd/controller's.
+type NewOption func(*newOptions)
+
+type newOptions struct {
+	sharedProcess bool
+}
+
+// SharedProcess lets the process build more than one controller, as tests
+// do: controller-runtime refuses a second controller of a name it has
+// seen in the process, since their metrics would mix, unless told that
+// this is meant.
+func SharedProcess() NewOption {
+	return func(o *newOptions) { o.sharedProcess = true }
+}
+
 // New builds the manager, the caches and the controllers.
-func New(cfg *rest.Config, opts Options) (*Controller, error) {
+func New(cfg *rest.Config, opts Options, more ...NewOption) (*Controller, error) {
+	var no newOptions
+	for _, f := range more {
+		f(&no)
+	}
 	ns := opts.Keys.Namespace
 	cacheOpts := cache.Options{
 		ByObject: map[client.Object]cache.ByObject{
@@ -138,7 +158,7 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 		LeaderElectionID:              opts.LeaderElectionID,
 		LeaderElectionNamespace:       ns,
 		LeaderElectionReleaseOnCancel: true,
-		Controller:                    config.Controller{SkipNameValidation: ptr.To(opts.SkipNameValidation)},
+		Controller:                    config.Controller{SkipNameValidation: ptr.To(no.sharedProcess)},
 	})
 	if err != nil {
 		return nil, err
@@ -158,35 +178,27 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 		}
 	}
 
-	r := &SealedSecretReconciler{
-		Client:        mgr.GetClient(),
-		APIReader:     mgr.GetAPIReader(),
-		Keys:          keyManager,
-		Recorder:      mgr.GetEventRecorder("sealed-secrets"),
-		AcceptV1Data:  opts.AcceptV1Data,
-		UpdateStatus:  opts.UpdateStatus,
-		DeleteOrphans: opts.OldGCBehavior,
-		metrics:       sealedSecretMetrics(),
-	}
-	if err := r.setupWithManager(mgr, keyManager, opts); err != nil {
+	if err := sealedsecrets.Setup(mgr, keyManager, sealedsecrets.Options{
+		AcceptV1Data: opts.AcceptV1Data, UpdateStatus: opts.UpdateStatus,
+		SkipRecreate: opts.SkipRecreate, DeleteOrphans: opts.OldGCBehavior,
+		MaxUnsealRetries: opts.MaxUnsealRetries, Workers: opts.Workers,
+	}); err != nil {
 		return nil, err
 	}
-	if err := setupExternalSecrets(context.Background(), mgr, opts.ES); err != nil {
+	if err := externalsecrets.Setup(context.Background(), mgr, opts.ES); err != nil {
 		return nil, err
 	}
-	if opts.Server != nil {
-		so := *opts.Server
-		// /v1/verify answers what unsealing would do.
-		so.AcceptV1Data = opts.AcceptV1Data
-		so.Registerer = ctrlmetrics.Registry
-		so.Logger = mgr.GetLogger().WithName("server")
-		srv, err := server.New(so, keyManager)
-		if err != nil {
-			return nil, err
-		}
-		if err := mgr.Add(srv); err != nil {
-			return nil, err
-		}
+	so := opts.Server
+	// /v1/verify answers what unsealing would do.
+	so.AcceptV1Data = opts.AcceptV1Data
+	so.Registerer = ctrlmetrics.Registry
+	so.Logger = mgr.GetLogger().WithName("server")
+	srv, err := server.New(so, keyManager)
+	if err != nil {
+		return nil, err
+	}
+	if err := mgr.Add(srv); err != nil {
+		return nil, err
 	}
 	return &Controller{Manager: mgr, Keys: keyManager}, nil
 }
@@ -198,129 +210,3 @@ func mustRequirement(key string, op selection.Operator) labels.Requirement {
 	}
 	return *req
 }
-
-func (r *SealedSecretReconciler) setupWithManager(mgr manager.Manager, keys *keys.Manager, opts Options) error {
-	keyChanged := make(chan event.GenericEvent, 1)
-	keys.OnChange(func() {
-		select {
-		case keyChanged <- event.GenericEvent{Object: &ssv1alpha1.SealedSecret{}}:
-		default:
-		}
-	})
-	workers := opts.Workers
-	if workers < 1 {
-		workers = 1
-	}
-	b := ctrl.NewControllerManagedBy(mgr).
-		For(&ssv1alpha1.SealedSecret{}, builder.WithPredicates(predicate.Or(
-			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		// New keys (a restored backup, a relabelled key) can make failed
-		// SealedSecrets unseal: retry those.
-		WatchesRawSource(source.Channel(keyChanged, handler.EnqueueRequestsFromMapFunc(r.unsynced))).
-		WithOptions(controller.Options{
-			MaxConcurrentReconciles: workers,
-			RateLimiter:             retryLimiter(opts.MaxUnsealRetries),
-			// Unseals before the status passes that follow writes.
-			UsePriorityQueue: ptr.To(true),
-		})
-	if !opts.SkipRecreate {
-		b = b.Watches(&corev1.Secret{}, secretEvents{},
-			builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
-				return o.GetLabels()[syncer.ManagedByLabel] == managedBySealedSecret
-			})))
-	}
-	return b.Complete(r)
-}
-
-// secretEvents maps a managed Secret's events to its SealedSecret, which
-// has its name and namespace. A change or a deletion (drift) is repaired
-// at once; a Secret appearing is nearly always this controller's own
-// write, whose status pass is already queued, so it does not jump the
-// queue ahead of unseals still waiting.
-type secretEvents struct{}
-
-var _ handler.EventHandler = secretEvents{}
-
-func secretRequest(o client.Object) reconcile.Request {
-	return reconcile.Request{NamespacedName: client.ObjectKeyFromObject(o)}
-}
-
-// Create implements handler.EventHandler.
-func (secretEvents) Create(_ context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-	if pq, ok := q.(priorityqueue.PriorityQueue[reconcile.Request]); ok {
-		pq.AddWithOpts(priorityqueue.AddOpts{Priority: ptr.To(statusPriority)}, secretRequest(e.Object))
-		return
-	}
-	q.Add(secretRequest(e.Object))
-}
-
-// Update implements handler.EventHandler.
-func (secretEvents) Update(_ context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-	q.Add(secretRequest(e.ObjectNew))
-}
-
-// Delete implements handler.EventHandler.
-func (secretEvents) Delete(_ context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-	q.Add(secretRequest(e.Object))
-}
-
-// Generic implements handler.EventHandler.
-func (secretEvents) Generic(_ context.Context, e event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-	q.Add(secretRequest(e.Object))
-}
-
-// unsynced lists the SealedSecrets whose last unseal failed.
-func (r *SealedSecretReconciler) unsynced(ctx context.Context, _ client.Object) []reconcile.Request {
-	var list ssv1alpha1.SealedSecretList
-	if err := r.Client.List(ctx, &list); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "list sealed secrets after a key change")
-		return nil
-	}
-	var reqs []reconcile.Request
-	for i := range list.Items {
-		ss := &list.Items[i]
-		if !isSynced(ss) {
-			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(ss)})
-		}
-	}
-	return reqs
-}
-
-func isSynced(ss *ssv1alpha1.SealedSecret) bool {
-	if ss.Status == nil || ss.Status.ObservedGeneration != ss.Generation {
-		return false
-	}
-	for _, c := range ss.Status.Conditions {
-		if c.Type == ssv1alpha1.SealedSecretSynced {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
-
-// retryLimiter retries a failing item quickly quick times, as Bitnami does,
-// then keeps retrying every few minutes instead of giving up.
-func retryLimiter(quick int) workqueue.TypedRateLimiter[reconcile.Request] {
-	if quick < 1 {
-		quick = 1
-	}
-	fast := workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](100*time.Millisecond, 5*time.Minute)
-	return &quickThenSlow{fast: fast, quick: quick, slow: time.Minute}
-}
-
-type quickThenSlow struct {
-	fast  workqueue.TypedRateLimiter[reconcile.Request]
-	quick int
-	slow  time.Duration
-}
-
-func (l *quickThenSlow) When(item reconcile.Request) time.Duration {
-	d := l.fast.When(item)
-	if l.fast.NumRequeues(item) > l.quick {
-		return max(d, l.slow)
-	}
-	return d
-}
-
-func (l *quickThenSlow) Forget(item reconcile.Request)          { l.fast.Forget(item) }
-func (l *quickThenSlow) NumRequeues(item reconcile.Request) int { return l.fast.NumRequeues(item) }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -11,24 +12,10 @@ import (
 
 	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
 	"github.com/sealsync/sealsync/crypto"
+	"github.com/sealsync/sealsync/internal/controller/controllertest"
 	"github.com/sealsync/sealsync/internal/testkit"
+	"github.com/sealsync/sealsync/providers/fake"
 )
-
-// eventNotes returns the messages of the events about object name.
-func eventNotes(t *testing.T, e *testkit.Env, ns, name string) []string {
-	t.Helper()
-	var list corev1.EventList
-	if err := e.Client.List(ctx, &list, client.InNamespace(ns)); err != nil {
-		t.Fatal(err)
-	}
-	var notes []string
-	for _, ev := range list.Items {
-		if ev.InvolvedObject.Name == name {
-			notes = append(notes, ev.Message)
-		}
-	}
-	return notes
-}
 
 // TestRefusalsQuoteNoPlaintext: a tenant shapes a template so that a
 // refusal would quote its plaintext. The API server refuses a
@@ -41,7 +28,7 @@ func eventNotes(t *testing.T, e *testkit.Env, ns, name string) []string {
 // line holds the byte (a '~', which the controller never says otherwise),
 // the API server's message, or any 4 bytes of the secrets.
 func TestRefusalsQuoteNoPlaintext(t *testing.T) {
-	e, r, _ := setupES(t)
+	e, r := setup(t, controllertest.ExternalSecrets(fake.New(), 5*time.Second))
 	k := r.latestKey(t)
 	const marker = "~"
 	c, u := testkit.Canary(), testkit.Canary()
@@ -64,7 +51,7 @@ func TestRefusalsQuoteNoPlaintext(t *testing.T) {
 	ss.Spec.Template.Type = corev1.SecretTypeDockerConfigJson
 	ss.Spec.Template.Data = map[string]string{corev1.DockerConfigJsonKey: "{{ .password | substr 12 13 }}"}
 	create(t, e, ss)
-	apply(t, e, r.ns, fmt.Sprintf(`apiVersion: external-secrets.io/v1
+	controllertest.Apply(t, e, r.ns, fmt.Sprintf(`apiVersion: external-secrets.io/v1
 kind: SecretStore
 metadata:
   name: leaky
@@ -110,15 +97,15 @@ spec:
 	invalid := `data[.dockerconfigjson]: Invalid value`
 	statuses := map[string]string{
 		"one-byte-sealed": waitSynced(t, e, r.ns, "one-byte-sealed", corev1.ConditionFalse, invalid).Status.Conditions[0].Message,
-		"one-byte":        waitES(t, e, r.ns, "one-byte", corev1.ConditionFalse, invalid).Status.Conditions[0].Message,
-		"key-from-value":  waitES(t, e, r.ns, "key-from-value", corev1.ConditionFalse, "templateFrom[0].literal: a rendered key is not a valid Secret key").Status.Conditions[0].Message,
+		"one-byte":        controllertest.WaitES(t, e, r.ns, "one-byte", corev1.ConditionFalse, invalid).Status.Conditions[0].Message,
+		"key-from-value":  controllertest.WaitES(t, e, r.ns, "key-from-value", corev1.ConditionFalse, "templateFrom[0].literal: a rendered key is not a valid Secret key").Status.Conditions[0].Message,
 	}
 	waitEvent(t, e, r.ns, "one-byte-sealed", "ErrUpdateFailed")
 	waitEvent(t, e, r.ns, "one-byte", esv1.ReasonUpdateFailed)
 	waitEvent(t, e, r.ns, "key-from-value", esv1.ReasonUpdateFailed)
 	for name, status := range statuses {
 		t.Logf("%s: %s", name, status)
-		for _, text := range append(eventNotes(t, e, r.ns, name), status) {
+		for _, text := range append(controllertest.EventNotes(t, e, r.ns, name), status) {
 			if strings.Contains(text, marker) || strings.Contains(text, "invalid character") || strings.Contains(text, apiMessage) {
 				t.Errorf("%s: %q relays the API server's message", name, text)
 			}

@@ -20,6 +20,7 @@ import (
 	ssv1alpha1 "github.com/sealsync/sealsync/api/sealedsecrets/v1alpha1"
 	"github.com/sealsync/sealsync/crypto"
 	"github.com/sealsync/sealsync/internal/controller"
+	"github.com/sealsync/sealsync/internal/controller/controllertest"
 	"github.com/sealsync/sealsync/internal/keys"
 	"github.com/sealsync/sealsync/internal/keys/keysecret"
 	"github.com/sealsync/sealsync/internal/manifest"
@@ -122,8 +123,8 @@ func TestKeyBackupBadRecipients(t *testing.T) {
 	} {
 		_, err := controller.New(e.Config, controller.Options{
 			Keys:   keys.Options{Namespace: "default", Bits: testBits},
-			Backup: keys.BackupOptions{Recipients: spec}, MetricsAddr: "0", SkipNameValidation: true,
-		})
+			Backup: keys.BackupOptions{Recipients: spec}, MetricsAddr: "0", Server: controllertest.TestServer,
+		}, controller.SharedProcess())
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want %q", spec, err, want)
 		}

@@ -1,21 +1,35 @@
-// Package syncer is the reconciling core shared by the SealedSecret and
-// ExternalSecret controllers: given the Secret a source wants and the one
-// that exists, it decides what to write (refusing Secrets that Kubernetes
-// fills with credentials), computes the hashes that let a controller skip
-// work when nothing changed, and schedules refreshes. Its API holds no
-// controller-runtime types; the controllers do the I/O, and report the API
-// server's refusals through RedactWriteError.
+// Package syncer is the Secret writer both products share. Given the
+// Secret a source wants and the one that exists, [PlanApply] decides what
+// to write (refusing Secrets that Kubernetes fills with credentials) and
+// [Apply] carries the plan out: create, update, recreate an immutable
+// Secret with preconditions, or refuse, its errors redacted of anything
+// the API server quoted ([RedactWriteError]). Around the write it holds
+// what both reconcilers need: reading a Secret that may not exist
+// ([GetSecret]), the hashes that let them skip work when nothing changed
+// ([DataHash], [SourceHash]), the managed-by label the cache selects on,
+// a status condition's transition time ([SetCondition]) and what a
+// reconcile leaves for the next one in this process ([Memory]).
+//
+// It takes controller-runtime's client only to carry out a plan; the
+// decisions are pure. ESO's data pipeline (provider reads, templates,
+// refresh slots) is package esdata.
 package syncer
 
 import (
 	"fmt"
 	"maps"
 	"reflect"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 )
+
+// ConflictRetry is how soon a source whose Secret write lost a race with
+// another writer (a conflict, or a Secret created meanwhile) is read again
+// and redone.
+const ConflictRetry = 100 * time.Millisecond
 
 // ManagedByLabel marks every Secret sealsync writes, with the kind of its
 // source as value. The controller caches only Secrets with this label, so
@@ -106,21 +120,11 @@ func PlanApply(d Desired, actual *corev1.Secret) Plan {
 		return refused("secret %s exists with %s: %w", actual.Name, what)
 	}
 	next := actual.DeepCopy()
-	if d.MergeData {
-		if next.Data == nil {
-			next.Data = map[string][]byte{}
-		}
-		for _, k := range d.DropKeys {
-			delete(next.Data, k)
-		}
-		maps.Copy(next.Data, d.Secret.Data)
-	} else {
-		next.Data = maps.Clone(d.Secret.Data)
-	}
+	next.Data = d.DataOver(next)
 	next.StringData = nil
 	if d.MergeMetadata {
-		next.Labels = mergeStrings(next.Labels, d.Secret.Labels)
-		next.Annotations = mergeStrings(next.Annotations, d.Secret.Annotations)
+		next.Labels = MergeStrings(next.Labels, d.Secret.Labels)
+		next.Annotations = MergeStrings(next.Annotations, d.Secret.Annotations)
 	} else {
 		next.Labels = maps.Clone(d.Secret.Labels)
 		next.Annotations = maps.Clone(d.Secret.Annotations)
@@ -152,6 +156,24 @@ func PlanApply(d Desired, actual *corev1.Secret) Plan {
 		return Plan{Action: ActionRecreate, Secret: fresh}
 	}
 	return Plan{Action: ActionUpdate, Secret: next}
+}
+
+// DataOver is the data a Secret holds once d is applied over actual (nil
+// if there is none): d's data alone, or, with MergeData, actual's without
+// DropKeys and with d's laid over. actual is not modified.
+func (d Desired) DataOver(actual *corev1.Secret) map[string][]byte {
+	if !d.MergeData || actual == nil {
+		return maps.Clone(d.Secret.Data)
+	}
+	data := maps.Clone(actual.Data)
+	if data == nil {
+		data = map[string][]byte{}
+	}
+	for _, k := range d.DropKeys {
+		delete(data, k)
+	}
+	maps.Copy(data, d.Secret.Data)
+	return data
 }
 
 func refused(format, name, what string) Plan {
@@ -197,7 +219,9 @@ func emptyNilS(m map[string]string) map[string]string {
 	return m
 }
 
-func mergeStrings(dst, src map[string]string) map[string]string {
+// MergeStrings copies src into dst and returns dst, made when it is nil
+// and src has entries: labels or annotations laid over existing ones.
+func MergeStrings(dst, src map[string]string) map[string]string {
 	if len(src) == 0 {
 		return dst
 	}

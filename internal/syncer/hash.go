@@ -2,10 +2,8 @@ package syncer
 
 import (
 	"crypto/sha256"
-	"crypto/sha3"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"maps"
 	"slices"
 )
@@ -39,18 +37,4 @@ func SourceHash(v any) string {
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
-}
-
-// ESODataHash is ESO's data-hash annotation value for a Secret's data:
-// SHA3-224 over fmt's %+v rendering of the map (keys sorted). It must be
-// byte-for-byte ESO's so that a Secret written by ESO is recognised as
-// intact after migrating, and the other way round.
-func ESODataHash(data map[string][]byte) string {
-	return fmt.Sprintf("%x", sha3.Sum224([]byte(fmt.Sprintf("%+v", data))))
-}
-
-// ESOObjectHash is ESO's hash of any value (the same SHA3-224 over %+v),
-// used for its created-by label and syncedResourceVersion.
-func ESOObjectHash(v any) string {
-	return fmt.Sprintf("%x", sha3.Sum224([]byte(fmt.Sprintf("%+v", v))))
 }

@@ -1,22 +1,15 @@
 package syncer_test
 
 import (
-	"context"
 	"errors"
-	"fmt"
+	"maps"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
-	esmeta "github.com/sealsync/sealsync/api/meta/v1"
 	"github.com/sealsync/sealsync/internal/syncer"
-	"github.com/sealsync/sealsync/providers"
 )
 
 func TestPlanApply(t *testing.T) {
@@ -183,234 +176,21 @@ func TestDataHashIsStableAndUnambiguous(t *testing.T) {
 	}
 }
 
-func TestNextRefresh(t *testing.T) {
-	interval := time.Minute
-	last := time.Date(2026, 11, 22, 10, 0, 17, 0, time.UTC)
-	a := syncer.NextRefresh(last, interval, "identity-a", "es1", 0)
-	a2 := syncer.NextRefresh(last.Add(20*time.Second), interval, "identity-a", "es2", 0)
-	if !a.After(last) || a.Sub(last) > interval {
-		t.Fatalf("next %v is not within one interval of %v", a, last)
-	}
-	if a.UnixNano()%int64(interval) != a2.UnixNano()%int64(interval) {
-		t.Fatal("same identity landed in different slots")
-	}
-	phases := map[int64]bool{}
-	for i := range 20 {
-		n := syncer.NextRefresh(last, interval, fmt.Sprint("identity-", i), "es", 0)
-		phases[n.UnixNano()%int64(interval)] = true
-	}
-	if len(phases) < 15 {
-		t.Fatalf("identities share too few phases: %d of 20", len(phases))
-	}
-	s := syncer.NextRefresh(last, interval, "identity-a", "es1", time.Second)
-	if s.Before(a) || s.Sub(a) >= time.Second {
-		t.Fatalf("spread out of bounds: %v", s.Sub(a))
-	}
-	if !syncer.NextRefresh(last, 0, "x", "y", 0).IsZero() {
-		t.Fatal("interval 0 must mean never")
-	}
-}
-
-// countingClient counts calls and can be slowed down to expose
-// single-flight behaviour.
-type countingClient struct {
-	calls atomic.Int32
-	delay time.Duration
-	err   error
-}
-
-func (c *countingClient) GetSecret(context.Context, esv1.ExternalSecretDataRemoteRef) ([]byte, error) {
-	c.calls.Add(1)
-	time.Sleep(c.delay)
-	return []byte("value"), c.err
-}
-func (c *countingClient) GetSecretMap(context.Context, esv1.ExternalSecretDataRemoteRef) (map[string][]byte, error) {
-	c.calls.Add(1)
-	return map[string][]byte{"k": []byte("v")}, c.err
-}
-func (c *countingClient) GetAllSecrets(context.Context, esv1.ExternalSecretFind) (map[string][]byte, error) {
-	c.calls.Add(1)
-	return map[string][]byte{"k": []byte("v")}, c.err
-}
-func (c *countingClient) Close(context.Context) error { return nil }
-
-func TestReadsSingleFlightAndTTL(t *testing.T) {
-	reads := syncer.NewReads(time.Hour)
-	under := &countingClient{delay: 50 * time.Millisecond}
-	a, b := reads.Wrap("id", under), reads.Wrap("id", under)
-	other := reads.Wrap("other-identity", under)
-	ref := esv1.ExternalSecretDataRemoteRef{Key: "path"}
-	var wg sync.WaitGroup
-	for i := range 20 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c := a
-			if i%2 == 1 {
-				c = b
+func TestMergeStrings(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		dst, src map[string]string
+		want     map[string]string
+	}{
+		{"nothing into nil stays nil", nil, nil, nil},
+		{"into nil", nil, map[string]string{"a": "1"}, map[string]string{"a": "1"}},
+		{"src wins", map[string]string{"a": "0", "b": "2"}, map[string]string{"a": "1"}, map[string]string{"a": "1", "b": "2"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := syncer.MergeStrings(tt.dst, tt.src)
+			if (got == nil) != (tt.want == nil) || !maps.Equal(got, tt.want) {
+				t.Errorf("MergeStrings = %v, want %v", got, tt.want)
 			}
-			v, err := c.GetSecret(context.Background(), ref)
-			if err != nil || string(v) != "value" {
-				t.Errorf("got %q, %v", v, err)
-			}
-			v[0] = 'X' // callers own their copy
-		}()
-	}
-	wg.Wait()
-	if n := under.calls.Load(); n != 1 {
-		t.Fatalf("%d backend calls for 20 identical concurrent reads, want 1", n)
-	}
-	if v, _ := a.GetSecret(context.Background(), ref); string(v) != "value" {
-		t.Fatal("cached value was modified by a caller")
-	}
-	if _, _ = other.GetSecret(context.Background(), ref); under.calls.Load() != 2 {
-		t.Fatal("another identity shared a result")
-	}
-	if _, _ = a.GetSecret(context.Background(), esv1.ExternalSecretDataRemoteRef{Key: "path", Property: "p"}); under.calls.Load() != 3 {
-		t.Fatal("a different ref shared a result")
-	}
-	reads.Forget("id")
-	if _, _ = a.GetSecret(context.Background(), ref); under.calls.Load() != 4 {
-		t.Fatal("Forget did not drop the identity's results")
-	}
-}
-
-func TestReadsDoNotCacheErrors(t *testing.T) {
-	reads := syncer.NewReads(time.Hour)
-	under := &countingClient{err: errors.New("vault down")}
-	c := reads.Wrap("id", under)
-	for range 3 {
-		if _, err := c.GetSecret(context.Background(), esv1.ExternalSecretDataRemoteRef{Key: "k"}); err == nil {
-			t.Fatal("error lost")
-		}
-	}
-	if under.calls.Load() != 3 {
-		t.Fatalf("errors were cached: %d calls", under.calls.Load())
-	}
-}
-
-// countingProvider builds countingClients and counts logins.
-type countingProvider struct{ logins atomic.Int32 }
-
-func (p *countingProvider) NewClient(ctx context.Context, store providers.Store, kube providers.Kube) (providers.Client, error) {
-	p.logins.Add(1)
-	if _, err := kube.SecretKey(ctx, esmeta.SecretKeySelector{Name: "creds", Key: "token"}); err != nil {
-		return nil, err
-	}
-	return &countingClient{}, nil
-}
-
-// fakeKube serves one credential whose content and version tests change.
-type fakeKube struct {
-	store   providers.Store
-	content *atomic.Value
-	version *atomic.Int32
-	seen    int32
-}
-
-func (k *fakeKube) SecretKey(context.Context, esmeta.SecretKeySelector) ([]byte, error) {
-	k.seen = k.version.Load()
-	return []byte(k.content.Load().(string)), nil
-}
-func (k *fakeKube) ConfigMapKey(context.Context, string, string, string) ([]byte, error) {
-	return nil, errors.New("no")
-}
-func (k *fakeKube) ServiceAccountToken(context.Context, esmeta.ServiceAccountSelector, []string, int64) (string, error) {
-	return "", errors.New("no")
-}
-func (k *fakeKube) ControllerToken(context.Context, []string) (string, error) {
-	return "", errors.New("no")
-}
-func (k *fakeKube) Fingerprint() string { return k.content.Load().(string) }
-func (k *fakeKube) Changed(context.Context) (bool, error) {
-	return k.version.Load() != k.seen, nil
-}
-
-func TestClientCache(t *testing.T) {
-	reg := providers.NewRegistry()
-	p := &countingProvider{}
-	reg.Register(providers.Fake, p)
-	content := &atomic.Value{}
-	content.Store("cred-1")
-	version := &atomic.Int32{}
-	cache := syncer.NewClientCache(syncer.ClientCacheOptions{
-		Registry: reg,
-		Kube: func(store providers.Store) syncer.TrackingKube {
-			return &fakeKube{store: store, content: content, version: version}
-		},
-		Reads:       syncer.NewReads(time.Minute),
-		Recheck:     0,
-		IdleTimeout: time.Hour,
-	})
-	spec := &esv1.SecretStoreSpec{Provider: &esv1.SecretStoreProvider{Fake: &esv1.FakeProvider{}}}
-	storeA := providers.Store{Kind: "SecretStore", Name: "s", Namespace: "a", Spec: spec}
-	storeB := providers.Store{Kind: "SecretStore", Name: "s", Namespace: "b", Spec: spec}
-	ctx := context.Background()
-
-	_, idA, err := cache.Client(ctx, storeA, "gen1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range 5 {
-		if _, _, err := cache.Client(ctx, storeA, "gen1"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if p.logins.Load() != 1 {
-		t.Fatalf("%d logins for one store, want 1", p.logins.Load())
-	}
-	_, idB, _ := cache.Client(ctx, storeB, "gen1")
-	if idA != idB || p.logins.Load() != 2 {
-		t.Fatalf("identical stores: identities %s %s, logins %d", idA, idB, p.logins.Load())
-	}
-	// The store changed: rebuild.
-	if _, _, err := cache.Client(ctx, storeA, "gen2"); err != nil || p.logins.Load() != 3 {
-		t.Fatalf("spec change: logins %d, %v", p.logins.Load(), err)
-	}
-	// The credentials changed: rebuild with a new identity.
-	content.Store("cred-2")
-	version.Add(1)
-	_, idA2, _ := cache.Client(ctx, storeA, "gen2")
-	if p.logins.Load() != 4 || idA2 == idA {
-		t.Fatalf("credential change: logins %d, same identity %v", p.logins.Load(), idA2 == idA)
-	}
-	cache.Invalidate(ctx, storeA)
-	if _, _, _ = cache.Client(ctx, storeA, "gen2"); p.logins.Load() != 5 {
-		t.Fatal("Invalidate did not drop the client")
-	}
-	cache.Close(ctx)
-	if _, _, _ = cache.Client(ctx, storeA, "gen2"); p.logins.Load() != 6 {
-		t.Fatal("Close did not drop the clients")
-	}
-}
-
-// TestESODataHash pins the value ESO computes for a known map, so that
-// Secrets written by ESO stay valid after migrating.
-func TestESODataHash(t *testing.T) {
-	got := syncer.ESODataHash(map[string][]byte{"b": []byte("2"), "a": []byte("1")})
-	// ESO: fmt.Sprintf("%x", sha3.Sum224([]byte("map[a:[49] b:[50]]")))
-	if want := "11bffda0250c76e915bd17398f34c2ea8f5125e5692cc05061807c31"; got != want {
-		t.Fatalf("ESODataHash = %s, want %s", got, want)
-	}
-	if got != syncer.ESOObjectHash(map[string][]byte{"a": []byte("1"), "b": []byte("2")}) {
-		t.Fatal("map order changed the hash")
-	}
-}
-
-func TestReadsNotBefore(t *testing.T) {
-	reads := syncer.NewReads(time.Hour)
-	under := &countingClient{}
-	c := reads.Wrap("id", under)
-	ref := esv1.ExternalSecretDataRemoteRef{Key: "k"}
-	if _, err := c.GetSecret(context.Background(), ref); err != nil {
-		t.Fatal(err)
-	}
-	slot := time.Now().Add(time.Millisecond)
-	time.Sleep(2 * time.Millisecond)
-	ctx := syncer.WithNotBefore(context.Background(), slot)
-	_, _ = c.GetSecret(ctx, ref)
-	_, _ = c.GetSecret(ctx, ref)
-	if n := under.calls.Load(); n != 2 {
-		t.Fatalf("%d backend calls: a read from before the slot was reused, or the slot's read was not shared", n)
+		})
 	}
 }

@@ -16,16 +16,16 @@ import (
 // engines over fixed data: no execution may panic, run past a generous
 // time limit, or take more than the budget's steps and bytes. Seeded with
 // the hostile templates and the ExternalSecret templates of
-// internal/syncer's testdata.
+// internal/esdata's testdata.
 func FuzzBudget(f *testing.F) {
 	for _, tt := range hostile {
 		if !slow[tt.name] || !testing.Short() {
 			f.Add(tt.text)
 		}
 	}
-	seeds := syncerTemplates(f)
+	seeds := externalSecretTemplates(f)
 	if len(seeds) == 0 {
-		f.Fatal("no templates found in ../syncer/testdata/desired")
+		f.Fatal("no templates found in ../esdata/testdata/desired")
 	}
 	for _, s := range seeds {
 		f.Add(s)
@@ -59,10 +59,10 @@ func FuzzBudget(f *testing.F) {
 	})
 }
 
-// syncerTemplates returns every string holding an action in the
-// ExternalSecret cases of internal/syncer's testdata.
-func syncerTemplates(t testing.TB) []string {
-	paths, err := filepath.Glob(filepath.Join("..", "syncer", "testdata", "desired", "*.yaml"))
+// externalSecretTemplates returns every string holding an action in the
+// ExternalSecret cases of internal/esdata's testdata.
+func externalSecretTemplates(t testing.TB) []string {
+	paths, err := filepath.Glob(filepath.Join("..", "esdata", "testdata", "desired", "*.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

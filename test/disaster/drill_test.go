@@ -32,6 +32,7 @@ import (
 	"github.com/sealsync/sealsync/internal/keys"
 	"github.com/sealsync/sealsync/internal/keys/keysecret"
 	"github.com/sealsync/sealsync/internal/manifest"
+	"github.com/sealsync/sealsync/internal/server"
 	"github.com/sealsync/sealsync/internal/testkit"
 	"github.com/sealsync/sealsync/keybackup"
 )
@@ -86,8 +87,8 @@ func (c *cluster) startController(t *testing.T, backup keys.BackupOptions) {
 	ctl, err := controller.New(c.env.Config, controller.Options{
 		Keys:        keys.Options{Namespace: keyNS, Prefix: keysecret.DefaultPrefix, Bits: 2048, ValidFor: crypto.DefaultCertValidity},
 		MetricsAddr: "0", AllNamespaces: true, AcceptV1Data: true, UpdateStatus: true, MaxUnsealRetries: 5, Workers: 4,
-		SkipNameValidation: true, Backup: backup,
-	})
+		Server: server.Options{Addr: "127.0.0.1:0"}, Backup: backup,
+	}, controller.SharedProcess())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sealsync/sealsync/internal/controller"
+	"github.com/sealsync/sealsync/internal/controller/externalsecrets"
 	"github.com/sealsync/sealsync/internal/testkit"
 )
 
@@ -167,7 +167,7 @@ func TestRefreshReadsEverySlot(t *testing.T) {
 	_, v := requireEnv(t)
 	resetKV(t, v, 2)
 	put(t, v, "every-slot", map[string]any{"value": value("every-slot")})
-	s := setup(t, 1, func(o *controller.ESOptions) { o.Spread = 0 })
+	s := setup(t, 1, func(o *externalsecrets.Options) { o.Spread = 0 })
 	ns := s.ns[0]
 	const interval = 3 * time.Second
 	s.apply(ns, tokenStore(t, v, "vault"))

@@ -26,6 +26,7 @@ import (
 	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
 	"github.com/sealsync/sealsync/crypto"
 	"github.com/sealsync/sealsync/internal/controller"
+	"github.com/sealsync/sealsync/internal/controller/externalsecrets"
 	"github.com/sealsync/sealsync/internal/testkit"
 	"github.com/sealsync/sealsync/providers"
 	"github.com/sealsync/sealsync/providers/fake"
@@ -43,7 +44,7 @@ type suite struct {
 	audit string // the audit log of v
 }
 
-type optionFunc func(*controller.ESOptions)
+type optionFunc func(*externalsecrets.Options)
 
 // setup creates n namespaces and starts a controller for them against
 // the package's Vault. After the test it stops the controller and checks
@@ -87,7 +88,8 @@ func namespace(t *testing.T, e *testkit.Env, name string, labels map[string]stri
 // start runs a controller for the suite's namespaces as cmd/controller
 // builds it from its default flags, with the Vault and fake providers.
 // Only what a test in one process needs differs: no leader election, no
-// HTTP API or metrics, the suite's namespaces only, smaller keys.
+// metrics, the HTTP API on a free port, the suite's namespaces only,
+// smaller keys.
 func (s *suite) start(opts ...optionFunc) {
 	t := s.t
 	t.Helper()
@@ -100,14 +102,13 @@ func (s *suite) start(opts ...optionFunc) {
 	reg.Register(providers.Fake, fake.New())
 	o.ES.Providers = reg
 	o.Keys.Bits = crypto.MinKeyBits
-	o.MetricsAddr, o.Server = "0", nil
+	o.MetricsAddr, o.Server.Addr = "0", "127.0.0.1:0"
 	o.AllNamespaces, o.AdditionalNamespaces = false, s.ns
 	o.LeaderElection = false
-	o.SkipNameValidation = true
 	for _, f := range opts {
 		f(&o.ES)
 	}
-	c, err := controller.New(s.e.Config, o)
+	c, err := controller.New(s.e.Config, o, controller.SharedProcess())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,10 +31,12 @@ import (
 	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
 	"github.com/sealsync/sealsync/crypto"
 	"github.com/sealsync/sealsync/internal/controller"
+	"github.com/sealsync/sealsync/internal/controller/externalsecrets"
 	"github.com/sealsync/sealsync/internal/keys"
 	"github.com/sealsync/sealsync/internal/keys/keysecret"
 	"github.com/sealsync/sealsync/internal/manifest"
 	"github.com/sealsync/sealsync/internal/sealing"
+	"github.com/sealsync/sealsync/internal/server"
 	"github.com/sealsync/sealsync/internal/testkit"
 	"github.com/sealsync/sealsync/keybackup"
 	"github.com/sealsync/sealsync/providers"
@@ -137,13 +139,13 @@ func testControllerAsServiceAccount(t *testing.T, e *testkit.Env) {
 		Keys:        keys.Options{Namespace: "kube-system", Prefix: keysecret.DefaultPrefix, Bits: 2048, ValidFor: crypto.DefaultCertValidity},
 		MetricsAddr: "0", AllNamespaces: true, AcceptV1Data: true, UpdateStatus: true,
 		MaxUnsealRetries: 5, Workers: 2, LeaderElection: true, LeaderElectionID: "sealsync-install-test",
-		SkipNameValidation: true,
-		Backup:             keys.BackupOptions{Recipients: backupID.Recipient().String(), ConfigMap: keys.DefaultBackupConfigMap},
-		ES: controller.ESOptions{
+		Server: server.Options{Addr: "127.0.0.1:0"},
+		Backup: keys.BackupOptions{Recipients: backupID.Recipient().String(), ConfigMap: keys.DefaultBackupConfigMap},
+		ES: externalsecrets.Options{
 			Providers: fakeRegistry(), ControllerClass: "default", FloodGate: true,
 			StoreInterval: time.Minute, DedupeTTL: time.Second, Workers: 2,
 		},
-	})
+	}, controller.SharedProcess())
 	if err != nil {
 		t.Fatal(err)
 	}
