@@ -7,7 +7,8 @@
 // what both reconcilers need: reading a Secret that may not exist
 // ([GetSecret]), the hashes that let them skip work when nothing changed
 // ([DataHash], [SourceHash]), the managed-by label the cache selects on,
-// a status condition's transition time ([SetCondition]) and what a
+// a status condition's transition time ([SetCondition]), the events of a
+// reconcile, emitted after its status write ([Events]), and what a
 // reconcile leaves for the next one in this process ([Memory]).
 //
 // It takes controller-runtime's client only to carry out a plan; the

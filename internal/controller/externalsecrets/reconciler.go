@@ -80,15 +80,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.
 	r.metrics.syncCalls.WithLabelValues(es.Name, es.Namespace).Inc()
 	defer func() { r.metrics.synced(es, r.now().Sub(start), retErr) }()
 	before := es.DeepCopy()
+	ev := &syncer.Events{Recorder: r.Recorder, Action: "Sync"}
 	defer func() {
 		// A status that could not be written is retried, even after a
 		// permanent failure: the failure must show.
 		if err := r.patchStatus(ctx, before, es); err != nil && (retErr == nil || errors.Is(retErr, reconcile.TerminalError(nil))) {
 			retErr = err
 		}
+		ev.Emit(es)
 	}()
 	if err != nil {
-		return r.failed(es, Failure{Message: err.Error(), Err: err, Retry: !errors.Is(err, errStoreNotReady) && !errors.Is(err, errNotAllowed)})
+		return r.failed(ev, es, Failure{Message: err.Error(), Err: err, Retry: !errors.Is(err, errStoreNotReady) && !errors.Is(err, errNotAllowed)})
 	}
 	actual, err := r.getSecret(ctx, targetKey(es))
 	if err != nil {
@@ -101,7 +103,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.
 		in.Read = r.read(ctx, es, st, d.NotBefore)
 		d = Decide(in)
 	}
-	return r.act(ctx, es, actual, d, start)
+	return r.act(ctx, ev, es, actual, d, start)
 }
 
 // read reads the providers of es and renders its template, sharing reads
@@ -113,31 +115,31 @@ func (r *Reconciler) read(ctx context.Context, es *esv1.ExternalSecret, own *res
 }
 
 // act carries out d for es, whose target Secret is actual, in the
-// reconcile that began at now.
-func (r *Reconciler) act(ctx context.Context, es *esv1.ExternalSecret, actual *corev1.Secret, d Decision, now time.Time) (ctrl.Result, error) {
+// reconcile that began at now, holding its events in ev.
+func (r *Reconciler) act(ctx context.Context, ev *syncer.Events, es *esv1.ExternalSecret, actual *corev1.Secret, d Decision, now time.Time) (ctrl.Result, error) {
 	for _, m := range d.Missing {
-		r.event(es, corev1.EventTypeWarning, esv1.ReasonMissingProviderSecret, fmt.Sprintf("secret %v is missing in the provider", m))
+		ev.Add(corev1.EventTypeWarning, esv1.ReasonMissingProviderSecret, fmt.Sprintf("secret %v is missing in the provider", m))
 	}
 	if f := d.Failure; f != nil {
 		d.Status.record(es)
 		if !f.Retry && !d.Requeue.IsZero() {
-			r.report(es, *f)
+			r.report(ev, es, *f)
 			return r.requeueAt(d.Requeue, now), nil
 		}
-		return r.failed(es, *f)
+		return r.failed(ev, es, *f)
 	}
 	if d.Delete {
 		if err := r.deleteTarget(ctx, actual); err != nil {
-			return r.failed(es, Failure{Message: msgDeleteError, Err: err, Retry: true})
+			return r.failed(ev, es, Failure{Message: msgDeleteError, Err: err, Retry: true})
 		}
 		r.remember(es, func(m *memo) { m.last = nil })
 	}
 	if d.Write != nil {
-		if err := r.write(ctx, es, *d.Write, actual); err != nil {
+		if err := r.write(ctx, ev, es, *d.Write, actual); err != nil {
 			if !d.Repair && (apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err)) {
 				return ctrl.Result{RequeueAfter: syncer.ConflictRetry}, nil
 			}
-			return r.failed(es, Failure{Message: msgWriteError, Err: err, Retry: !permanentWriteError(err)})
+			return r.failed(ev, es, Failure{Message: msgWriteError, Err: err, Retry: !permanentWriteError(err)})
 		}
 		if !d.Repair {
 			r.remember(es, func(m *memo) { m.last = &Written{Secret: d.Write.Secret, Version: d.Status.Version} })
@@ -163,10 +165,10 @@ func permanentWriteError(err error) bool {
 	return errors.Is(err, errImmutableTarget) || errors.Is(err, syncer.ErrTokenSecret) || apierrors.IsInvalid(err)
 }
 
-// write applies d over actual and reports it in an event. Its error never
+// write applies d over actual and reports it in an event (held in ev). Its error never
 // carries what the API server said about the Secret's content
 // (syncer.Apply).
-func (r *Reconciler) write(ctx context.Context, es *esv1.ExternalSecret, d syncer.Desired, actual *corev1.Secret) error {
+func (r *Reconciler) write(ctx context.Context, ev *syncer.Events, es *esv1.ExternalSecret, d syncer.Desired, actual *corev1.Secret) error {
 	action, err := syncer.Apply(ctx, r.Client, syncer.PlanApply(d, actual), actual,
 		syncer.ApplyOptions{FieldOwner: fieldOwner(es), Immutable: errImmutableTarget})
 	if err != nil {
@@ -174,11 +176,11 @@ func (r *Reconciler) write(ctx context.Context, es *esv1.ExternalSecret, d synce
 	}
 	switch action {
 	case syncer.ActionCreate:
-		r.event(es, corev1.EventTypeNormal, esv1.ReasonCreated, "Created Secret")
+		ev.Add(corev1.EventTypeNormal, esv1.ReasonCreated, "Created Secret")
 	case syncer.ActionUpdate:
-		r.event(es, corev1.EventTypeNormal, esv1.ReasonUpdated, "Updated Secret")
+		ev.Add(corev1.EventTypeNormal, esv1.ReasonUpdated, "Updated Secret")
 	case syncer.ActionRecreate:
-		r.event(es, corev1.EventTypeNormal, esv1.ReasonUpdated, "Recreated immutable Secret")
+		ev.Add(corev1.EventTypeNormal, esv1.ReasonUpdated, "Recreated immutable Secret")
 	}
 	return nil
 }
@@ -204,11 +206,11 @@ func (r *Reconciler) getSecret(ctx context.Context, key types.NamespacedName) (*
 }
 
 // report records a failure: Ready=False with ESO's reason and a Warning
-// event; the Secret stays as it is. The error text comes from our own
+// event (held in ev); the Secret stays as it is. The error text comes from our own
 // code and the providers, which never put secret values in errors, and
 // from the API server's refusals, which syncer.Apply redacts.
-func (r *Reconciler) report(es *esv1.ExternalSecret, f Failure) {
-	r.event(es, corev1.EventTypeWarning, esv1.ReasonUpdateFailed, f.Err.Error())
+func (r *Reconciler) report(ev *syncer.Events, es *esv1.ExternalSecret, f Failure) {
+	ev.Add(corev1.EventTypeWarning, esv1.ReasonUpdateFailed, f.Err.Error())
 	message := f.Message
 	if f.Message != f.Err.Error() {
 		message = f.Message + ": " + f.Err.Error()
@@ -221,8 +223,8 @@ func (r *Reconciler) report(es *esv1.ExternalSecret, f Failure) {
 // storeNotReadyRetry, and a permanent failure (reconcile.TerminalError,
 // which controller-runtime logs once and does not retry) waits for the
 // spec to change.
-func (r *Reconciler) failed(es *esv1.ExternalSecret, f Failure) (ctrl.Result, error) {
-	r.report(es, f)
+func (r *Reconciler) failed(ev *syncer.Events, es *esv1.ExternalSecret, f Failure) (ctrl.Result, error) {
+	r.report(ev, es, f)
 	if errors.Is(f.Err, errStoreNotReady) {
 		return ctrl.Result{RequeueAfter: storeNotReadyRetry}, nil
 	}
@@ -286,10 +288,4 @@ func equalESStatus(a, b *esv1.ExternalSecretStatus) bool {
 		}
 	}
 	return true
-}
-
-func (r *Reconciler) event(es *esv1.ExternalSecret, eventType, reason, note string) {
-	if r.Recorder != nil {
-		r.Recorder.Eventf(es, nil, eventType, reason, "Sync", "%s", note)
-	}
 }

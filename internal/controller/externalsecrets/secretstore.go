@@ -132,10 +132,13 @@ func (r *StoreReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 			status, reason, msg = corev1.ConditionFalse, esv1.ReasonValidationFailed, err.Error()
 		}
 	}
-	if status == corev1.ConditionFalse && r.Recorder != nil {
-		r.Recorder.Eventf(s.object(), nil, corev1.EventTypeWarning, reason, "Validate", "%s", msg)
+	ev := &syncer.Events{Recorder: r.Recorder, Action: "Validate"}
+	if status == corev1.ConditionFalse {
+		ev.Add(corev1.EventTypeWarning, reason, msg)
 	}
-	if err := r.setReady(ctx, s, status, reason, msg); err != nil {
+	err := r.setReady(ctx, s, status, reason, msg)
+	ev.Emit(s.object())
+	if err != nil {
 		return ctrl.Result{}, err
 	}
 	if status == corev1.ConditionFalse {

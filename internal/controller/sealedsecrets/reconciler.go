@@ -134,16 +134,18 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 // the common case, that saves a GET.
 func (r *Reconciler) sync(ctx context.Context, ss *ssv1alpha1.SealedSecret, actual *corev1.Secret, known bool) (res ctrl.Result, retErr error) {
 	var st *syncStatus // nil: none to write in this pass
+	ev := &syncer.Events{Recorder: r.Recorder, Action: "Unseal"}
 	defer func() {
 		if err := r.setSynced(ctx, ss, st); err != nil {
 			res, retErr = ctrl.Result{}, err
 		}
+		ev.Emit(ss)
 	}()
 	own := ownershipOf(ss, actual)
 	if actual != nil && !own.mayWrite() {
 		msg := fmt.Sprintf("Resource %q already exists and is not managed by SealedSecret", actual.Name)
 		r.metrics.errors.WithLabelValues(reasonUnmanaged, ss.Namespace).Inc()
-		r.event(ss, corev1.EventTypeWarning, EventUpdateFailed, msg)
+		ev.Add(corev1.EventTypeWarning, EventUpdateFailed, msg)
 		st = &syncStatus{reason: EventUpdateFailed, err: errors.New(msg)}
 		return ctrl.Result{RequeueAfter: unmanagedRetry}, nil
 	}
@@ -153,7 +155,7 @@ func (r *Reconciler) sync(ctx context.Context, ss *ssv1alpha1.SealedSecret, actu
 	if err != nil {
 		// Decryption fails the same way until the object or the keys
 		// change, and both re-trigger this reconcile: no retry.
-		st = r.unsealFailed(ctx, ss, err)
+		st = r.unsealFailed(ctx, ev, ss, err)
 		return ctrl.Result{}, reconcile.TerminalError(err)
 	}
 
@@ -172,7 +174,7 @@ func (r *Reconciler) sync(ctx context.Context, ss *ssv1alpha1.SealedSecret, actu
 		return ctrl.Result{RequeueAfter: syncer.ConflictRetry}, nil
 	case err != nil:
 		r.metrics.errors.WithLabelValues(reasonUpdate, ss.Namespace).Inc()
-		r.event(ss, corev1.EventTypeWarning, EventUpdateFailed, err.Error())
+		ev.Add(corev1.EventTypeWarning, EventUpdateFailed, err.Error())
 		st = &syncStatus{reason: EventUpdateFailed, err: err}
 		if errors.Is(err, errImmutable) || errors.Is(err, syncer.ErrTokenSecret) || apierrors.IsInvalid(err) {
 			// Stays so until the SealedSecret changes, which re-triggers.
@@ -187,29 +189,23 @@ func (r *Reconciler) sync(ctx context.Context, ss *ssv1alpha1.SealedSecret, actu
 		return ctrl.Result{RequeueAfter: statusDelay, Priority: ptr.To(statusPriority)}, nil
 	}
 	if p, ok := r.pending.Take(client.ObjectKeyFromObject(ss), ss.UID); ok && p.sourceHash == sourceHash {
-		r.event(ss, corev1.EventTypeNormal, EventUnsealed, "SealedSecret unsealed successfully")
+		ev.Add(corev1.EventTypeNormal, EventUnsealed, "SealedSecret unsealed successfully")
 	}
 	st = &syncStatus{}
 	return ctrl.Result{}, nil
 }
 
 // unsealFailed reports that ss could not be unsealed (or its templates
-// not rendered), in the log, the metrics and an event, and returns the
-// status to record.
-func (r *Reconciler) unsealFailed(ctx context.Context, ss *ssv1alpha1.SealedSecret, err error) *syncStatus {
+// not rendered), in the log, the metrics and an event (held in ev), and
+// returns the status to record.
+func (r *Reconciler) unsealFailed(ctx context.Context, ev *syncer.Events, ss *ssv1alpha1.SealedSecret, err error) *syncStatus {
 	log.FromContext(ctx).Info("cannot unseal", "error", err.Error())
 	r.metrics.errors.WithLabelValues(reasonUnseal, ss.Namespace).Inc()
-	r.event(ss, corev1.EventTypeWarning, EventUnsealFailed, "Failed to unseal: "+err.Error())
+	ev.Add(corev1.EventTypeWarning, EventUnsealFailed, "Failed to unseal: "+err.Error())
 	if errors.Is(err, template.ErrBudgetExceeded) {
 		return &syncStatus{reason: ReasonTemplateBudgetExceeded, err: err}
 	}
 	return &syncStatus{reason: EventUnsealFailed, err: err}
-}
-
-func (r *Reconciler) event(ss *ssv1alpha1.SealedSecret, eventType, reason, note string) {
-	if r.Recorder != nil {
-		r.Recorder.Eventf(ss, nil, eventType, reason, "Unseal", "%s", note)
-	}
 }
 
 // deleteOrphan deletes the Secret a deleted SealedSecret wrote, and only
