@@ -52,7 +52,7 @@ func TestMetricNames(t *testing.T) {
 	waitSynced(t, e, r.ns, "m", "True", "")
 	// The gauge is set right after the status write the test saw, so
 	// give the controller a moment to get there.
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		families := gather(t)
 		missing := ""

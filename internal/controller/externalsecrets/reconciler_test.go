@@ -74,7 +74,7 @@ kind: ExternalSecret
 metadata:
   name: example
 spec:
-  refreshInterval: 1h
+  refreshInterval: 8760h
   secretStoreRef:
     name: fake
     kind: SecretStore
@@ -109,7 +109,7 @@ spec:
 		}
 	}
 	var store esv1.SecretStore
-	testkit.Eventually(t, 10*time.Second, func() (bool, error) {
+	testkit.Eventually(t, 30*time.Second, func() (bool, error) {
 		if err := e.Client.Get(ctx, client.ObjectKey{Namespace: r.NS, Name: "fake"}, &store); err != nil {
 			return false, err
 		}
