@@ -16,7 +16,6 @@ import (
 	"github.com/sealsync/sealsync/crypto"
 	"github.com/sealsync/sealsync/internal/manifest"
 	"github.com/sealsync/sealsync/internal/sealing"
-	"github.com/sealsync/sealsync/internal/syncer"
 )
 
 // now is the clock that decides whether a certificate has expired.
@@ -199,10 +198,10 @@ func (o *options) sealMergingInto(in io.Reader, sealer *sealing.Sealer, scope cr
 			orig.Spec.EncryptedData = map[string]string{}
 		}
 		maps.Copy(orig.Spec.EncryptedData, u.Spec.EncryptedData)
-		orig.Spec.Template.Annotations = syncer.MergeStrings(orig.Spec.Template.Annotations, u.Spec.Template.Annotations)
-		orig.Spec.Template.Labels = syncer.MergeStrings(orig.Spec.Template.Labels, u.Spec.Template.Labels)
-		orig.Spec.Template.Data = syncer.MergeStrings(orig.Spec.Template.Data, u.Spec.Template.Data)
-		orig.Annotations = syncer.MergeStrings(orig.Annotations, map[string]string{ssv1alpha1.KeyIDAnnotation: sealer.KeyID().String()})
+		orig.Spec.Template.Annotations = manifest.MergeStrings(orig.Spec.Template.Annotations, u.Spec.Template.Annotations)
+		orig.Spec.Template.Labels = manifest.MergeStrings(orig.Spec.Template.Labels, u.Spec.Template.Labels)
+		orig.Spec.Template.Data = manifest.MergeStrings(orig.Spec.Template.Data, u.Spec.Template.Data)
+		orig.Annotations = manifest.MergeStrings(orig.Annotations, map[string]string{ssv1alpha1.KeyIDAnnotation: sealer.KeyID().String()})
 	}
 	if format == "" {
 		format = manifest.YAML

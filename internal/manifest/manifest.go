@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"regexp"
 	"strings"
 
@@ -253,4 +254,19 @@ func Scrub(err error) error {
 		return errors.New("invalid JSON or YAML syntax")
 	}
 	return errors.New(yamlQuoted.ReplaceAllString(msg, "`…`"))
+}
+
+// MergeStrings copies src into dst and returns dst, made when it is nil
+// and src has entries: labels, annotations or data laid over existing
+// ones. kubeseal and the controller share it, so it lives here, where
+// kubeseal does not link controller-runtime.
+func MergeStrings(dst, src map[string]string) map[string]string {
+	if len(src) == 0 {
+		return dst
+	}
+	if dst == nil {
+		dst = make(map[string]string, len(src))
+	}
+	maps.Copy(dst, src)
+	return dst
 }

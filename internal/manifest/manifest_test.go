@@ -2,6 +2,7 @@ package manifest_test
 
 import (
 	"bytes"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -180,4 +181,23 @@ func FuzzDecodeSecrets(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestMergeStrings(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		dst, src map[string]string
+		want     map[string]string
+	}{
+		{"nothing into nil stays nil", nil, nil, nil},
+		{"into nil", nil, map[string]string{"a": "1"}, map[string]string{"a": "1"}},
+		{"src wins", map[string]string{"a": "0", "b": "2"}, map[string]string{"a": "1"}, map[string]string{"a": "1", "b": "2"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := manifest.MergeStrings(tt.dst, tt.src)
+			if (got == nil) != (tt.want == nil) || !maps.Equal(got, tt.want) {
+				t.Errorf("MergeStrings = %v, want %v", got, tt.want)
+			}
+		})
+	}
 }

@@ -25,6 +25,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/sealsync/sealsync/internal/manifest"
 )
 
 // ConflictRetry is how soon a source whose Secret write lost a race with
@@ -124,8 +126,8 @@ func PlanApply(d Desired, actual *corev1.Secret) Plan {
 	next.Data = d.DataOver(next)
 	next.StringData = nil
 	if d.MergeMetadata {
-		next.Labels = MergeStrings(next.Labels, d.Secret.Labels)
-		next.Annotations = MergeStrings(next.Annotations, d.Secret.Annotations)
+		next.Labels = manifest.MergeStrings(next.Labels, d.Secret.Labels)
+		next.Annotations = manifest.MergeStrings(next.Annotations, d.Secret.Annotations)
 	} else {
 		next.Labels = maps.Clone(d.Secret.Labels)
 		next.Annotations = maps.Clone(d.Secret.Annotations)
@@ -218,19 +220,6 @@ func emptyNilS(m map[string]string) map[string]string {
 		return nil
 	}
 	return m
-}
-
-// MergeStrings copies src into dst and returns dst, made when it is nil
-// and src has entries: labels or annotations laid over existing ones.
-func MergeStrings(dst, src map[string]string) map[string]string {
-	if len(src) == 0 {
-		return dst
-	}
-	if dst == nil {
-		dst = make(map[string]string, len(src))
-	}
-	maps.Copy(dst, src)
-	return dst
 }
 
 // ControlledBy reports whether s has a controller owner reference to uid.

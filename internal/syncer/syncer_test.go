@@ -2,7 +2,6 @@ package syncer_test
 
 import (
 	"errors"
-	"maps"
 	"strings"
 	"testing"
 
@@ -173,24 +172,5 @@ func TestDataHashIsStableAndUnambiguous(t *testing.T) {
 	c := syncer.DataHash(map[string][]byte{"a": []byte("bc"), "x": nil})
 	if a != b || a == c {
 		t.Fatalf("hashes: %s %s %s", a, b, c)
-	}
-}
-
-func TestMergeStrings(t *testing.T) {
-	for _, tt := range []struct {
-		name     string
-		dst, src map[string]string
-		want     map[string]string
-	}{
-		{"nothing into nil stays nil", nil, nil, nil},
-		{"into nil", nil, map[string]string{"a": "1"}, map[string]string{"a": "1"}},
-		{"src wins", map[string]string{"a": "0", "b": "2"}, map[string]string{"a": "1"}, map[string]string{"a": "1", "b": "2"}},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			got := syncer.MergeStrings(tt.dst, tt.src)
-			if (got == nil) != (tt.want == nil) || !maps.Equal(got, tt.want) {
-				t.Errorf("MergeStrings = %v, want %v", got, tt.want)
-			}
-		})
 	}
 }
