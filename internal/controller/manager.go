@@ -34,11 +34,14 @@ package controller
 import (
 	"context"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -48,6 +51,7 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
 	ssv1alpha1 "github.com/sealsync/sealsync/api/sealedsecrets/v1alpha1"
 	"github.com/sealsync/sealsync/internal/controller/externalsecrets"
 	"github.com/sealsync/sealsync/internal/controller/sealedsecrets"
@@ -98,6 +102,10 @@ type Options struct {
 	ES externalsecrets.Options
 	// Server configures the HTTP API, which every replica serves.
 	Server server.Options
+	// Recheck is how often a product that cannot run yet, for want of
+	// its CRDs or of rights to watch them, is looked at again; zero is
+	// 30 s.
+	Recheck time.Duration
 }
 
 // Controller is a configured manager with its key manager.
@@ -131,6 +139,36 @@ func New(cfg *rest.Config, opts Options, more ...NewOption) (*Controller, error)
 		f(&no)
 	}
 	ns := opts.Keys.Namespace
+	watched := []string{""}
+	if !opts.AllNamespaces {
+		watched = append([]string{ns}, opts.AdditionalNamespaces...)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	acc := can{client: cs}
+	log := ctrl.Log.WithName("access")
+	probe, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if opts.LeaderElection {
+		ok, err := acc.all(probe, []string{"get", "create", "update"}, "coordination.k8s.io", "leases", ns)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			log.Info("no right to get, create and update Leases in the controller's namespace: running as the only replica, without leader election", "namespace", ns)
+			opts.LeaderElection = false
+		}
+	}
+	eventsV1, err := acc.everywhere(probe, "create", "events.k8s.io", "events", watched)
+	if err != nil {
+		return nil, err
+	}
+	statusPatch, err := acc.everywhere(probe, "patch", ssv1alpha1.SchemeGroupVersion.Group, "sealedsecrets/status", watched)
+	if err != nil {
+		return nil, err
+	}
 	cacheOpts := cache.Options{
 		ByObject: map[client.Object]cache.ByObject{
 			&corev1.Secret{}: {Label: labels.NewSelector().Add(mustRequirement(syncer.ManagedByLabel, selection.Exists))},
@@ -178,15 +216,63 @@ func New(cfg *rest.Config, opts Options, more ...NewOption) (*Controller, error)
 		}
 	}
 
-	if err := sealedsecrets.Setup(mgr, keyManager, sealedsecrets.Options{
+	recorder := func(name string) events.EventRecorder {
+		if eventsV1 {
+			return mgr.GetEventRecorder(name)
+		}
+		//lint:ignore SA1019 the core/v1 Events API is what Bitnami's chart grants.
+		return coreEvents{mgr.GetEventRecorderFor(name)}
+	}
+	if !eventsV1 {
+		log.Info("no right to create events.k8s.io Events: writing core/v1 Events")
+	}
+	if !statusPatch {
+		log.Info("no right to patch SealedSecret status: updating it instead")
+	}
+	ssOpts := sealedsecrets.Options{
 		AcceptV1Data: opts.AcceptV1Data, UpdateStatus: opts.UpdateStatus,
 		SkipRecreate: opts.SkipRecreate, DeleteOrphans: opts.OldGCBehavior,
 		MaxUnsealRetries: opts.MaxUnsealRetries, Workers: opts.Workers,
-	}); err != nil {
-		return nil, err
+		Recorder: recorder("sealed-secrets"), StatusByUpdate: !statusPatch,
 	}
-	if err := externalsecrets.Setup(context.Background(), mgr, opts.ES); err != nil {
-		return nil, err
+	esOpts := opts.ES
+	esOpts.Recorder = recorder("external-secrets")
+	recheck := opts.Recheck
+	if recheck <= 0 {
+		recheck = 30 * time.Second
+	}
+	products := []struct {
+		product
+		on    bool
+		setup func(context.Context) error
+	}{
+		{product{name: "SealedSecrets", gv: ssv1alpha1.SchemeGroupVersion, resources: []string{"sealedsecrets"}, watch: []string{"sealedsecrets"}},
+			true, func(context.Context) error { return sealedsecrets.Setup(mgr, keyManager, ssOpts) }},
+		{product{name: "ExternalSecrets", gv: esv1.SchemeGroupVersion,
+			resources:    []string{"externalsecrets", "secretstores", "clustersecretstores", "clusterexternalsecrets"},
+			watch:        []string{"externalsecrets", "secretstores"},
+			watchCluster: []string{"clustersecretstores", "clusterexternalsecrets"}},
+			opts.ES.Providers != nil, func(ctx context.Context) error { return externalsecrets.Setup(ctx, mgr, esOpts) }},
+	}
+	for _, p := range products {
+		if !p.on {
+			continue
+		}
+		why, err := acc.missing(probe, p.product, watched)
+		if err != nil {
+			return nil, err
+		}
+		if why == "" {
+			if err := p.setup(context.Background()); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		// Started later, by whenAvailable, once the API server offers it.
+		if err := mgr.Add(&whenAvailable{can: acc, p: p.product, namespaces: watched, interval: recheck, setup: p.setup,
+			log: func(msg string, kv ...any) { log.Info(msg, kv...) }}); err != nil {
+			return nil, err
+		}
 	}
 	so := opts.Server
 	// /v1/verify answers what unsealing would do.

@@ -10,13 +10,13 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
-	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
 	"github.com/sealsync/sealsync/internal/esdata"
@@ -38,7 +38,7 @@ type Reconciler struct {
 	// Clients is the shared per-store client cache.
 	Clients *esdata.ClientCache
 	// Recorder emits events.
-	Recorder recorder.EventRecorder
+	Recorder events.EventRecorder
 	// ControllerClass is the store class this controller serves.
 	ControllerClass string
 	// FloodGate fails ExternalSecrets whose store is not Ready instead of

@@ -12,10 +12,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
 	"github.com/sealsync/sealsync/internal/esdata"
@@ -86,7 +86,7 @@ type StoreReconciler struct {
 	// Clients is the shared client cache.
 	Clients *esdata.ClientCache
 	// Recorder emits events.
-	Recorder recorder.EventRecorder
+	Recorder events.EventRecorder
 	// ControllerClass is the store class this controller serves; stores
 	// of another class are left alone.
 	ControllerClass string

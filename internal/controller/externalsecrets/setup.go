@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -54,6 +55,9 @@ type Options struct {
 	// a SecretStore never does. The controller must then run as a
 	// ServiceAccount, which it finds out at start.
 	AllowControllerIdentity bool
+	// Recorder emits the events; nil is the manager's events.k8s.io
+	// recorder.
+	Recorder events.EventRecorder
 }
 
 const (
@@ -73,6 +77,9 @@ func storeIndexValue(kind, name string) string {
 func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 	if opts.Providers == nil {
 		return nil
+	}
+	if opts.Recorder == nil {
+		opts.Recorder = mgr.GetEventRecorder("external-secrets")
 	}
 	m := externalSecretMetrics()
 	core, err := corev1client.NewForConfig(mgr.GetConfig())
@@ -145,7 +152,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 
 	r := &Reconciler{
 		Client: mgr.GetClient(), APIReader: api, Clients: clients,
-		Recorder:        mgr.GetEventRecorder("external-secrets"),
+		Recorder:        opts.Recorder,
 		ControllerClass: opts.ControllerClass, FloodGate: opts.FloodGate, Spread: opts.Spread,
 		metrics: m, now: time.Now,
 	}
@@ -172,7 +179,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 	}
 	for _, cluster := range []bool{false, true} {
 		sr := &StoreReconciler{
-			Client: mgr.GetClient(), Clients: clients, Recorder: mgr.GetEventRecorder("external-secrets"),
+			Client: mgr.GetClient(), Clients: clients, Recorder: opts.Recorder,
 			ControllerClass: opts.ControllerClass, Interval: opts.StoreInterval, Cluster: cluster,
 		}
 		b := ctrl.NewControllerManagedBy(mgr)

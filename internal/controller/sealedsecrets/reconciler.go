@@ -9,12 +9,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
-	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	ssv1alpha1 "github.com/sealsync/sealsync/api/sealedsecrets/v1alpha1"
 	"github.com/sealsync/sealsync/crypto"
@@ -63,7 +63,7 @@ type Reconciler struct {
 	// Keys is the current keyring.
 	Keys interface{ Keyring() *crypto.Keyring }
 	// Recorder emits events.
-	Recorder recorder.EventRecorder
+	Recorder events.EventRecorder
 	// AcceptV1Data accepts the deprecated spec.data field.
 	AcceptV1Data bool
 	// UpdateStatus writes the Synced condition (--update-status).
@@ -71,6 +71,9 @@ type Reconciler struct {
 	// DeleteOrphans deletes the Secret of a deleted SealedSecret itself
 	// (--old-gc-behavior) instead of leaving it to garbage collection.
 	DeleteOrphans bool
+
+	// statusUpdate writes status with an update, not a patch.
+	statusUpdate bool
 
 	metrics *ssMetrics
 	// pending holds, by SealedSecret, the Secret write whose status pass

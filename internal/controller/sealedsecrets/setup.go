@@ -5,6 +5,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -42,6 +43,13 @@ type Options struct {
 	MaxUnsealRetries int
 	// Workers is the number of concurrent reconciles.
 	Workers int
+	// Recorder emits the events; nil is the manager's events.k8s.io
+	// recorder.
+	Recorder events.EventRecorder
+	// StatusByUpdate writes the Synced condition with an update instead
+	// of a patch, for an identity that may only update SealedSecret status
+	// (Bitnami's chart).
+	StatusByUpdate bool
 }
 
 // Keys is the keyring SealedSecrets are unsealed with.
@@ -54,11 +62,15 @@ type Keys interface {
 
 // Setup adds the SealedSecret controller to mgr.
 func Setup(mgr manager.Manager, keys Keys, opts Options) error {
+	if opts.Recorder == nil {
+		opts.Recorder = mgr.GetEventRecorder("sealed-secrets")
+	}
 	r := &Reconciler{
 		Client:        mgr.GetClient(),
 		APIReader:     mgr.GetAPIReader(),
 		Keys:          keys,
-		Recorder:      mgr.GetEventRecorder("sealed-secrets"),
+		Recorder:      opts.Recorder,
+		statusUpdate:  opts.StatusByUpdate,
 		AcceptV1Data:  opts.AcceptV1Data,
 		UpdateStatus:  opts.UpdateStatus,
 		DeleteOrphans: opts.DeleteOrphans,

@@ -57,7 +57,15 @@ func (r *Reconciler) setSynced(ctx context.Context, ss *ssv1alpha1.SealedSecret,
 		conds = ss.Status.Conditions
 	}
 	ss.Status = &ssv1alpha1.SealedSecretStatus{ObservedGeneration: ss.Generation, Conditions: syncer.SetCondition(conds, cond, now, conditionFields)}
-	if err := r.Client.Status().Patch(ctx, ss, client.MergeFrom(before)); err != nil {
+	var err error
+	if r.statusUpdate {
+		// A conflict is an error: the reconcile runs again on the object
+		// that changed meanwhile.
+		err = r.Client.Status().Update(ctx, ss)
+	} else {
+		err = r.Client.Status().Patch(ctx, ss, client.MergeFrom(before))
+	}
+	if err != nil {
 		r.metrics.errors.WithLabelValues(reasonStatus, ss.Namespace).Inc()
 		return client.IgnoreNotFound(err)
 	}
