@@ -23,7 +23,10 @@
 // # Replicas
 //
 // Every replica loads the keys and serves the HTTP API; only the leader
-// reconciles, generates keys and writes the key backup.
+// reconciles, generates keys and writes the key backup. A refresh asked
+// for through the API (POST /v1/refresh) is an annotation on the
+// ExternalSecret, which reaches the leader through its watch whichever
+// replica took the request.
 //
 // # Keys
 //
@@ -106,6 +109,8 @@ type Controller struct {
 	Manager manager.Manager
 	// Keys is the keyring every replica serves.
 	Keys *keys.Manager
+	// Server is the HTTP API every replica serves.
+	Server *server.Server
 }
 
 // NewOption adjusts how New builds the controller, for a process other
@@ -189,6 +194,13 @@ func New(cfg *rest.Config, opts Options, more ...NewOption) (*Controller, error)
 		return nil, err
 	}
 	so := opts.Server
+	if opts.ES.Providers != nil {
+		ro := opts.ES.Refresh
+		if !opts.AllNamespaces {
+			ro.Namespaces = append([]string{ns}, opts.AdditionalNamespaces...)
+		}
+		so.Refresher = externalsecrets.NewRefresher(mgr.GetClient(), ro)
+	}
 	// /v1/verify answers what unsealing would do.
 	so.AcceptV1Data = opts.AcceptV1Data
 	so.Registerer = ctrlmetrics.Registry
@@ -200,7 +212,7 @@ func New(cfg *rest.Config, opts Options, more ...NewOption) (*Controller, error)
 	if err := mgr.Add(srv); err != nil {
 		return nil, err
 	}
-	return &Controller{Manager: mgr, Keys: keyManager}, nil
+	return &Controller{Manager: mgr, Keys: keyManager, Server: srv}, nil
 }
 
 func mustRequirement(key string, op selection.Operator) labels.Requirement {

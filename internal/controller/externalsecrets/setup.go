@@ -54,6 +54,8 @@ type Options struct {
 	// a SecretStore never does. The controller must then run as a
 	// ServiceAccount, which it finds out at start.
 	AllowControllerIdentity bool
+	// Refresh configures POST /v1/refresh ([Refresher]).
+	Refresh RefreshOptions
 }
 
 const (
