@@ -60,3 +60,28 @@ func TestRefreshTokenAudiencesFlag(t *testing.T) {
 		})
 	}
 }
+
+// TestRestartOnSecretChangeFlag: restarts are on unless the operator turns
+// them off.
+func TestRestartOnSecretChangeFlag(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want bool
+	}{
+		{nil, true},
+		{[]string{"--enable-restart-on-secret-change=false"}, false},
+	} {
+		fs := pflag.NewFlagSet("controller", pflag.ContinueOnError)
+		f := BindFlags(fs)
+		if err := fs.Parse(tt.args); err != nil {
+			t.Fatal(err)
+		}
+		o, err := f.Options("sealsync")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.RestartOnSecretChange != tt.want {
+			t.Errorf("args %q: RestartOnSecretChange %v, want %v", tt.args, o.RestartOnSecretChange, tt.want)
+		}
+	}
+}

@@ -6,7 +6,10 @@
 //   - SealedSecrets, unsealed into Secrets (package sealedsecrets);
 //   - ExternalSecrets, ClusterExternalSecrets and their SecretStores and
 //     ClusterSecretStores, synced from providers into Secrets (package
-//     externalsecrets).
+//     externalsecrets);
+//
+// and, around both, the rolling restart of workloads whose managed
+// Secrets change (package restart, --enable-restart-on-secret-change).
 //
 // Both products write Secrets through package syncer. The logger, the
 // API server connection and the controller's namespace are found here
@@ -18,7 +21,9 @@
 // [syncer.ManagedByLabel], so memory does not grow with the cluster's other
 // Secrets; any other Secret is read with a direct GET when a SealedSecret
 // or an ExternalSecret names it. Key Secrets have their own small cache,
-// scoped to the controller's namespace and the key label.
+// scoped to the controller's namespace and the key label. Deployments,
+// StatefulSets and DaemonSets, watched for restarts, are cached as
+// metadata stripped to a few fields (restart.CacheByObject).
 //
 // # Replicas
 //
@@ -37,6 +42,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"maps"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -53,6 +59,7 @@ import (
 
 	ssv1alpha1 "github.com/sealsync/sealsync/api/sealedsecrets/v1alpha1"
 	"github.com/sealsync/sealsync/internal/controller/externalsecrets"
+	"github.com/sealsync/sealsync/internal/controller/restart"
 	"github.com/sealsync/sealsync/internal/controller/sealedsecrets"
 	"github.com/sealsync/sealsync/internal/keys"
 	"github.com/sealsync/sealsync/internal/manifest"
@@ -101,6 +108,12 @@ type Options struct {
 	ES externalsecrets.Options
 	// Server configures the HTTP API, which every replica serves.
 	Server server.Options
+	// RestartOnSecretChange rolls the Deployments, StatefulSets and
+	// DaemonSets that opt in when a managed Secret they use changes
+	// (package restart).
+	RestartOnSecretChange bool
+	// Restart tunes it; its Namespace is the controller's.
+	Restart restart.Options
 }
 
 // Controller is a configured manager with its key manager.
@@ -140,6 +153,9 @@ func New(cfg *rest.Config, opts Options, more ...NewOption) (*Controller, error)
 		ByObject: map[client.Object]cache.ByObject{
 			&corev1.Secret{}: {Label: labels.NewSelector().Add(mustRequirement(syncer.ManagedByLabel, selection.Exists))},
 		},
+	}
+	if opts.RestartOnSecretChange {
+		maps.Copy(cacheOpts.ByObject, restart.CacheByObject())
 	}
 	if !opts.AllNamespaces {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{ns: {}}
@@ -192,6 +208,13 @@ func New(cfg *rest.Config, opts Options, more ...NewOption) (*Controller, error)
 	}
 	if err := externalsecrets.Setup(context.Background(), mgr, opts.ES); err != nil {
 		return nil, err
+	}
+	if opts.RestartOnSecretChange {
+		ro := opts.Restart
+		ro.Namespace = ns
+		if err := restart.Setup(mgr, ro); err != nil {
+			return nil, err
+		}
 	}
 	so := opts.Server
 	if opts.ES.Providers != nil {
