@@ -31,18 +31,20 @@ func TestAllowControllerIdentityFlag(t *testing.T) {
 	}
 }
 
-// TestRefreshTokenAudiencesFlag: the operator's audiences for POST
-// /v1/refresh default to sealsync's own; an empty value accepts the API
-// server's.
-func TestRefreshTokenAudiencesFlag(t *testing.T) {
+// TestRefreshAndRestartFlags: the operator's flags of refresh on demand
+// and restarts. Audiences default to sealsync's own and an empty value
+// accepts the API server's; restarts are on unless turned off.
+func TestRefreshAndRestartFlags(t *testing.T) {
 	for _, tt := range []struct {
-		name string
-		args []string
-		want []string
+		name         string
+		args         []string
+		wantAud      []string
+		wantRestarts bool
 	}{
-		{"operator leaves it", nil, []string{"sealsync"}},
-		{"operator empties it", []string{"--refresh-token-audiences="}, nil},
-		{"operator lists two", []string{"--refresh-token-audiences=a, b"}, []string{"a", "b"}},
+		{"operator leaves them", nil, []string{"sealsync"}, true},
+		{"operator empties the audiences", []string{"--refresh-token-audiences="}, nil, true},
+		{"operator lists two audiences", []string{"--refresh-token-audiences=a, b"}, []string{"a", "b"}, true},
+		{"operator turns restarts off", []string{"--enable-restart-on-secret-change=false"}, []string{"sealsync"}, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			fs := pflag.NewFlagSet("controller", pflag.ContinueOnError)
@@ -54,34 +56,10 @@ func TestRefreshTokenAudiencesFlag(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !slices.Equal(o.ES.Refresh.Audiences, tt.want) || o.ES.Refresh.MaxObjects != 100 {
-				t.Errorf("audiences %q, max objects %d; want %q, 100", o.ES.Refresh.Audiences, o.ES.Refresh.MaxObjects, tt.want)
+			if !slices.Equal(o.ES.Refresh.Audiences, tt.wantAud) || o.ES.Refresh.MaxObjects != 100 || o.RestartOnSecretChange != tt.wantRestarts {
+				t.Errorf("audiences %q, max objects %d, restarts %v; want %q, 100, %v",
+					o.ES.Refresh.Audiences, o.ES.Refresh.MaxObjects, o.RestartOnSecretChange, tt.wantAud, tt.wantRestarts)
 			}
 		})
-	}
-}
-
-// TestRestartOnSecretChangeFlag: restarts are on unless the operator turns
-// them off.
-func TestRestartOnSecretChangeFlag(t *testing.T) {
-	for _, tt := range []struct {
-		args []string
-		want bool
-	}{
-		{nil, true},
-		{[]string{"--enable-restart-on-secret-change=false"}, false},
-	} {
-		fs := pflag.NewFlagSet("controller", pflag.ContinueOnError)
-		f := BindFlags(fs)
-		if err := fs.Parse(tt.args); err != nil {
-			t.Fatal(err)
-		}
-		o, err := f.Options("sealsync")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if o.RestartOnSecretChange != tt.want {
-			t.Errorf("args %q: RestartOnSecretChange %v, want %v", tt.args, o.RestartOnSecretChange, tt.want)
-		}
 	}
 }

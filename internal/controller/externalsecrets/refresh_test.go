@@ -179,18 +179,26 @@ func refreshOptions(extraNS ...string) controllertest.Option {
 	}
 }
 
+// setupOneES starts a controller with the operator's refreshOptions, a
+// tenant's ExternalSecret "db" synced from the live provider ("v1"), and a
+// webhook "ci" allowed to patch the ExternalSecrets of the namespace.
+func setupOneES(t *testing.T) (*testkit.Env, *controllertest.Running, *liveProvider, *refresher, refreshCaller) {
+	t.Helper()
+	p := newLiveProvider("v1")
+	e, r := setup(t, controllertest.ExternalSecrets(p, 5*time.Second), refreshOptions())
+	apply(t, e, r.NS, fakeStore+"---\n"+liveES("db", "SecretStore", "fake"))
+	waitSecret(t, e, r.NS, "db", hasData(map[string]string{"v": "v1"}))
+	ci := newRefreshCaller(t, e, r.NS, "ci")
+	grantPatch(t, e, r.NS, r.NS, "ci")
+	return e, r, p, &refresher{h: r.Server.Handler()}, ci
+}
+
 // TestRefreshOneExternalSecret: a webhook allowed to patch a tenant's
 // ExternalSecret refreshes it, and the refresh reads the provider again
 // and writes the value the provider has now; a webhook without the right,
 // or without a valid token, changes nothing.
 func TestRefreshOneExternalSecret(t *testing.T) {
-	p := newLiveProvider("v1")
-	e, r := setup(t, controllertest.ExternalSecrets(p, 5*time.Second), refreshOptions())
-	rf := &refresher{h: r.Server.Handler()}
-	apply(t, e, r.NS, fakeStore+"---\n"+liveES("db", "SecretStore", "fake"))
-	waitSecret(t, e, r.NS, "db", hasData(map[string]string{"v": "v1"}))
-	ci := newRefreshCaller(t, e, r.NS, "ci")
-	grantPatch(t, e, r.NS, r.NS, "ci")
+	e, r, p, rf, ci := setupOneES(t)
 	nobody := newRefreshCaller(t, e, r.NS, "nobody")
 	apiToken := mintToken(t, e, r.NS, "ci") // the API server's audience
 
@@ -371,13 +379,7 @@ func TestRefreshSecretStoreAndPolicies(t *testing.T) {
 // user even when the caller claims a new address for each request; the
 // 429 carries Retry-After, and nothing is patched for refused requests.
 func TestRefreshRateLimit(t *testing.T) {
-	p := newLiveProvider("v1")
-	e, r := setup(t, controllertest.ExternalSecrets(p, 5*time.Second), refreshOptions())
-	rf := &refresher{h: r.Server.Handler()}
-	apply(t, e, r.NS, fakeStore+"---\n"+liveES("db", "SecretStore", "fake"))
-	waitSecret(t, e, r.NS, "db", hasData(map[string]string{"v": "v1"}))
-	ci := newRefreshCaller(t, e, r.NS, "ci")
-	grantPatch(t, e, r.NS, r.NS, "ci")
+	e, r, _, rf, ci := setupOneES(t)
 	body := refreshBody(server.RefreshExternalSecret, r.NS, "db")
 	for i := range 5 {
 		if w := rf.post(ci.token, body); w.Code != http.StatusOK {
