@@ -409,3 +409,31 @@ func TestRefreshRateLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestRefreshThroughStandby: the operator runs two replicas with leader
+// election, and the Service sends a webhook's request to the standby,
+// which reconciles nothing: it only sets the annotation, and the leader,
+// seeing it through its watch, refreshes.
+func TestRefreshThroughStandby(t *testing.T) {
+	p := newLiveProvider("v1")
+	e := testkit.RequireEnv(t, env)
+	keyNS, ns := e.Namespace(t), e.Namespace(t)
+	opts := []controllertest.Option{controllertest.ExternalSecrets(p, 5*time.Second), refreshOptions(), func(o *controller.Options) {
+		o.LeaderElection, o.LeaderElectionID = true, "refresh-"+ns
+	}}
+	start(t, keyNS, ns, opts...)
+	apply(t, e, ns, fakeStore+"---\n"+liveES("db", "SecretStore", "fake"))
+	// Only a leader syncs: the first replica leads.
+	waitSecret(t, e, ns, "db", hasData(map[string]string{"v": "v1"}))
+	standby := start(t, keyNS, ns, opts...)
+	ci := newRefreshCaller(t, e, ns, "ci")
+	grantPatch(t, e, ns, ns, "ci")
+	p.set("v2")
+
+	rf := &refresher{h: standby.Server.Handler()}
+	res := decodeResult(t, rf.post(ci.token, refreshBody(server.RefreshExternalSecret, ns, "db")))
+	if len(res.Refreshed) != 1 {
+		t.Fatalf("answer %+v", res)
+	}
+	waitSecret(t, e, ns, "db", hasData(map[string]string{"v": "v2"}))
+}
