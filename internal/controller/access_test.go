@@ -25,11 +25,12 @@ import (
 // TestUnderBitnamiChartRBAC runs the controller as a ServiceAccount bound
 // to exactly the rules Bitnami's chart grants (testdata, operator input):
 // no Leases, no events.k8s.io, update but not patch on SealedSecret
-// status, nothing of ESO's. Leader election is asked for, as Bitnami's
-// chart does not, and ExternalSecrets are on. The controller starts
+// status, nothing of ESO's or on workloads. Leader election is asked
+// for, as Bitnami's chart does not, and ExternalSecrets and restarts on
+// Secret change are on. The controller starts
 // anyway: one replica without leader election, SealedSecrets unsealed
 // with their status updated and core/v1 Events, the ExternalSecret half
-// off with a log line; once the operator grants ESO's resources, it
+// and restarts off with a log line each; once the operator grants ESO's resources, it
 // starts without a restart and syncs (the objects are a tenant's).
 func TestUnderBitnamiChartRBAC(t *testing.T) {
 	e := testkit.RequireEnv(t, env)
@@ -71,6 +72,7 @@ func TestUnderBitnamiChartRBAC(t *testing.T) {
 	r := controllertest.Start(t, cfg, keyNS, ns, controllertest.ExternalSecrets(fake.New(), time.Second), func(o *controller.Options) {
 		o.LeaderElection, o.LeaderElectionID = true, "sealsync-bitnami-rbac"
 		o.Recheck = time.Second
+		o.RestartOnSecretChange = true
 	})
 
 	k := r.LatestKey(t)
@@ -103,6 +105,8 @@ func TestUnderBitnamiChartRBAC(t *testing.T) {
 		"writing core/v1 Events",
 		"updating it instead",
 		"ExternalSecrets are off until this changes",
+		// The chart grants nothing on Deployments and the like.
+		"Restarts on Secret change are off until this changes",
 	} {
 		if !strings.Contains(string(logs.Bytes()), line) {
 			t.Errorf("no log line %q", line)

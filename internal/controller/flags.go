@@ -11,6 +11,7 @@ import (
 
 	"github.com/sealsync/sealsync/crypto"
 	"github.com/sealsync/sealsync/internal/controller/externalsecrets"
+	"github.com/sealsync/sealsync/internal/controller/restart"
 	"github.com/sealsync/sealsync/internal/keys"
 	"github.com/sealsync/sealsync/internal/keys/keysecret"
 	"github.com/sealsync/sealsync/internal/server"
@@ -71,6 +72,11 @@ type Flags struct {
 	ESWorkers                                      int
 	// AllowControllerIdentity is --allow-cluster-store-controller-identity.
 	AllowControllerIdentity bool
+	// RestartOnSecretChange is --enable-restart-on-secret-change.
+	RestartOnSecretChange bool
+	// POST /v1/refresh: --refresh-token-audiences, --refresh-max-objects.
+	RefreshAudiences  []string
+	RefreshMaxObjects int
 }
 
 // BindFlags defines the flags on fs.
@@ -123,6 +129,9 @@ func BindFlags(fs *pflag.FlagSet) *Flags {
 	fs.DurationVar(&f.RefreshSpread, "refresh-spread", 2*time.Second, "Offset spread of ExternalSecret refreshes inside their refresh slot.")
 	fs.IntVar(&f.ESWorkers, "es-workers", 4*runtime.GOMAXPROCS(0), "Concurrent ExternalSecret reconciles (mostly waiting on providers).")
 	fs.BoolVar(&f.AllowControllerIdentity, externalsecrets.AllowControllerIdentityFlag, false, "Let ClusterSecretStores that name no credentials (Vault kubernetes auth without serviceAccountRef or secretRef) log in as the controller's own ServiceAccount, with a fresh 10-minute token for audience \"vault\". Whoever may write a ClusterSecretStore then acts with the controller's identity at the server it names. SecretStores never may.")
+	fs.BoolVar(&f.RestartOnSecretChange, "enable-restart-on-secret-change", true, "Roll Deployments, StatefulSets and DaemonSets annotated "+restart.OptInAnnotation+"=true when a Secret sealsync manages that they use changes.")
+	fs.StringSliceVar(&f.RefreshAudiences, "refresh-token-audiences", []string{externalsecrets.DefaultRefreshAudience}, "Token audiences POST /v1/refresh accepts (kubectl create token --audience sealsync). Empty accepts tokens for the API server itself, which the plain-HTTP endpoint would then see.")
+	fs.IntVar(&f.RefreshMaxObjects, "refresh-max-objects", externalsecrets.DefaultRefreshMaxObjects, "Most ExternalSecrets one POST /v1/refresh request may refresh through a store.")
 	return f
 }
 
@@ -203,8 +212,22 @@ func (f *Flags) Options(namespace string) (Options, error) {
 			StoreInterval: f.StoreRequeueInterval, DedupeTTL: f.DedupeTTL,
 			Spread: f.RefreshSpread, Workers: f.ESWorkers,
 			AllowControllerIdentity: f.AllowControllerIdentity,
+			Refresh:                 externalsecrets.RefreshOptions{Audiences: nonEmpty(f.RefreshAudiences), MaxObjects: f.RefreshMaxObjects},
 		},
+		RestartOnSecretChange: f.RestartOnSecretChange,
 	}, nil
+}
+
+// nonEmpty drops the empty strings of a list flag, so that
+// --refresh-token-audiences= means none.
+func nonEmpty(list []string) []string {
+	var out []string
+	for _, s := range list {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // parsePairs parses Bitnami's "k=v,k2=v2" lists.

@@ -6,7 +6,10 @@
 //   - SealedSecrets, unsealed into Secrets (package sealedsecrets);
 //   - ExternalSecrets, ClusterExternalSecrets and their SecretStores and
 //     ClusterSecretStores, synced from providers into Secrets (package
-//     externalsecrets).
+//     externalsecrets);
+//
+// and, around both, the rolling restart of workloads whose managed
+// Secrets change (package restart, --enable-restart-on-secret-change).
 //
 // Both products write Secrets through package syncer. The logger, the
 // API server connection and the controller's namespace are found here
@@ -18,12 +21,17 @@
 // [syncer.ManagedByLabel], so memory does not grow with the cluster's other
 // Secrets; any other Secret is read with a direct GET when a SealedSecret
 // or an ExternalSecret names it. Key Secrets have their own small cache,
-// scoped to the controller's namespace and the key label.
+// scoped to the controller's namespace and the key label. Deployments,
+// StatefulSets and DaemonSets, watched for restarts, are cached as
+// metadata stripped to a few fields (restart.CacheByObject).
 //
 // # Replicas
 //
 // Every replica loads the keys and serves the HTTP API; only the leader
-// reconciles, generates keys and writes the key backup.
+// reconciles, generates keys and writes the key backup. A refresh asked
+// for through the API (POST /v1/refresh) is an annotation on the
+// ExternalSecret, which reaches the leader through its watch whichever
+// replica took the request.
 //
 // # Keys
 //
@@ -34,8 +42,10 @@ package controller
 import (
 	"context"
 	"fmt"
+	"maps"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
@@ -54,6 +64,7 @@ import (
 	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
 	ssv1alpha1 "github.com/sealsync/sealsync/api/sealedsecrets/v1alpha1"
 	"github.com/sealsync/sealsync/internal/controller/externalsecrets"
+	"github.com/sealsync/sealsync/internal/controller/restart"
 	"github.com/sealsync/sealsync/internal/controller/sealedsecrets"
 	"github.com/sealsync/sealsync/internal/keys"
 	"github.com/sealsync/sealsync/internal/manifest"
@@ -106,6 +117,12 @@ type Options struct {
 	// its CRDs or of rights to watch them, is looked at again; zero is
 	// 30 s.
 	Recheck time.Duration
+	// RestartOnSecretChange rolls the Deployments, StatefulSets and
+	// DaemonSets that opt in when a managed Secret they use changes
+	// (package restart).
+	RestartOnSecretChange bool
+	// Restart tunes it; its Namespace is the controller's.
+	Restart restart.Options
 }
 
 // Controller is a configured manager with its key manager.
@@ -114,6 +131,8 @@ type Controller struct {
 	Manager manager.Manager
 	// Keys is the keyring every replica serves.
 	Keys *keys.Manager
+	// Server is the HTTP API every replica serves.
+	Server *server.Server
 }
 
 // NewOption adjusts how New builds the controller, for a process other
@@ -173,6 +192,9 @@ func New(cfg *rest.Config, opts Options, more ...NewOption) (*Controller, error)
 		ByObject: map[client.Object]cache.ByObject{
 			&corev1.Secret{}: {Label: labels.NewSelector().Add(mustRequirement(syncer.ManagedByLabel, selection.Exists))},
 		},
+	}
+	if opts.RestartOnSecretChange {
+		maps.Copy(cacheOpts.ByObject, restart.CacheByObject())
 	}
 	if !opts.AllNamespaces {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{ns: {}}
@@ -237,6 +259,8 @@ func New(cfg *rest.Config, opts Options, more ...NewOption) (*Controller, error)
 	}
 	esOpts := opts.ES
 	esOpts.Recorder = recorder("external-secrets")
+	restartOpts := opts.Restart
+	restartOpts.Namespace = ns
 	recheck := opts.Recheck
 	if recheck <= 0 {
 		recheck = 30 * time.Second
@@ -253,6 +277,10 @@ func New(cfg *rest.Config, opts Options, more ...NewOption) (*Controller, error)
 			watch:        []string{"externalsecrets", "secretstores"},
 			watchCluster: []string{"clustersecretstores", "clusterexternalsecrets"}},
 			opts.ES.Providers != nil, func(ctx context.Context) error { return externalsecrets.Setup(ctx, mgr, esOpts) }},
+		{product{name: "Restarts on Secret change", gv: appsv1.SchemeGroupVersion,
+			resources: []string{"deployments", "statefulsets", "daemonsets"},
+			watch:     []string{"deployments", "statefulsets", "daemonsets"}},
+			opts.RestartOnSecretChange, func(context.Context) error { return restart.Setup(mgr, restartOpts) }},
 	}
 	for _, p := range products {
 		if !p.on {
@@ -275,6 +303,13 @@ func New(cfg *rest.Config, opts Options, more ...NewOption) (*Controller, error)
 		}
 	}
 	so := opts.Server
+	if opts.ES.Providers != nil {
+		ro := opts.ES.Refresh
+		if !opts.AllNamespaces {
+			ro.Namespaces = append([]string{ns}, opts.AdditionalNamespaces...)
+		}
+		so.Refresher = externalsecrets.NewRefresher(mgr.GetClient(), ro)
+	}
 	// /v1/verify answers what unsealing would do.
 	so.AcceptV1Data = opts.AcceptV1Data
 	so.Registerer = ctrlmetrics.Registry
@@ -286,7 +321,7 @@ func New(cfg *rest.Config, opts Options, more ...NewOption) (*Controller, error)
 	if err := mgr.Add(srv); err != nil {
 		return nil, err
 	}
-	return &Controller{Manager: mgr, Keys: keyManager}, nil
+	return &Controller{Manager: mgr, Keys: keyManager, Server: srv}, nil
 }
 
 func mustRequirement(key string, op selection.Operator) labels.Requirement {

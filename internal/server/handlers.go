@@ -25,6 +25,7 @@ const (
 	routeVerify  = "/v1/verify"
 	routeRotate  = "/v1/rotate"
 	routeKeys    = "/v1/keys"
+	routeRefresh = "/v1/refresh"
 )
 
 // noKeyMessage is the body of every 503: the controller has not loaded or
@@ -48,6 +49,9 @@ func (s *Server) routes() http.Handler {
 	s.handle(mux, http.MethodGet, routeKeys, s.listKeys)
 	s.handle(mux, http.MethodPost, routeVerify, s.verify)
 	s.handle(mux, http.MethodPost, routeRotate, s.rotate)
+	if s.opts.Refresher != nil {
+		s.handle(mux, http.MethodPost, routeRefresh, s.refresh)
+	}
 	return mux
 }
 
@@ -105,12 +109,12 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, noKeyMessage, http.StatusServiceUnavailable)
 		return
 	}
-	body, ok := s.readBody(w, r, routeVerify)
+	body, ok := s.readBody(w, r, routeVerify, s.opts.MaxBodyBytes)
 	if !ok {
 		return
 	}
 	defer body.release()
-	release, ok := s.acquireHeavy(w, routeVerify)
+	release, ok := s.acquire(w, s.heavy, routeVerify)
 	if !ok {
 		return
 	}
@@ -196,12 +200,12 @@ func (s *Server) rotate(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, noKeyMessage, http.StatusServiceUnavailable)
 		return
 	}
-	body, ok := s.readBody(w, r, routeRotate)
+	body, ok := s.readBody(w, r, routeRotate, s.opts.MaxBodyBytes)
 	if !ok {
 		return
 	}
 	defer body.release()
-	release, ok := s.acquireHeavy(w, routeRotate)
+	release, ok := s.acquire(w, s.heavy, routeRotate)
 	if !ok {
 		return
 	}
@@ -243,13 +247,12 @@ type requestBody struct {
 	release func()
 }
 
-// readBody reads the request body up to Options.MaxBodyBytes, answering
-// 413 beyond it. The bytes the body may need (its Content-Length, else the
+// readBody reads the request body up to limit bytes (Options.MaxBodyBytes
+// or less), answering 413 beyond it. The bytes the body may need (its Content-Length, else the
 // limit) are reserved from Options.MaxBufferedBytes before a byte is read,
 // and the request gets 429 if they are not free: slow uploads in parallel
 // hold at most that much memory. The caller must release the body.
-func (s *Server) readBody(w http.ResponseWriter, r *http.Request, route string) (requestBody, bool) {
-	limit := s.opts.MaxBodyBytes
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request, route string, limit int64) (requestBody, bool) {
 	if r.ContentLength > limit {
 		s.tooLarge(w, route, limit)
 		return requestBody{}, false

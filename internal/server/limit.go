@@ -39,9 +39,12 @@ type clientLimiter struct {
 	lru *list.List
 }
 
+// clientKey names a bucket: a route and either a client address or, on
+// routes that authenticate their callers, a user name.
 type clientKey struct {
 	route string
 	addr  netip.Addr
+	user  string
 }
 
 type clientEntry struct {
@@ -68,6 +71,17 @@ func newClientLimiter(perSecond float64, burst, maxEntries int) *clientLimiter {
 // allow takes a token from the bucket of (route, addr). When there is
 // none it takes nothing and says how long until there is one.
 func (l *clientLimiter) allow(route string, addr netip.Addr) (retryAfter time.Duration, ok bool) {
+	return l.take(clientKey{route: route, addr: addr})
+}
+
+// allowUser is allow for an authenticated user, whose bucket is apart
+// from every address's: an address is what the request claims, a user is
+// what the API server vouched for.
+func (l *clientLimiter) allowUser(route, user string) (retryAfter time.Duration, ok bool) {
+	return l.take(clientKey{route: route, user: user})
+}
+
+func (l *clientLimiter) take(k clientKey) (retryAfter time.Duration, ok bool) {
 	if l.limit == rate.Inf {
 		return 0, true
 	}
@@ -75,7 +89,6 @@ func (l *clientLimiter) allow(route string, addr netip.Addr) (retryAfter time.Du
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.dropIdle(now)
-	k := clientKey{route: route, addr: addr}
 	var e *clientEntry
 	if el, found := l.entries[k]; found {
 		l.lru.MoveToFront(el)
@@ -175,16 +188,17 @@ func (s *Server) rateLimited(route string, h http.Handler) http.Handler {
 	})
 }
 
-// acquireHeavy takes one of the global slots for RSA private-key work, or
-// answers 429 and returns false when all are taken. Waiting for a slot
+// acquire takes one of the global slots of sem (the RSA private-key work
+// of /v1/verify and /v1/rotate, or the API server calls of /v1/refresh),
+// or answers 429 and returns false when all are taken. Waiting for a slot
 // instead would let a flood of requests hold connections and buffered
 // bodies; client-go retries after Retry-After on its own.
-func (s *Server) acquireHeavy(w http.ResponseWriter, route string) (release func(), ok bool) {
+func (s *Server) acquire(w http.ResponseWriter, sem chan struct{}, route string) (release func(), ok bool) {
 	select {
-	case s.heavy <- struct{}{}:
-		return func() { <-s.heavy }, true
+	case sem <- struct{}{}:
+		return func() { <-sem }, true
 	default:
-		s.log.V(1).Info("concurrency limit reached", "path", route, "limit", cap(s.heavy))
+		s.log.V(1).Info("concurrency limit reached", "path", route, "limit", cap(sem))
 		tooMany(w, time.Second, "too many requests: server busy")
 		return nil, false
 	}

@@ -410,3 +410,48 @@ func testKey(t *testing.T) *crypto.Key {
 type staticKeys struct{ ring *crypto.Keyring }
 
 func (k staticKeys) Keyring() *crypto.Keyring { return k.ring }
+
+// anyone authenticates every token and refreshes nothing.
+type anyone struct{}
+
+func (anyone) Authenticate(context.Context, string) (Caller, error) {
+	return Caller{Username: "ci"}, nil
+}
+
+func (anyone) Refresh(context.Context, Caller, RefreshRequest) (RefreshResult, error) {
+	return RefreshResult{}, nil
+}
+
+// TestRefreshConcurrencyLimit takes every refresh slot, as that many
+// requests waiting on the API server would, and checks that further
+// refreshes get 429 at once, before their token is checked, while the
+// other endpoints are unaffected.
+func TestRefreshConcurrencyLimit(t *testing.T) {
+	s, err := New(Options{RateLimit: 1e9, RateBurst: 1e6, Refresher: anyone{}}, staticKeys{crypto.NewKeyring()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func() int {
+		r := httptest.NewRequest(http.MethodPost, "/v1/refresh", strings.NewReader(`{"kind": "ClusterSecretStore", "name": "vault"}`))
+		r.Header.Set("Authorization", "Bearer t")
+		w := httptest.NewRecorder()
+		s.Handler().ServeHTTP(w, r)
+		return w.Code
+	}
+	for range cap(s.refreshing) {
+		s.refreshing <- struct{}{}
+	}
+	if c := send(); c != http.StatusTooManyRequests {
+		t.Fatalf("refresh with every slot taken: %d, want 429", c)
+	}
+	if cap(s.refreshing) != maxConcurrentRefreshes || cap(s.heavy) == 0 {
+		t.Fatal("slots not sized as documented")
+	}
+	<-s.refreshing
+	if c := send(); c != http.StatusOK {
+		t.Fatalf("refresh with one slot free: %d", c)
+	}
+	if len(s.refreshing) != cap(s.refreshing)-1 {
+		t.Fatal("refresh did not give its slot back")
+	}
+}

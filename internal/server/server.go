@@ -8,6 +8,8 @@
 //	POST /v1/verify    200 if one SealedSecret unseals, 409 if not
 //	POST /v1/rotate    the SealedSecret re-sealed with the newest key
 //	GET  /v1/keys      [KeyList]: public facts about every key
+//	POST /v1/refresh   refresh ExternalSecrets now ([RefreshRequest]);
+//	                   served when [Options.Refresher] is set
 //
 // /v1/rotate is Bitnami's name: it re-encrypts one SealedSecret and makes
 // no key. Making keys (key renewal) is package keys.
@@ -15,6 +17,35 @@
 // kubeseal reaches these through the API server's service proxy, so any
 // authenticated user of the cluster may call them. Nothing they answer
 // depends on a secret value beyond "it unseals" or "it does not".
+//
+// # Refresh on demand
+//
+// POST /v1/refresh is for webhooks: a CI job or a secret manager's event
+// bus that knows a secret just changed asks for the ExternalSecrets that
+// read it to be refreshed now rather than at their next interval. It is
+// the only endpoint that acts on the caller's behalf, so it is the only
+// one that authenticates:
+//
+//   - The caller sends a Kubernetes bearer token (a ServiceAccount
+//     token, from a TokenRequest or a projected volume), which the
+//     [Refresher] checks with a TokenReview. The API server's service
+//     proxy does not forward its caller's token, so webhooks call the
+//     controller's Service directly (http://sealed-secrets-controller.
+//     kube-system:8080/v1/refresh from inside the cluster), not through
+//     the proxy kubeseal uses.
+//   - The caller must be allowed to patch each ExternalSecret refreshed
+//     (a SubjectAccessReview): a refresh is what patching its
+//     annotations would have done. For a store, only the ExternalSecrets
+//     the caller may patch are refreshed, and the answer names only
+//     those, so that it tells nobody about namespaces they have no
+//     rights in.
+//   - The answer says what was refreshed; the refresh itself is the
+//     leader's, which reads the providers as soon as it gets to them.
+//
+// Besides the per-address rate limit every endpoint has, each
+// authenticated user is rate limited at the same rate, at most four
+// refresh requests run at once (429 beyond), a body is at most 4 KiB, and
+// the [Refresher] bounds the ExternalSecrets one request may touch.
 //
 // # Untrusted input
 //
@@ -187,6 +218,9 @@ type Options struct {
 	// as the controller's --accept-deprecated-v1-data does for unsealing.
 	// Off, such a SealedSecret gets 409 without a private-key operation.
 	AcceptV1Data bool
+	// Refresher serves POST /v1/refresh; nil leaves the route out (404),
+	// as when the controller does not sync ExternalSecrets.
+	Refresher Refresher
 	// Registerer receives the HTTP metrics, under Bitnami's names. Nil
 	// means the metrics are kept but not exported.
 	Registerer prometheus.Registerer
@@ -253,8 +287,8 @@ func (o *Options) setDefaults() error {
 	return nil
 }
 
-// Server is the controller's HTTP API. Every replica serves it: it only
-// reads keys.
+// Server is the controller's HTTP API. Every replica serves it: it reads
+// keys, and asks for refreshes that the leader carries out.
 type Server struct {
 	opts    Options
 	keys    Keys
@@ -263,6 +297,9 @@ type Server struct {
 	// heavy admits the requests that cost RSA private-key operations;
 	// its capacity is Options.MaxConcurrent.
 	heavy chan struct{}
+	// refreshing admits the /v1/refresh requests that ask the API
+	// server; its capacity is maxConcurrentRefreshes.
+	refreshing chan struct{}
 	// buffered holds the bytes reserved for request bodies; its capacity
 	// is Options.MaxBufferedBytes.
 	buffered *byteBudget
@@ -285,13 +322,14 @@ func New(opts Options, keys Keys) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		opts:     opts,
-		keys:     keys,
-		log:      opts.Logger,
-		limiter:  newClientLimiter(opts.RateLimit, opts.RateBurst, maxClients),
-		heavy:    make(chan struct{}, opts.MaxConcurrent),
-		buffered: newByteBudget(opts.MaxBufferedBytes),
-		metrics:  m,
+		opts:       opts,
+		keys:       keys,
+		log:        opts.Logger,
+		limiter:    newClientLimiter(opts.RateLimit, opts.RateBurst, maxClients),
+		heavy:      make(chan struct{}, opts.MaxConcurrent),
+		refreshing: make(chan struct{}, maxConcurrentRefreshes),
+		buffered:   newByteBudget(opts.MaxBufferedBytes),
+		metrics:    m,
 	}
 	s.handler = s.routes()
 	return s, nil

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,7 +20,10 @@ import (
 	"time"
 
 	"filippo.io/age"
+	appsv1 "k8s.io/api/apps/v1"
+	authnv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -32,6 +36,7 @@ import (
 	"github.com/sealsync/sealsync/crypto"
 	"github.com/sealsync/sealsync/internal/controller"
 	"github.com/sealsync/sealsync/internal/controller/externalsecrets"
+	"github.com/sealsync/sealsync/internal/controller/restart"
 	"github.com/sealsync/sealsync/internal/keys"
 	"github.com/sealsync/sealsync/internal/keys/keysecret"
 	"github.com/sealsync/sealsync/internal/manifest"
@@ -144,7 +149,9 @@ func testControllerAsServiceAccount(t *testing.T, e *testkit.Env) {
 		ES: externalsecrets.Options{
 			Providers: fakeRegistry(), ControllerClass: "default", FloodGate: true,
 			StoreInterval: time.Minute, DedupeTTL: time.Second, Workers: 2,
+			Refresh: externalsecrets.RefreshOptions{Audiences: []string{externalsecrets.DefaultRefreshAudience}},
 		},
+		RestartOnSecretChange: true, Restart: restart.Options{Delay: time.Second},
 	}, controller.SharedProcess())
 	if err != nil {
 		t.Fatal(err)
@@ -230,6 +237,94 @@ func testControllerAsServiceAccount(t *testing.T, e *testkit.Env) {
 			}
 		}
 		return false, errors.New("no Unsealed event: cannot create events?")
+	})
+	testRefreshAndRestartRBAC(t, e, c, ns, store)
+}
+
+// testRefreshAndRestartRBAC: with the install's RBAC the controller
+// watches and patches an opted-in Deployment, keeps its digest key in its
+// namespace, authenticates a webhook's token, checks its rights and
+// patches the ExternalSecret it refreshes; the refresh reads the new value
+// and the Deployment rolls.
+func testRefreshAndRestartRBAC(t *testing.T, e *testkit.Env, c *controller.Controller, ns string, store *esv1.SecretStore) {
+	ctx := context.Background()
+	labels := map[string]string{"app": "web"}
+	dep := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns, Annotations: map[string]string{restart.OptInAnnotation: "true"}},
+		Spec: appsv1.DeploymentSpec{Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: corev1.PodTemplateSpec{
+			ObjectMeta: metav1.ObjectMeta{Labels: labels},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example/app:1",
+				EnvFrom: []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "install-test"}}}}}}},
+		}},
+	}
+	if err := e.Client.Create(ctx, dep); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 30*time.Second, func() (bool, error) {
+		if err := e.Client.Get(ctx, client.ObjectKeyFromObject(dep), dep); err != nil {
+			return false, err
+		}
+		_, ok := dep.Annotations[restart.RecordAnnotation]
+		return ok, errors.New("the Deployment's Secrets were not recorded: cannot watch or patch Deployments?")
+	})
+	if err := e.Client.Get(ctx, client.ObjectKey{Namespace: "kube-system", Name: restart.KeySecretName}, &corev1.Secret{}); err != nil {
+		t.Fatalf("no digest key: %v", err)
+	}
+
+	// The webhook: a ServiceAccount allowed to patch ExternalSecrets in ns.
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "ci", Namespace: ns}}
+	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "refresh", Namespace: ns}, Rules: []rbacv1.PolicyRule{{
+		APIGroups: []string{esv1.GroupName}, Resources: []string{"externalsecrets"}, Verbs: []string{"patch"}}}}
+	binding := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "refresh", Namespace: ns},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "refresh"},
+		Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "ci", Namespace: ns}}}
+	for _, o := range []client.Object{sa, role, binding} {
+		if err := e.Client.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tr := &authnv1.TokenRequest{Spec: authnv1.TokenRequestSpec{Audiences: []string{externalsecrets.DefaultRefreshAudience}}}
+	if err := e.Client.SubResource("token").Create(ctx, sa, tr); err != nil {
+		t.Fatal(err)
+	}
+
+	// The secret manager has a new value, and its event bus calls the
+	// webhook.
+	if err := e.Client.Get(ctx, client.ObjectKeyFromObject(store), store); err != nil {
+		t.Fatal(err)
+	}
+	store.Spec.Provider.Fake.Data[0].Value = "rotated"
+	if err := e.Client.Update(ctx, store); err != nil {
+		t.Fatal(err)
+	}
+	// The refresh may reach the controller before the store's new spec
+	// does and read the old value: ask again, within the rate limit,
+	// until it brings the new one.
+	body := `{"kind": "SecretStore", "namespace": "` + ns + `", "name": "fake"}`
+	rotated := func() bool {
+		var got corev1.Secret
+		return e.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "install-test"}, &got) == nil && string(got.Data["v"]) == "rotated"
+	}
+	for try := 0; !rotated(); try++ {
+		if try == 6 {
+			t.Fatal("the refreshes did not bring the new value")
+		}
+		r := httptest.NewRequest(http.MethodPost, "/v1/refresh", strings.NewReader(body))
+		r.Header.Set("Authorization", "Bearer "+tr.Status.Token)
+		w := httptest.NewRecorder()
+		c.Server.Handler().ServeHTTP(w, r)
+		if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `"install-test"`) {
+			t.Fatalf("refresh: %d %s", w.Code, w.Body)
+		}
+		for wait := time.Now().Add(5 * time.Second); !rotated() && time.Now().Before(wait); {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	testkit.Eventually(t, 30*time.Second, func() (bool, error) {
+		if err := e.Client.Get(ctx, client.ObjectKeyFromObject(dep), dep); err != nil {
+			return false, err
+		}
+		return dep.Spec.Template.Annotations[restart.TemplateAnnotation] != "", errors.New("the Deployment was not restarted")
 	})
 }
 

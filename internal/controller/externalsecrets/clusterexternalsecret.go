@@ -146,6 +146,14 @@ func (r *ClusterReconciler) provision(ctx context.Context, ces *esv1.ClusterExte
 		}
 		want.Annotations[esv1.AnnotationForceSync] = v
 	}
+	// Kept, or a refresh requested through the HTTP API would be undone
+	// at once, and the undoing would refresh the ExternalSecret again.
+	if v, ok := es.Annotations[RefreshRequestedAnnotation]; exists && ok {
+		if want.Annotations == nil {
+			want.Annotations = map[string]string{}
+		}
+		want.Annotations[RefreshRequestedAnnotation] = v
+	}
 	ces.Spec.ExternalSecretSpec.DeepCopyInto(&want.Spec)
 	t := true
 	want.OwnerReferences = []metav1.OwnerReference{{

@@ -36,6 +36,17 @@
 //     last write, without calling the provider; the echo of the
 //     controller's own status write is recognised and not synced again.
 //
+// # Refresh on demand
+//
+// A change of an ExternalSecret's annotations refreshes it at once, from
+// the provider as it is now (Decide: the synced version hashes labels and
+// annotations). ESO's force-sync annotation works that way, and so does
+// POST /v1/refresh (package server): every replica serves it, and
+// [Refresher] sets [RefreshRequestedAnnotation] on the ExternalSecrets the
+// authenticated caller may patch, which the leader sees through its watch.
+// A ClusterExternalSecret keeps that annotation on the ExternalSecrets it
+// owns.
+//
 // # Adding a provider
 //
 // A provider implements providers.Provider in its own package under

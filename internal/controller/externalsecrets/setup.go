@@ -58,11 +58,15 @@ type Options struct {
 	// Recorder emits the events; nil is the manager's events.k8s.io
 	// recorder.
 	Recorder events.EventRecorder
+	// Refresh configures POST /v1/refresh ([Refresher]).
+	Refresh RefreshOptions
 }
 
 const (
 	indexTarget = ".spec.target.name"
-	indexStore  = ".spec.secretStoreRef"
+	// indexStore holds every store an ExternalSecret reads, its
+	// sourceRefs' included.
+	indexStore = ".spec.secretStoreRef"
 )
 
 func storeIndexValue(kind, name string) string {
@@ -70,6 +74,37 @@ func storeIndexValue(kind, name string) string {
 		kind = esv1.SecretStoreKind
 	}
 	return kind + "/" + name
+}
+
+// storesOf returns the index values of the stores es reads:
+// spec.secretStoreRef and those of data and dataFrom sourceRefs, each
+// once.
+func storesOf(es *esv1.ExternalSecret) []string {
+	var out []string
+	// A set, not a scan of out: a tenant chooses how many entries there
+	// are.
+	seen := map[string]bool{}
+	add := func(ref *esv1.SecretStoreRef) {
+		if ref == nil || ref.Name == "" {
+			return
+		}
+		if v := storeIndexValue(ref.Kind, ref.Name); !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	add(&es.Spec.SecretStoreRef)
+	for i := range es.Spec.Data {
+		if sr := es.Spec.Data[i].SourceRef; sr != nil {
+			add(&sr.SecretStoreRef)
+		}
+	}
+	for i := range es.Spec.DataFrom {
+		if sr := es.Spec.DataFrom[i].SourceRef; sr != nil {
+			add(sr.SecretStoreRef)
+		}
+	}
+	return out
 }
 
 // Setup adds the ExternalSecret, ClusterExternalSecret, SecretStore and
@@ -144,8 +179,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 		return err
 	}
 	if err := idx.IndexField(ctx, &esv1.ExternalSecret{}, indexStore, func(o client.Object) []string {
-		es := o.(*esv1.ExternalSecret)
-		return []string{storeIndexValue(es.Spec.SecretStoreRef.Kind, es.Spec.SecretStoreRef.Name)}
+		return storesOf(o.(*esv1.ExternalSecret))
 	}); err != nil {
 		return err
 	}
@@ -216,8 +250,9 @@ func (r *Reconciler) forSecret(ctx context.Context, o client.Object) []reconcile
 	return requestsFor(list.Items)
 }
 
-// forStore maps a store to the ExternalSecrets that use it, so that a
-// store becoming Ready re-triggers them at once (ESO #4340).
+// forStore maps a store to the ExternalSecrets that use it (through
+// spec.secretStoreRef or a sourceRef), so that a store becoming Ready
+// re-triggers them at once (ESO #4340).
 func (r *Reconciler) forStore(kind string) handler.MapFunc {
 	return func(ctx context.Context, o client.Object) []reconcile.Request {
 		opts := []client.ListOption{client.MatchingFields{indexStore: storeIndexValue(kind, o.GetName())}}
