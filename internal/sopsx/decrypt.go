@@ -14,6 +14,8 @@ import (
 	"github.com/getsops/sops/v3/cmd/sops/common"
 	"github.com/getsops/sops/v3/config"
 	"github.com/getsops/sops/v3/keyservice"
+
+	"github.com/sealsync/sealsync/internal/redact"
 )
 
 // Defaults of [Limits], for an Argo CD application's source.
@@ -93,9 +95,10 @@ type Decryptor struct {
 	keys   *keyService
 	svcs   []keyservice.KeyServiceClient
 
-	mu     sync.Mutex
-	files  int
-	values [][]byte
+	mu    sync.Mutex
+	files int
+	// values are the plaintexts decrypted, for Quotes.
+	values redact.Values
 }
 
 // NewDecryptor returns a Decryptor that opens data keys with ids only.
@@ -191,9 +194,7 @@ func (d *Decryptor) decrypt(name string, format Format, data []byte) ([]byte, er
 	}
 	// Recorded only once the file is known good: a failed file's values
 	// never leave this function, and Quotes need not look for them.
-	d.mu.Lock()
-	d.values = append(d.values, plain...)
-	d.mu.Unlock()
+	d.values.Add(plain...)
 	out, err := store.EmitPlainFile(tree.Branches)
 	if err != nil {
 		return nil, fmt.Errorf("sopsx: %s: the decrypted tree cannot be written as %s", name, format)

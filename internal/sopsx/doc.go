@@ -37,7 +37,7 @@
 //
 // No plaintext is written to disk. Errors name the file and what failed,
 // never a decrypted byte: sops's own messages are dropped wherever they
-// could quote a value, and [Decryptor.Redact] lets a caller whose later
+// could quote a value, and [Decryptor.Quotes] lets a caller whose later
 // steps (kustomize, Helm) may quote their input check an error message
 // against every value this Decryptor decrypted.
 package sopsx
