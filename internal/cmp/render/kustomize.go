@@ -361,6 +361,11 @@ type kustFS struct {
 
 	mu    sync.Mutex
 	plain map[string][]byte
+	// decErr is the first SOPS file that failed to decrypt. kustomize
+	// flattens the errors of the files it reads into strings and tries
+	// other readings of a path that failed; when the build fails, this
+	// is its cause, and keeps what the caller may branch on (sopsx.ErrNoKey).
+	decErr error
 }
 
 var _ filesys.FileSystem = (*kustFS)(nil)
@@ -388,6 +393,11 @@ func (f *kustFS) ReadFile(p string) ([]byte, error) {
 		return nil, err
 	}
 	if data, err = decryptFile(f.ctx, f.dec, rel, data); err != nil {
+		f.mu.Lock()
+		if f.decErr == nil {
+			f.decErr = err
+		}
+		f.mu.Unlock()
 		return nil, err
 	}
 	f.mu.Lock()
@@ -471,6 +481,12 @@ func renderKustomize(ctx context.Context, s *source, dir string, opts Options) (
 			return nil, fmt.Errorf("kustomize: %w", err)
 		}
 		if r.err != nil {
+			kfs.mu.Lock()
+			decErr := kfs.decErr
+			kfs.mu.Unlock()
+			if decErr != nil {
+				return nil, fmt.Errorf("kustomize: %w", decErr)
+			}
 			// Name files as the repository does, not as the layout.
 			msg := strings.ReplaceAll(r.err.Error(), memRoot+"/", "")
 			return nil, &restatedError{msg: "kustomize: " + msg, err: r.err}
