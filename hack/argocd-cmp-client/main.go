@@ -8,6 +8,11 @@
 // build env), optionally asks MatchRepository, then GenerateManifest, and
 // prints the answer as JSON on stdout. Errors go to stderr with exit status 1.
 //
+// "argocd-cmp-client health -script F -object O" instead runs the Lua health
+// script F on the object in O (YAML or JSON) with Argo CD's own Lua VM, as the
+// application controller runs resource.customizations.health scripts, and
+// prints the HealthStatus as JSON.
+//
 // It is not part of sealsync's module: hack/tools.sh copies it into the
 // wrapper module that builds argocd-cmp-server (dropping the ignore build
 // constraint that keeps it out of sealsync's own build and go mod tidy), so
@@ -27,6 +32,9 @@ import (
 	"github.com/argoproj/argo-cd/v3/cmpserver/apiclient"
 	"github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
 	"github.com/argoproj/argo-cd/v3/util/cmp"
+	argolua "github.com/argoproj/argo-cd/v3/util/lua"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
 )
 
 type list []string
@@ -46,6 +54,13 @@ type match struct {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "health" {
+		if err := health(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
 	var (
 		socket, repo, app  string
 		env, pluginEnv, ex list
@@ -135,4 +150,32 @@ func pluginEnviron(build, plugin []string) ([]string, error) {
 		out = append(out, fmt.Sprintf("ARGOCD_ENV_%s=%s", e.Name, parsed.Envsubst(e.Value)))
 	}
 	return out, nil
+}
+
+// health runs a Lua health script on an object with Argo CD's VM (open
+// libraries off, as for scripts from argocd-cm).
+func health(args []string) error {
+	fs := flag.NewFlagSet("health", flag.ContinueOnError)
+	script := fs.String("script", "", "Lua health script file")
+	object := fs.String("object", "", "object file, YAML or JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	s, err := os.ReadFile(*script)
+	if err != nil {
+		return err
+	}
+	b, err := os.ReadFile(*object)
+	if err != nil {
+		return err
+	}
+	var m map[string]any
+	if err := yaml.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	st, err := argolua.VM{}.ExecuteHealthLua(&unstructured.Unstructured{Object: m}, string(s))
+	if err != nil {
+		return err
+	}
+	return json.NewEncoder(os.Stdout).Encode(st)
 }
