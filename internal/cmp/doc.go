@@ -3,8 +3,9 @@
 // package render, SOPS files decrypted with the keys of the application's
 // Argo CD project), replaces argocd-vault-plugin placeholders with values
 // from the project's secret store (package placeholder, through the
-// providers interface) and writes one YAML stream in which every Secret is
-// a SealedSecret.
+// providers interface) or from SOPS files of the source (a placeholder
+// path naming one, as argocd-vault-plugin's sops backend reads them), and
+// writes one YAML stream in which every Secret is a SealedSecret.
 //
 // # Trust
 //

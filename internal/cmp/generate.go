@@ -16,6 +16,7 @@ import (
 	"github.com/sealsync/sealsync/internal/redact"
 	"github.com/sealsync/sealsync/internal/sealing"
 	"github.com/sealsync/sealsync/internal/sopsx"
+	"github.com/sealsync/sealsync/providers"
 )
 
 // Request is one generation: the repository Argo CD sent and where in it
@@ -81,7 +82,7 @@ func Generate(ctx context.Context, cfg Config, req Request, warn io.Writer) (out
 		return nil, err
 	}
 
-	replaced, err := resolvePlaceholders(ctx, cfg, req.Env, objs, values)
+	replaced, err := resolvePlaceholders(ctx, cfg, req, dec, objs, values)
 	if err != nil {
 		return nil, err
 	}
@@ -127,9 +128,9 @@ func identities(cfg Config, env Env, warn io.Writer) ([]age.Identity, error) {
 }
 
 // resolvePlaceholders replaces the placeholders of objs with values from
-// the project's store, opened only when there is a placeholder, and
-// returns how many each object had.
-func resolvePlaceholders(ctx context.Context, cfg Config, env Env, objs []*unstructured.Unstructured, values *redact.Values) ([]int, error) {
+// SOPS files of the source or the project's store, opened only when a
+// placeholder needs it, and returns how many each object had.
+func resolvePlaceholders(ctx context.Context, cfg Config, req Request, dec *sopsx.Decryptor, objs []*unstructured.Unstructured, values *redact.Values) ([]int, error) {
 	n, annotated, err := placeholder.Count(objs)
 	if err != nil {
 		return nil, err
@@ -137,16 +138,18 @@ func resolvePlaceholders(ctx context.Context, cfg Config, env Env, objs []*unstr
 	if n == 0 && !annotated {
 		return make([]int, len(objs)), nil
 	}
-	client, err := OpenStore(ctx, cfg.StoresDir, env.Project, cfg.Providers)
-	if err != nil {
-		return nil, fmt.Errorf("placeholders: %w", err)
+	maxSize := cfg.Limits.MaxFileSize
+	if maxSize <= 0 {
+		maxSize = render.DefaultMaxFileSize
 	}
-	defer func() {
-		// Revokes a token the client logged in for; a failure to do
-		// so does not change the output.
-		_ = client.Close(context.WithoutCancel(ctx))
-	}()
-	res, err := placeholder.Resolve(ctx, objs, storeReader{client: client}, cfg.Placeholders, values)
+	r := &placeholderReader{
+		src: req.Source, dir: req.Dir, dec: dec, maxSize: maxSize,
+		openStore: func(ctx context.Context) (providers.Client, error) {
+			return OpenStore(ctx, cfg.StoresDir, req.Env.Project, cfg.Providers)
+		},
+	}
+	defer r.close(ctx)
+	res, err := placeholder.Resolve(ctx, objs, r, cfg.Placeholders, values)
 	if err != nil {
 		return nil, fmt.Errorf("placeholders: %w", err)
 	}

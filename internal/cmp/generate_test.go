@@ -418,3 +418,40 @@ func TestWithholdReplaces(t *testing.T) {
 		t.Error("an error quoting nothing was withheld")
 	}
 }
+
+// TestGeneratePlaceholdersFromSOPSFiles: a placeholder whose path is a
+// SOPS file of the source (argocd-vault-plugin's sops backend) reads that
+// file with the project's keys, and needs no store.
+func TestGeneratePlaceholdersFromSOPSFiles(t *testing.T) {
+	values, err := os.ReadFile(filepath.Join("render", "testdata", "helm", "env", "prod-secrets.sops.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dotenv, err := os.ReadFile(filepath.Join("render", "testdata", "kustomize", "apps", "web", "overlays", "prod", "web.sops.env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := secretSource(map[string]string{
+		"secrets/prod.sops.yaml": string(values),
+		"secrets/web.sops.env":   string(dotenv),
+		"app/s.yaml": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: from-files\nstringData:\n" +
+			"  password: <path:../secrets/prod.sops.yaml#db | jsonPath {.password}>\n" +
+			"  token: <path:../secrets/web.sops.env#API_TOKEN>\n",
+	})
+	cfg := testConfig(t)
+	cfg.StoresDir = "" // no store: opening one would fail
+	out, err := Generate(context.Background(), cfg, Request{Source: src, Dir: "app", Env: demoEnv()}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := unsealAll(t, clusterKey(t), out)
+	if got["web-prod/from-files"]["password"] != "helm-values-secret-P5dW" || got["web-prod/from-files"]["token"] != "kustomize-env-token-Z2pX" {
+		t.Errorf("unsealed %v", got)
+	}
+
+	other := demoEnv()
+	other.Project = "other"
+	if _, err := Generate(context.Background(), cfg, Request{Source: src, Dir: "app", Env: other}, &bytes.Buffer{}); !errors.Is(err, sopsx.ErrNoKey) {
+		t.Errorf("another project's application: %v, want ErrNoKey", err)
+	}
+}
