@@ -31,6 +31,7 @@ declare -A VERSIONS=(
   [controller-gen]=0.23.0
   [staticcheck]=0.8.2
   [vault]=1.14.2         # last MPL-2.0 Vault; 1.14.10+ and 1.15+ are BUSL
+  [argocd-cmp-server]=3.5.2  # Argo CD's plugin sidecar server + our repo-server stand-in
 )
 # etcd is built into envtest's folder; its version is part of envtest's stamp.
 ETCD_VERSION=3.6.16
@@ -38,7 +39,14 @@ ETCD_VERSION=3.6.16
 # (see build_vault); both are part of vault's stamp.
 VAULT_SDK_VERSION=0.9.2
 VAULT_SDK_PATCH=no-create-without-existence-check-panic
-DEFAULT_TOOLS=(envtest kubeseal sops age controller-gen staticcheck vault)
+# Since v3.4 Argo CD's gitops-engine is a nested module that its module zip
+# does not hold (its go.mod replaces it with ./gitops-engine); this is the
+# published pseudo-version that v3.5.2 builds with.
+ARGOCD_GITOPS_ENGINE=v0.0.0-20260827090335-e258ee23c3e5
+# The repo-server stand-in is our code, built inside the Argo CD wrapper so
+# sealsync's own module never imports Argo CD.
+ARGOCD_CMP_CLIENT_SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/argocd-cmp-client/main.go"
+DEFAULT_TOOLS=(envtest kubeseal sops age controller-gen staticcheck vault argocd-cmp-server)
 
 export CGO_ENABLED=0 GOFLAGS="-trimpath -buildvcs=false" GOTOOLCHAIN=local
 log() { printf 'tools: %s\n' "$*" >&2; }
@@ -51,6 +59,7 @@ recipe_of() {
   case $1 in
     envtest) echo "$1 ${VERSIONS[$1]} etcd $ETCD_VERSION" ;;
     vault) echo "$1 ${VERSIONS[$1]} sdk $VAULT_SDK_VERSION $VAULT_SDK_PATCH" ;;
+    argocd-cmp-server) echo "$1 ${VERSIONS[$1]} gitops-engine $ARGOCD_GITOPS_ENGINE client $(sha256sum < "$ARGOCD_CMP_CLIENT_SRC" | cut -c1-16)" ;;
     *) echo "$1 ${VERSIONS[$1]}" ;;
   esac
 }
@@ -172,6 +181,46 @@ MOD
   local got; got=$("$dest/vault" version)
   log "vault: $got"
   [[ $got == "Vault v$v" || $got == "Vault v$v"[\ ,]* ]] || { log "vault: built binary reports $got, want v$v"; return 1; }
+}
+
+# build_argocd-cmp-server builds Argo CD's config-management-plugin server
+# (the repo-server sidecar that runs our plugin.yaml) and argocd-cmp-client,
+# a small gRPC client that sends a repository the way the repo-server does.
+# The wrapper copies argo-cd's own replace block verbatim (it pins k8s.io/* to
+# the versions Argo CD builds with) and points the nested gitops-engine module
+# at its published pseudo-version.
+build_argocd-cmp-server() {
+  local v=${VERSIONS[argocd-cmp-server]} m=github.com/argoproj/argo-cd/v3
+  mkdir -p "$work/argocd" && cd "$work/argocd"
+  go mod download "$m@v$v"
+  local amod; amod="$(go env GOMODCACHE)/cache/download/$m/@v/v$v.mod"
+  local gover; gover=$(sed -n 's/^go \([0-9.]*\)$/\1/p' "$amod")
+  {
+    printf 'module sealsync.local/argocd\n\ngo %s\n\nrequire %s v%s\n\n' "$gover" "$m" "$v"
+    sed -n '/^replace (/,/^)/p' "$amod"
+    printf '\nreplace github.com/argoproj/argo-cd/gitops-engine => github.com/argoproj/argo-cd/gitops-engine %s\n' "$ARGOCD_GITOPS_ENGINE"
+  } > go.mod
+  mkdir -p server client
+  cat > server/main.go <<'GO'
+package main
+
+import (
+	"os"
+
+	cmpserver "github.com/argoproj/argo-cd/v3/cmd/argocd-cmp-server/commands"
+)
+
+func main() {
+	if err := cmpserver.NewCommand().Execute(); err != nil {
+		os.Exit(1)
+	}
+}
+GO
+  sed '/^\/\/go:build ignore$/d' "$ARGOCD_CMP_CLIENT_SRC" > client/main.go
+  go mod tidy
+  local ld="-s -w -X $m/common.version=$v"
+  go build -ldflags "$ld" -o "$dest/argocd-cmp-server" ./server
+  go build -ldflags "$ld" -o "$dest/argocd-cmp-client" ./client
 }
 
 ensure() {

@@ -32,6 +32,7 @@ import (
 
 	"github.com/sealsync/sealsync/crypto"
 	"github.com/sealsync/sealsync/internal/version"
+	"github.com/sealsync/sealsync/providers"
 
 	// Auth plugins (exec, OIDC) for kubeconfigs that use them.
 	_ "k8s.io/client-go/plugin/pkg/client/auth"
@@ -70,6 +71,19 @@ type options struct {
 
 	overrides clientcmd.ConfigOverrides
 	streams   Streams
+	// providers are the secret-store providers this build has (for the
+	// argocd plugin's placeholders); cmd/kubeseal wires them.
+	providers *providers.Registry
+}
+
+// Option configures a kubeseal run beyond its arguments.
+type Option func(*options)
+
+// WithProviders gives kubeseal the secret-store providers of this build,
+// which the argocd plugin resolves placeholders through. The CLI names no
+// provider itself: cmd/kubeseal registers them.
+func WithProviders(r *providers.Registry) Option {
+	return func(o *options) { o.providers = r }
 }
 
 // clientConfig returns the kubeconfig the flags describe, loaded lazily so
@@ -106,8 +120,11 @@ const rootExamples = `  # Seal a Secret with the cluster's certificate
   kubeseal --recovery-unseal --recovery-private-key keys.age --recovery-identity offline.key < db-sealed.yaml`
 
 // NewCommand returns the kubeseal root command.
-func NewCommand(streams Streams) *cobra.Command {
+func NewCommand(streams Streams, opts ...Option) *cobra.Command {
 	o := &options{streams: streams}
+	for _, opt := range opts {
+		opt(o)
+	}
 	cmd := &cobra.Command{
 		Use:   "kubeseal",
 		Short: "Seal Kubernetes Secrets so they can live in Git",
@@ -154,7 +171,7 @@ YAML from stdin or --secret-file and writes SealedSecrets to stdout or
 	o.recovery.passphrase.bind(f, "recovery-", "Open a --recovery-private-key backup bundle")
 
 	addClientFlags(cmd, o)
-	cmd.AddCommand(newKeysCommand(o), newReencryptCommand(o))
+	cmd.AddCommand(newKeysCommand(o), newReencryptCommand(o), newArgoCDCommand(o))
 
 	_ = cmd.RegisterFlagCompletionFunc("scope", fixedCompletions("strict", "namespace-wide", "cluster-wide"))
 	_ = cmd.RegisterFlagCompletionFunc("format", fixedCompletions("json", "yaml"))
@@ -220,14 +237,14 @@ func (f *scopeFlag) Type() string { return "string" }
 
 // Main runs kubeseal with the process's arguments and streams and returns
 // its exit code.
-func Main() int {
-	return Run(context.Background(), os.Args[1:], Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr})
+func Main(opts ...Option) int {
+	return Run(context.Background(), os.Args[1:], Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}, opts...)
 }
 
 // Run runs kubeseal with args and returns its exit code, printing errors as
 // Bitnami's kubeseal does ("error: ...").
-func Run(ctx context.Context, args []string, streams Streams) int {
-	cmd := NewCommand(streams)
+func Run(ctx context.Context, args []string, streams Streams, opts ...Option) int {
+	cmd := NewCommand(streams, opts...)
 	cmd.SetArgs(args)
 	if err := cmd.ExecuteContext(ctx); err != nil {
 		fmt.Fprintf(streams.Err, "error: %v\n", err)

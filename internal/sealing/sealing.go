@@ -73,6 +73,9 @@ type Sealer struct {
 	random io.Reader
 	pub    *rsa.PublicKey
 	keyID  crypto.KeyID
+	// convergence is the key of a convergent sealer (see
+	// NewConvergentSealer); nil for a sealer drawing from random.
+	convergence []byte
 }
 
 // NewSealer returns a sealer for pub, drawing randomness from random (most
@@ -87,7 +90,15 @@ func (s *Sealer) KeyID() crypto.KeyID { return s.keyID }
 // SealValue seals one value for scope, namespace and name and returns it
 // base64-encoded, as kubeseal --raw prints it.
 func (s *Sealer) SealValue(scope crypto.Scope, namespace, name string, value []byte) (string, error) {
-	blob, err := crypto.HybridEncrypt(s.random, s.pub, value, crypto.Label(scope, namespace, name))
+	return s.sealItem(scope, namespace, name, "", value)
+}
+
+// sealItem seals value, the item key item of a Secret (empty when
+// unknown), for scope, namespace and name. The item key binds nothing in
+// the wire format; a convergent sealer derives its randomness from it.
+func (s *Sealer) sealItem(scope crypto.Scope, namespace, name, item string, value []byte) (string, error) {
+	label := crypto.Label(scope, namespace, name)
+	blob, err := crypto.HybridEncrypt(s.randomFor(label, item, value), s.pub, value, label)
 	if err != nil {
 		return "", err
 	}
@@ -126,14 +137,14 @@ func (s *Sealer) SealSecret(secret *corev1.Secret) (*ssv1alpha1.SealedSecret, er
 
 	// Sorted so that a failure is reported for the same key every time.
 	for _, k := range slices.Sorted(maps.Keys(secret.Data)) {
-		v, err := s.SealValue(scope, secret.Namespace, secret.Name, secret.Data[k])
+		v, err := s.sealItem(scope, secret.Namespace, secret.Name, k, secret.Data[k])
 		if err != nil {
 			return nil, fmt.Errorf("seal %q: %w", k, err)
 		}
 		ss.Spec.EncryptedData[k] = v
 	}
 	for _, k := range slices.Sorted(maps.Keys(secret.StringData)) {
-		v, err := s.SealValue(scope, secret.Namespace, secret.Name, []byte(secret.StringData[k]))
+		v, err := s.sealItem(scope, secret.Namespace, secret.Name, k, []byte(secret.StringData[k]))
 		if err != nil {
 			return nil, fmt.Errorf("seal %q: %w", k, err)
 		}

@@ -388,3 +388,24 @@ func (c *client) Validate(ctx context.Context) error {
 func (c *client) Close(ctx context.Context) error {
 	return c.session.close(ctx)
 }
+
+// WithKVVersion returns a client of the same store and login that reads
+// the KV layout of version 1 or 2 instead of the store's, for
+// argocd-vault-plugin's kv-version annotation. It shares the receiver's
+// session: close the receiver, not the copy.
+func (c *client) WithKVVersion(version int) (providers.Client, error) {
+	var v esv1.VaultKVStoreVersion
+	switch version {
+	case 1:
+		v = esv1.VaultKVStoreV1
+	case 2:
+		v = esv1.VaultKVStoreV2
+	default:
+		return nil, fmt.Errorf("KV version %d: Vault has versions 1 and 2", version)
+	}
+	cc := *c
+	cc.kv = newKVLayout(c.kv.mount, v)
+	// The identity names the layout; this copy's is not computed.
+	cc.identity = ""
+	return &cc, nil
+}

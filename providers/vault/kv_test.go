@@ -155,3 +155,35 @@ func TestExtractProperty(t *testing.T) {
 		})
 	}
 }
+
+// TestWithKVVersion: argocd-vault-plugin's kv-version annotation (tenant
+// input) switches the layout of a copy of the store's client (operator
+// input), not of the client itself.
+func TestWithKVVersion(t *testing.T) {
+	orig := &client{kv: newKVLayout("", esv1.VaultKVStoreV2), identity: "id"}
+	for _, tc := range []struct {
+		name    string
+		version int
+		want    string
+	}{
+		{name: "tenant asks for KV v1", version: 1, want: "kv/app"},
+		{name: "tenant asks for KV v2", version: 2, want: "kv/data/app"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := orig.WithKVVersion(tc.version)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := c.(*client).kv.dataPath("kv/app")
+			if err != nil || got != tc.want {
+				t.Errorf("dataPath = %q, %v; want %q", got, err, tc.want)
+			}
+		})
+	}
+	if p, _ := orig.kv.dataPath("kv/app"); p != "kv/data/app" {
+		t.Errorf("the original client changed layout: %s", p)
+	}
+	if _, err := orig.WithKVVersion(3); err == nil {
+		t.Error("KV version 3 accepted")
+	}
+}

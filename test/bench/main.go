@@ -5,6 +5,7 @@
 //
 //	go run ./test/bench unseal [-skip-slow] [-o FILE] [-profile DIR]
 //	go run ./test/bench eso [-cycles N] [-o FILE] [-controller-flags FLAGS]
+//	go run ./test/bench argocd [-runs N] [-o FILE]
 //
 // # Subcommands
 //
@@ -21,6 +22,12 @@
 // and reads per refresh interval (from Vault's file audit log), the time
 // a new ExternalSecret created between refresh slots takes to Ready, and
 // the controller's memory and CPU. See eso.go.
+//
+// argocd renders one application of 200 SOPS-encrypted Secrets and 500
+// placeholders over 50 Vault paths through `kubeseal argocd generate`, as
+// the Argo CD plugin's sidecar runs it, and times it beside `sops
+// --decrypt` once per file and one Vault read per placeholder. See
+// argocd.go.
 //
 // # Layout
 //
@@ -56,6 +63,7 @@ var subcommands = map[string]struct {
 }{
 	"unseal": {runUnseal, "time 500 SealedSecrets unsealed by sealsync and Bitnami's controller; compare memory"},
 	"eso":    {runESO, "sync 1,000 ExternalSecrets from Vault; count Vault logins and reads per refresh cycle"},
+	"argocd": {runArgoCD, "render 200 SOPS Secrets and 500 Vault placeholders through kubeseal argocd generate; beside sops --decrypt per file"},
 }
 
 func main() {

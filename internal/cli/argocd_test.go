@@ -1,0 +1,118 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+)
+
+// TestSourceRoot: Argo CD (operator side) runs the plugin in the
+// application's folder of the repository it unpacked and says which
+// folder that is (ARGOCD_APP_SOURCE_PATH); the root is what is left.
+func TestSourceRoot(t *testing.T) {
+	for _, tc := range []struct {
+		name, appDir, sourcePath string
+		root, dir                string
+	}{
+		{"application in a subfolder", "/tmp/_cmp_server/u1/apps/web/overlays/prod", "apps/web/overlays/prod", "/tmp/_cmp_server/u1", "apps/web/overlays/prod"},
+		{"application at the repository root", "/tmp/_cmp_server/u1", ".", "/tmp/_cmp_server/u1", "."},
+		{"no source path", "/tmp/_cmp_server/u1/app", "", "/tmp/_cmp_server/u1/app", "."},
+		{"manifest-generate-paths sent a part of the repository", "/tmp/_cmp_server/u1/web/overlays/prod", "apps/web/overlays/prod", "/tmp/_cmp_server/u1", "web/overlays/prod"},
+		{"source path with a trailing slash", "/w/apps/web", "apps/web/", "/w", "apps/web"},
+		{"source path climbing out is not followed", "/w/apps/web", "../web", "/w/apps", "web"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root, dir := sourceRoot(tc.appDir, tc.sourcePath)
+			if root != tc.root || dir != tc.dir {
+				t.Errorf("sourceRoot = %q, %q; want %q, %q", root, dir, tc.root, tc.dir)
+			}
+		})
+	}
+}
+
+// TestDiscover: the application's files are tenant input; discover
+// matches SOPS files and placeholders and nothing else, without following
+// links or entering hidden folders.
+func TestDiscover(t *testing.T) {
+	sops := "apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  a: ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]\nsops:\n  age: []\n  mac: ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]\n  version: 3.13.3\n"
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+		want  string
+	}{
+		{"plain manifests", map[string]string{"a.yaml": "apiVersion: v1\nkind: ConfigMap\n"}, ""},
+		{"a SOPS file", map[string]string{"a.yaml": "kind: ConfigMap\n", "sub/s.sops.yaml": sops}, "sub/s.sops.yaml"},
+		{"an inline placeholder", map[string]string{"s.yaml": "stringData:\n  a: <path:secret/data/x#a>\n"}, "s.yaml"},
+		{"the path annotation", map[string]string{"s.yaml": "metadata:\n  annotations:\n    avp.kubernetes.io/path: secret/data/x\n"}, "s.yaml"},
+		{"a SOPS file in a hidden folder", map[string]string{".git/s.sops.yaml": sops}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for name, content := range tc.files {
+				p := filepath.Join(dir, name)
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := discover(dir)
+			if err != nil || got != tc.want {
+				t.Errorf("discover = %q, %v; want %q", got, err, tc.want)
+			}
+		})
+	}
+	t.Run("a link out of the application is not read", func(t *testing.T) {
+		outside := t.TempDir()
+		if err := os.WriteFile(filepath.Join(outside, "s.sops.yaml"), []byte(sops), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		if err := os.Symlink(filepath.Join(outside, "s.sops.yaml"), filepath.Join(dir, "s.sops.yaml")); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := discover(dir); err != nil || got != "" {
+			t.Errorf("discover = %q, %v", got, err)
+		}
+	})
+}
+
+// TestArgoCDFlagsFromEnv: the sidecar's environment (operator) sets the
+// flags; Argo CD's ARGOCD_ENV_ variables (tenant) set none.
+func TestArgoCDFlagsFromEnv(t *testing.T) {
+	t.Setenv("SEALSYNC_AGE_KEYS_DIR", "/keys")
+	t.Setenv("SEALSYNC_OUTPUT", "plain")
+	t.Setenv("ARGOCD_ENV_SEALSYNC_STORES_DIR", "/tenant-chosen")
+	t.Setenv("ARGOCD_ENV_SEALSYNC_ALLOW_PLAIN", "true")
+	root := NewCommand(Streams{})
+	var argocd *cobra.Command
+	for _, c := range root.Commands() {
+		if c.Name() == "argocd" {
+			argocd = c
+		}
+	}
+	if argocd == nil {
+		t.Fatal("no argocd command")
+	}
+	fs := argocd.PersistentFlags()
+	if err := argocdFlagsFromEnv(fs); err != nil {
+		t.Fatal(err)
+	}
+	for flag, want := range map[string]string{"age-keys-dir": "/keys", "output": "plain", "stores-dir": "", "allow-plain": "false"} {
+		if got := fs.Lookup(flag).Value.String(); got != want {
+			t.Errorf("--%s = %q, want %q", flag, got, want)
+		}
+	}
+	for name := range argocdEnv {
+		if fs.Lookup(name) == nil {
+			t.Errorf("environment variable for unknown flag --%s", name)
+		}
+		if strings.HasPrefix(argocdEnv[name], "ARGOCD_") {
+			t.Errorf("--%s is read from an Argo CD variable", name)
+		}
+	}
+}
