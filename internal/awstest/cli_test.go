@@ -212,7 +212,9 @@ func TestAWSCLI(t *testing.T) {
 		if got.Parameter.Value != "p1" || *sdk.Value != "p1" || got.Parameter.Version != sdk.Version || got.Parameter.Selector != *sdk.Selector || got.Parameter.ARN != *sdk.ARN {
 			t.Fatalf("CLI reads %+v, SDK %q version %d", got.Parameter, *sdk.Value, sdk.Version)
 		}
-		var byPath struct{ Parameters []struct{ Name, Value string } }
+		var byPath struct {
+			Parameters []struct{ Name, Value string }
+		}
 		cli.json(&byPath, "ssm", "get-parameters-by-path", "--path", "/cli", "--recursive", "--with-decryption")
 		sdkPath := must(p.GetParametersByPath(ctx, &ssm.GetParametersByPathInput{Path: aws.String("/cli"), Recursive: aws.Bool(true), WithDecryption: aws.Bool(true)}))(t)
 		var cliNames, sdkNames []string

@@ -268,7 +268,7 @@ func TestDeletionWindowPasses(t *testing.T) {
 	}
 	admin := s.UserARN("admin")
 	want := map[awstest.Call]int{
-		{Service: awstest.SecretsManager, Action: "DescribeSecret", Code: "InvalidSignatureException"}:                 1,
+		{Service: awstest.SecretsManager, Action: "DescribeSecret", Code: "InvalidSignatureException"}:                1,
 		{Service: awstest.SecretsManager, Action: "DescribeSecret", Caller: admin, Code: "ResourceNotFoundException"}: 1,
 	}
 	if got := s.Calls(); fmt.Sprint(got) != fmt.Sprint(want) {

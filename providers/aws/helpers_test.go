@@ -213,4 +213,6 @@ func (p plainKube) ControllerToken(ctx context.Context, aud []string) (string, e
 func smTag(k, v string) smtypes.Tag   { return smtypes.Tag{Key: &k, Value: &v} }
 func ssmTag(k, v string) ssmtypes.Tag { return ssmtypes.Tag{Key: &k, Value: &v} }
 
-func ref(key string) esv1.ExternalSecretDataRemoteRef { return esv1.ExternalSecretDataRemoteRef{Key: key} }
+func ref(key string) esv1.ExternalSecretDataRemoteRef {
+	return esv1.ExternalSecretDataRemoteRef{Key: key}
+}
