@@ -76,8 +76,7 @@ func must[T any](v T, err error) func(testing.TB) T {
 }
 
 func TestSecretVersionStages(t *testing.T) {
-	s, cfg := start(t, awstest.Options{})
-	_ = s
+	_, cfg := start(t, awstest.Options{})
 	ctx := context.Background()
 	sm := secretsmanager.NewFromConfig(cfg)
 	v1 := must(sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("app/db"), SecretString: aws.String("one")}))(t).VersionId
@@ -794,6 +793,17 @@ func TestFaults(t *testing.T) {
 		want := []string{"", "", "ThrottlingException", "", "", "ThrottlingException", "", "", "", ""}
 		if !slices.Equal(got, want) {
 			t.Fatalf("got %q", got)
+		}
+	})
+	t.Run("window", func(t *testing.T) {
+		now := time.Now()
+		defer s.Inject(awstest.Fault{Kind: awstest.Throttle, From: now.Add(-time.Hour), Until: now.Add(-time.Minute)})()
+		if err := get(); err != nil {
+			t.Fatalf("a window that ended: %v", err)
+		}
+		defer s.Inject(awstest.Fault{Kind: awstest.Throttle, From: now.Add(-time.Minute), Until: now.Add(time.Hour)})()
+		if err := get(); code(err) != "ThrottlingException" {
+			t.Fatalf("inside the window: %v", err)
 		}
 	})
 	t.Run("other actions pass", func(t *testing.T) {

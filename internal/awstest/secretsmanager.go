@@ -261,10 +261,9 @@ func mergeTags(existing, tags []Tag) ([]Tag, *apiError) {
 	return out, nil
 }
 
-func newVersionID() string {
-	id := newRequestID() // the same random UUID shape
-	return id
-}
+// newVersionID returns a random version ID: a UUID, as the SDKs make
+// ClientRequestTokens.
+func newVersionID() string { return newRequestID() }
 
 func (s *Server) createSecret(c *call) (any, *apiError) {
 	var in struct {
