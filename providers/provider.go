@@ -201,13 +201,23 @@ type PropertyExtractor interface {
 // BatchGetter is implemented by clients that read many secrets in few
 // backend calls (AWS BatchGetSecretValue, Parameter Store GetParameters),
 // so that the core can read the refs of many ExternalSecrets that share a
-// client at once.
+// client at once. The core batches whole secrets and picks properties and
+// maps out of them itself, so a BatchGetter also extracts both locally.
 type BatchGetter interface {
+	PropertyExtractor
 	// GetSecrets reads every ref as GetSecret would and returns one result
 	// per ref, in order: the value GetSecret(refs[i]) returns, or its
 	// error (wrapping [ErrSecretNotFound] where GetSecret's would). A
 	// failed call fails only the refs it was reading.
 	GetSecrets(ctx context.Context, refs []esv1.ExternalSecretDataRemoteRef) []Result
+	// BatchSize is how many refs one backend call reads at most: the core
+	// fills its calls up to it.
+	BatchSize() int
+	// ExtractMap returns what GetSecretMap(ref) returns, given whole, the
+	// value GetSecret returned for ref without its Property, so that a
+	// dataFrom.extract shares the read of data entries of the same secret.
+	// It never calls the backend.
+	ExtractMap(ref esv1.ExternalSecretDataRemoteRef, whole []byte) (map[string][]byte, error)
 }
 
 // Result is the outcome of one read of a batch: a value or an error.

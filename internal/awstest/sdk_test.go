@@ -327,6 +327,14 @@ func TestBatchGetSecretValue(t *testing.T) {
 			t.Fatalf("got %v", err)
 		}
 	})
+	t.Run("an id of the wrong length fails the whole call", func(t *testing.T) {
+		for _, bad := range []string{"", strings.Repeat("x", 2049)} {
+			_, err := sm.BatchGetSecretValue(ctx, &secretsmanager.BatchGetSecretValueInput{SecretIdList: []string{"batch/s00", bad}})
+			if code(err) != "ValidationException" {
+				t.Fatalf("id of %d bytes: got %v", len(bad), err)
+			}
+		}
+	})
 	t.Run("ids and filters", func(t *testing.T) {
 		_, err := sm.BatchGetSecretValue(ctx, &secretsmanager.BatchGetSecretValueInput{
 			SecretIdList: []string{"batch/s00"}, Filters: []smtypes.Filter{{Key: smtypes.FilterNameStringTypeName, Values: []string{"batch/"}}},

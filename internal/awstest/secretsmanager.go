@@ -603,6 +603,13 @@ func (s *Server) batchGetSecretValue(c *call) (any, *apiError) {
 		if in.MaxResults != nil || in.NextToken != nil {
 			return nil, errInvalidParameter("MaxResults and NextToken can be used only with Filters.")
 		}
+		// A member's length is checked before anything is read, for the
+		// whole call, as every member constraint of the service is.
+		for _, id := range in.SecretIdList {
+			if id == "" || len(id) > 2048 {
+				return nil, errValidation("1 validation error detected: Value at 'secretIdList' failed to satisfy constraint: Member must satisfy constraint: [Member must have length between 1 and 2048]")
+			}
+		}
 		for _, id := range in.SecretIdList {
 			sec, aerr := s.secretFor(c, id, "GetSecretValue", false)
 			read(id, sec, aerr)

@@ -268,3 +268,63 @@ func TestParameterStoreThrottling(t *testing.T) {
 		t.Fatalf("find by tags: %d, %v", len(got), err)
 	}
 }
+
+// TestBatchTenantKeyFailsAlone: refs of many ExternalSecrets share a batch,
+// and a key one tenant got wrong (tenant input: missing, malformed, of a
+// length AWS refuses for the whole call) fails that ref alone.
+func TestBatchTenantKeyFailsAlone(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.secret(t, "good/a", "a")
+	e.secret(t, "good/b", "b")
+	e.param(t, "/good/a", "a")
+	e.param(t, "/good/b", "b")
+	for _, tc := range []struct {
+		name    string
+		service esv1.AWSServiceType
+		prefix  string
+		bad     string
+		// calls are the calls the server answers, by action.
+		calls map[string]int
+	}{
+		{"secrets manager: no such secret", esv1.AWSServiceSecretsManager, "good/", "good/nope", map[string]int{"BatchGetSecretValue": 1}},
+		{"secrets manager: an ID longer than AWS takes is not sent", esv1.AWSServiceSecretsManager, "good/", strings.Repeat("x", 2049), map[string]int{"BatchGetSecretValue": 1}},
+		{"secrets manager: an empty ID is not sent", esv1.AWSServiceSecretsManager, "good/", "", map[string]int{"BatchGetSecretValue": 1}},
+		{"parameter store: no such parameter", esv1.AWSServiceParameterStore, "/good/", "/good/nope", map[string]int{"GetParameters": 1}},
+		// AWS refuses the whole GetParameters: it is read again name by name.
+		{"parameter store: a malformed name", esv1.AWSServiceParameterStore, "/good/", "/good/not a name!", map[string]int{"GetParameters": 1, "GetParameter": 3}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			kube, spec := e.keys(t, tc.service, awstest.AllowAll)
+			c := e.client(t, kube, spec).(providers.BatchGetter)
+			e.srv.ResetCalls()
+			results := c.GetSecrets(ctx, []esv1.ExternalSecretDataRemoteRef{ref(tc.prefix + "a"), ref(tc.bad), ref(tc.prefix + "b")})
+			if string(results[0].Value) != "a" || results[0].Err != nil || string(results[2].Value) != "b" || results[2].Err != nil {
+				t.Fatalf("the good refs: %q %v, %q %v", results[0].Value, results[0].Err, results[2].Value, results[2].Err)
+			}
+			if results[1].Err == nil {
+				t.Fatal("the bad ref read")
+			}
+			service := awstest.SecretsManager
+			if tc.service == esv1.AWSServiceParameterStore {
+				service = awstest.SSM
+			}
+			for action, want := range tc.calls {
+				if n := e.srv.Count(service, action); n != want {
+					t.Errorf("%d %s calls, want %d", n, action, want)
+				}
+			}
+			if n, want := e.srv.Count(service, ""), sumCalls(tc.calls); n != want {
+				t.Errorf("%d calls in all, want %d", n, want)
+			}
+		})
+	}
+}
+
+func sumCalls(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}

@@ -58,7 +58,7 @@ func (c *parameterStore) GetSecretMap(ctx context.Context, ref esv1.ExternalSecr
 	if err != nil {
 		return nil, err
 	}
-	return c.secretMap(ref, whole)
+	return c.ExtractMap(ref, whole)
 }
 
 // selector is how Parameter Store names a version: name:version or
@@ -123,9 +123,10 @@ func parameterError(op, sel string, err error) error {
 
 // GetSecrets reads refs as GetSecret would, up to 10 parameters (in any
 // version) in one GetParameters. Refs with metadataPolicy Fetch are read
-// one by one. IAM authorizes GetParameters for every name it carries, so a
-// call refused for one name is read again one name at a time, to fail only
-// that one.
+// one by one. IAM authorizes GetParameters for every name it carries, and
+// AWS refuses the whole call for one malformed name, so a call refused for
+// either reason is read again one name at a time, to fail only that one:
+// the names come from many ExternalSecrets.
 func (c *parameterStore) GetSecrets(ctx context.Context, refs []esv1.ExternalSecretDataRemoteRef) []providers.Result {
 	results := make([]providers.Result, len(refs))
 	var sels []string
@@ -155,6 +156,9 @@ func (c *parameterStore) GetSecrets(ctx context.Context, refs []esv1.ExternalSec
 	return results
 }
 
+// BatchSize is how many parameters one GetParameters reads.
+func (c *parameterStore) BatchSize() int { return batchParameters }
+
 // values reads the parameters sels name (name or name:selector), 10 a
 // call, decrypted.
 func (c *parameterStore) values(ctx context.Context, sels []string) map[string]providers.Result {
@@ -167,7 +171,7 @@ func (c *parameterStore) values(ctx context.Context, sels []string) map[string]p
 			res, err = c.api.GetParameters(ctx, &ssm.GetParametersInput{Names: chunk, WithDecryption: ptr(true)})
 			return err
 		})
-		if codeOf(err) == "AccessDeniedException" && len(chunk) > 1 {
+		if code := codeOf(err); (code == "AccessDeniedException" || code == "ValidationException") && len(chunk) > 1 {
 			for _, sel := range chunk {
 				v, err := c.get(ctx, sel)
 				out[sel] = providers.Result{Value: v, Err: err}

@@ -210,9 +210,10 @@ func (c *client) ExtractProperty(ref esv1.ExternalSecretDataRemoteRef, whole []b
 	return v, nil
 }
 
-// secretMap splits the JSON object whole (of ref's property, if any) into
-// keys, for dataFrom.extract.
-func (c *client) secretMap(ref esv1.ExternalSecretDataRemoteRef, whole []byte) (map[string][]byte, error) {
+// ExtractMap splits the JSON object whole (of ref's property, if any), the
+// value GetSecret read for ref without its property, into keys: what
+// GetSecretMap answers for dataFrom.extract (see [providers.BatchGetter]).
+func (c *client) ExtractMap(ref esv1.ExternalSecretDataRemoteRef, whole []byte) (map[string][]byte, error) {
 	if ref.Property != "" {
 		var err error
 		if whole, err = c.ExtractProperty(ref, whole); err != nil {

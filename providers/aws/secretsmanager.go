@@ -75,7 +75,7 @@ func (c *secretsManager) GetSecretMap(ctx context.Context, ref esv1.ExternalSecr
 	if err != nil {
 		return nil, err
 	}
-	return c.secretMap(ref, whole)
+	return c.ExtractMap(ref, whole)
 }
 
 // whole reads what GetSecret answers for ref without its property.
@@ -179,12 +179,28 @@ func batchable(ref esv1.ExternalSecretDataRemoteRef) bool {
 	return ref.MetadataPolicy != esv1.ExternalSecretMetadataPolicyFetch && (ref.Version == "" || ref.Version == stageCurrent)
 }
 
+// BatchSize is how many secrets one BatchGetSecretValue reads.
+func (c *secretsManager) BatchSize() int { return batchSecrets }
+
+// maxSecretID is the longest secret ID (name or ARN) AWS takes.
+const maxSecretID = 2048
+
 // current reads the current value of every secret of ids (remote names,
-// prefix included), 20 a call.
+// prefix included), 20 a call. The ids come from many ExternalSecrets, and
+// AWS refuses a whole call for one ID of the wrong length: such an ID is
+// failed here and never sent, so that it fails no one else's read.
 func (c *secretsManager) current(ctx context.Context, ids []string) map[string]providers.Result {
 	out := make(map[string]providers.Result, len(ids))
-	for start := 0; start < len(ids); start += batchSecrets {
-		chunk := ids[start:min(start+batchSecrets, len(ids))]
+	valid := ids[:0:0]
+	for _, id := range ids {
+		if id == "" || len(id) > maxSecretID {
+			out[id] = providers.Result{Err: fmt.Errorf("secret ID of %d bytes: AWS takes 1 to %d", len(id), maxSecretID)}
+			continue
+		}
+		valid = append(valid, id)
+	}
+	for start := 0; start < len(valid); start += batchSecrets {
+		chunk := valid[start:min(start+batchSecrets, len(valid))]
 		if !c.batchDenied.Load() {
 			err := c.batch(ctx, chunk, out)
 			if err == nil {
