@@ -64,8 +64,8 @@ type Flags struct {
 	BackupRecipients, BackupConfigMap string
 	// ExternalSecrets: --enable-external-secrets, --controller-class,
 	// --enable-flood-gate, --store-requeue-interval, --read-dedupe-ttl,
-	// --refresh-spread, --es-workers.
-	ExternalSecrets, FloodGate                     bool
+	// --refresh-spread, --es-workers, --batch-provider-reads.
+	ExternalSecrets, FloodGate, BatchReads         bool
 	ControllerClass                                string
 	StoreRequeueInterval, DedupeTTL, RefreshSpread time.Duration
 	ESWorkers                                      int
@@ -121,6 +121,7 @@ func BindFlags(fs *pflag.FlagSet) *Flags {
 	fs.DurationVar(&f.StoreRequeueInterval, "store-requeue-interval", 5*time.Minute, "How often SecretStores are validated again.")
 	fs.DurationVar(&f.DedupeTTL, "read-dedupe-ttl", 10*time.Second, "How long an identical provider read is shared among ExternalSecrets using the same backend and credentials; the refreshes of one refresh slot share the slot's reads however long the slot takes.")
 	fs.DurationVar(&f.RefreshSpread, "refresh-spread", 2*time.Second, "Offset spread of ExternalSecret refreshes inside their refresh slot.")
+	fs.BoolVar(&f.BatchReads, "batch-provider-reads", true, "Read many secrets of one store identity in one provider call where the provider can (AWS BatchGetSecretValue, Parameter Store GetParameters), reading ahead in each refresh slot what the slot before read. Off, every read is a call of its own; it is there to measure what batching saves.")
 	fs.IntVar(&f.ESWorkers, "es-workers", 4*runtime.GOMAXPROCS(0), "Concurrent ExternalSecret reconciles (mostly waiting on providers).")
 	fs.BoolVar(&f.AllowControllerIdentity, externalsecrets.AllowControllerIdentityFlag, false, "Let ClusterSecretStores that name no credentials (Vault kubernetes auth without serviceAccountRef or secretRef) log in as the controller's own ServiceAccount, with a fresh 10-minute token for audience \"vault\". Whoever may write a ClusterSecretStore then acts with the controller's identity at the server it names. SecretStores never may.")
 	return f
@@ -201,7 +202,7 @@ func (f *Flags) Options(namespace string) (Options, error) {
 		ES: externalsecrets.Options{
 			ControllerClass: f.ControllerClass, FloodGate: f.FloodGate,
 			StoreInterval: f.StoreRequeueInterval, DedupeTTL: f.DedupeTTL,
-			Spread: f.RefreshSpread, Workers: f.ESWorkers,
+			Spread: f.RefreshSpread, Workers: f.ESWorkers, UnbatchedReads: !f.BatchReads,
 			AllowControllerIdentity: f.AllowControllerIdentity,
 		},
 	}, nil

@@ -49,6 +49,10 @@ type Options struct {
 	Spread time.Duration
 	// Workers is the number of concurrent ExternalSecret reconciles.
 	Workers int
+	// UnbatchedReads turns batching of provider reads off (each read
+	// that no shared result serves is a call of its own), to measure what
+	// batching saves.
+	UnbatchedReads bool
 	// AllowControllerIdentity lends the controller's own ServiceAccount to
 	// ClusterSecretStores that name no credentials. Off, no store gets it;
 	// a SecretStore never does. The controller must then run as a
@@ -97,6 +101,9 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 	}
 	apiAud := newAPIAudiences(core, learnWith)
 	reads := esdata.NewReads(opts.DedupeTTL)
+	if opts.UnbatchedReads {
+		reads.Unbatched()
+	}
 	api := mgr.GetAPIReader()
 	clients := esdata.NewClientCache(esdata.ClientCacheOptions{
 		Registry:    opts.Providers,
