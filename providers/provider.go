@@ -1,11 +1,11 @@
 // Package providers is the interface between the ExternalSecret core and
 // the backends secrets come from, plus what every backend shares: the
 // registry, property extraction and the decoding and conversion
-// strategies. Two providers exist: HashiCorp Vault (and OpenBao), in
-// providers/vault, and the static fake provider of ESO's docs and the
-// tests, in providers/fake. The store API also has ESO's aws field; this
-// build has no provider for it, so such a store is not Ready and says so
-// ([ErrNotRegistered]).
+// strategies. Three providers exist: HashiCorp Vault (and OpenBao), in
+// providers/vault, AWS Secrets Manager and Parameter Store, in
+// providers/aws, and the static fake provider of ESO's docs and the tests,
+// in providers/fake. A store whose provider a build does not register is
+// not Ready and says so ([ErrNotRegistered]).
 //
 // # Shape
 //
@@ -244,8 +244,7 @@ type Name string
 const (
 	// Vault is HashiCorp Vault (and OpenBao).
 	Vault Name = "vault"
-	// AWS names the store API's aws field (AWS Secrets Manager and
-	// Parameter Store); no provider for it exists yet.
+	// AWS is AWS Secrets Manager and Parameter Store.
 	AWS Name = "aws"
 	// Fake is the static test provider.
 	Fake Name = "fake"

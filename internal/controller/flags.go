@@ -123,7 +123,7 @@ func BindFlags(fs *pflag.FlagSet) *Flags {
 	fs.DurationVar(&f.RefreshSpread, "refresh-spread", 2*time.Second, "Offset spread of ExternalSecret refreshes inside their refresh slot.")
 	fs.BoolVar(&f.BatchReads, "batch-provider-reads", true, "Read many secrets of one store identity in one provider call where the provider can (AWS BatchGetSecretValue, Parameter Store GetParameters), reading ahead in each refresh slot what the slot before read. Off, every read is a call of its own; it is there to measure what batching saves.")
 	fs.IntVar(&f.ESWorkers, "es-workers", 4*runtime.GOMAXPROCS(0), "Concurrent ExternalSecret reconciles (mostly waiting on providers).")
-	fs.BoolVar(&f.AllowControllerIdentity, externalsecrets.AllowControllerIdentityFlag, false, "Let ClusterSecretStores that name no credentials (Vault kubernetes auth without serviceAccountRef or secretRef) log in as the controller's own ServiceAccount, with a fresh 10-minute token for audience \"vault\". Whoever may write a ClusterSecretStore then acts with the controller's identity at the server it names. SecretStores never may.")
+	fs.BoolVar(&f.AllowControllerIdentity, externalsecrets.AllowControllerIdentityFlag, false, "Let ClusterSecretStores that name no credentials log in as the controller itself: Vault kubernetes auth without serviceAccountRef or secretRef with the controller's own ServiceAccount (a fresh 10-minute token for audience \"vault\"), aws without auth with the AWS SDK's default chain (the controller pod's IRSA token, environment, instance profile). Whoever may write a ClusterSecretStore then acts with the controller's identity at the server it names. SecretStores never may.")
 	return f
 }
 

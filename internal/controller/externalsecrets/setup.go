@@ -53,8 +53,9 @@ type Options struct {
 	// that no shared result serves is a call of its own), to measure what
 	// batching saves.
 	UnbatchedReads bool
-	// AllowControllerIdentity lends the controller's own ServiceAccount to
-	// ClusterSecretStores that name no credentials. Off, no store gets it;
+	// AllowControllerIdentity lends the controller's own identity (its
+	// ServiceAccount, the AWS SDK's default chain) to ClusterSecretStores
+	// that name no credentials. Off, no store gets it;
 	// a SecretStore never does. The controller must then run as a
 	// ServiceAccount, which it finds out at start.
 	AllowControllerIdentity bool
