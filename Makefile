@@ -22,6 +22,8 @@ BENCH     ?= .
 BENCH_FLAGS ?=
 # Flags of `go run ./test/bench eso`, e.g. ESO_BENCH_FLAGS='-cycles 1 -o eso.md'.
 ESO_BENCH_FLAGS ?=
+# Flags of `go run ./test/bench aws`, e.g. AWS_BENCH_FLAGS='-batch=false -o aws.md'.
+AWS_BENCH_FLAGS ?=
 
 tool = $$($(TOOLS_SH) --print-dir $(1))/$(2)
 
@@ -62,11 +64,12 @@ demo: build ## Run the controller on a local control plane: seal, unseal, rotate
 	hack/demo.sh
 
 .PHONY: bench
-bench: ## Go benchmarks (seal/unseal, key backup/restore, reencrypt), then the controllers on a real API server: unseal against Bitnami, 1,000 ExternalSecrets from Vault (test/bench, ~20 min, root).
+bench: ## Go benchmarks (seal/unseal, key backup/restore, reencrypt), then the controllers on a real API server: unseal against Bitnami, 1,000 ExternalSecrets from Vault, 500 from AWS (test/bench, ~25 min, root).
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem ./crypto/... ./keybackup/... ./internal/reencrypt/...
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime 3x ./test/disaster/...
 	$(GO) run ./test/bench unseal $(BENCH_FLAGS)
 	$(GO) run ./test/bench eso $(ESO_BENCH_FLAGS)
+	$(GO) run ./test/bench aws $(AWS_BENCH_FLAGS)
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 30s).

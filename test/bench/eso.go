@@ -224,7 +224,7 @@ func runESO(ctx context.Context, c *cleanups, args []string) (err error) {
 		return err
 	}
 	defer b.proc.stop()
-	if err := b.waitReconciling(ctx); err != nil {
+	if err := waitReconciling(ctx, b.k, b.proc); err != nil {
 		return err
 	}
 
@@ -334,23 +334,23 @@ func esoNamespaceNames() []string {
 // creates a store of the fake provider in the controller's namespace and
 // waits for it to be Ready. From then on the controller has its lease
 // and its caches, and what follows measures syncing, not starting.
-func (b *esoBench) waitReconciling(ctx context.Context) error {
+func waitReconciling(ctx context.Context, k *cluster, p *proc) error {
 	probe := &esv1.SecretStore{
 		ObjectMeta: metav1.ObjectMeta{Name: "bench-probe", Namespace: keyNamespace},
 		Spec: esv1.SecretStoreSpec{Provider: &esv1.SecretStoreProvider{Fake: &esv1.FakeProvider{
 			Data: []esv1.FakeProviderData{{Key: "probe", Value: "probe"}},
 		}}},
 	}
-	w, err := watchObjects(ctx, listWatch{cl: b.k.client, newList: func() client.ObjectList { return &esv1.SecretStoreList{} },
+	w, err := watchObjects(ctx, listWatch{cl: k.client, newList: func() client.ObjectList { return &esv1.SecretStoreList{} },
 		opts: []client.ListOption{client.InNamespace(keyNamespace)}}, map[string]bool{keyNamespace + "/" + probe.Name: true}, storeReady, nil)
 	if err != nil {
 		return err
 	}
 	defer w.stop()
-	if err := b.k.client.Create(ctx, probe); err != nil {
+	if err := k.client.Create(ctx, probe); err != nil {
 		return fmt.Errorf("create probe secret store: %w", err)
 	}
-	_, err = b.waitAll(ctx, w, "fake SecretStores", 1)
+	_, err = waitAll(ctx, p, w, "fake SecretStores", 1)
 	return err
 }
 
@@ -374,7 +374,7 @@ func (b *esoBench) measureStores(ctx context.Context, rep *esoReport) error {
 			return fmt.Errorf("create secret store in %s: %w", ns, err)
 		}
 	}
-	readyAt, err := b.waitAll(ctx, w, "SecretStores", len(want))
+	readyAt, err := waitAll(ctx, b.proc, w, "SecretStores", len(want))
 	if err != nil {
 		return err
 	}
@@ -486,7 +486,7 @@ func (b *esoBench) measureInitialSync(ctx context.Context, rep *esoReport, w *ob
 		return time.Time{}, fmt.Errorf("create external secrets: %w", err)
 	}
 	rep.Creates = time.Since(start)
-	syncedAt, err := b.waitAll(ctx, w, "ExternalSecrets", len(all))
+	syncedAt, err := waitAll(ctx, b.proc, w, "ExternalSecrets", len(all))
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -506,16 +506,16 @@ func (b *esoBench) measureInitialSync(ctx context.Context, rep *esoReport, w *ob
 }
 
 // waitAll waits until w sees all its wanted objects ok, or the
-// controller exits.
-func (b *esoBench) waitAll(ctx context.Context, w *objectWatch, what string, n int) (time.Time, error) {
+// controller p exits.
+func waitAll(ctx context.Context, p *proc, w *objectWatch, what string, n int) (time.Time, error) {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
-	at, err := w.wait(ctx, b.proc.exited, b.proc.errExited, func(ready int) {
+	at, err := w.wait(ctx, p.exited, p.errExited, func(ready int) {
 		progress("%d/%d %s Ready", ready, n, what)
 	})
 	if err != nil {
 		return at, fmt.Errorf("%d of %d %s Ready: %w; last lines of %s:\n%s", w.count(), n, what, err,
-			b.proc.spec.logPath, tail(b.proc.spec.logPath, 20))
+			p.spec.logPath, tail(p.spec.logPath, 20))
 	}
 	return at, nil
 }
