@@ -83,7 +83,13 @@
 //
 // Clients implement providers.BatchGetter: the current values of up to 20
 // secrets per BatchGetSecretValue, up to 10 parameters (any version) per
-// GetParameters, each error mapped back to its ref. A store whose policy
+// GetParameters, each error mapped back to its ref. The controller's read
+// layer (internal/esdata) gathers the reads of the ExternalSecrets of one
+// identity into these calls and reads each refresh slot ahead, so that a
+// slot of 200 secrets costs 10 calls and no GetSecretValue. A secret ID
+// of a length AWS refuses for a whole call is failed before sending, and a
+// GetParameters refused for one malformed name is read name by name: one
+// tenant's bad key fails no one else's read. A store whose policy
 // does not grant secretsmanager:BatchGetSecretValue reads one secret at a
 // time; a GetParameters refused for one name is read again name by name,
 // so the others still succeed.
