@@ -16,7 +16,6 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -77,33 +76,16 @@ const (
 
 // awsOptions are the flags of the aws subcommand.
 type awsOptions struct {
-	cycles int
-	out    string
-	keep   bool
-	batch  bool
-	// extra are controller flags added to the defaults.
-	extra []string
+	cycleFlags
+	batch bool
 }
 
 func parseAWSFlags(args []string) (*awsOptions, error) {
 	o := &awsOptions{}
 	fs := flag.NewFlagSet("aws", flag.ContinueOnError)
-	fs.IntVar(&o.cycles, "cycles", 2, "count AWS requests over `N` refresh intervals (1 min each) after the initial sync")
-	fs.StringVar(&o.out, "o", "", "also write the report (markdown) to `FILE`")
-	fs.BoolVar(&o.keep, "keep", false, "keep the work folder (controller log, kubeconfig) even on success")
+	o.bind(fs, "AWS requests")
 	fs.BoolVar(&o.batch, "batch", true, "batch provider reads (false runs the controller with --batch-provider-reads=false, for comparison; its goals are not judged)")
-	extra := fs.String("controller-flags", "", "extra controller `FLAGS` (space-separated)")
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	o.extra = strings.Fields(*extra)
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	if o.cycles < 1 {
-		return nil, fmt.Errorf("-cycles must be at least 1")
-	}
-	return o, nil
+	return o, o.parse(fs, args)
 }
 
 // awsBench holds what the phases of the benchmark share.
@@ -263,17 +245,7 @@ func runAWS(ctx context.Context, c *cleanups, args []string) (err error) {
 	}
 
 	rep.Load[1] = loadAverage()
-	text := rep.markdown()
-	fmt.Print(text)
-	if o.out != "" {
-		if err := os.WriteFile(o.out, []byte(text), 0o644); err != nil {
-			return err
-		}
-	}
-	if missed := rep.missed(); len(missed) > 0 {
-		return fmt.Errorf("goals missed: %s", strings.Join(missed, "; "))
-	}
-	return nil
+	return finish(rep.markdown(), o.out, rep.missed())
 }
 
 // seedAWS writes the bench's secrets, the role every store assumes (it
@@ -462,13 +434,10 @@ func (c awsCalls) String() string {
 // the middle of the first refresh slot after synced, so each holds one
 // slot and its edges fall between slots.
 func (b *awsBench) measureCycles(ctx context.Context, rep *awsReport, synced time.Time, cycles int) error {
-	progress("waiting for the first refresh slot")
-	slot, err := b.refreshes.nthAfter(ctx, synced, awsCount/2, 2*awsInterval)
+	from, err := firstWindow(ctx, &b.refreshes, synced, awsCount, awsInterval)
 	if err != nil {
 		return err
 	}
-	from := slot.Add(awsInterval / 2)
-	progress("refresh slot at %s; counting %d cycle(s) from %s", slot.Format("15:04:05.0"), cycles, from.Format("15:04:05"))
 	if err := sleepUntil(ctx, from, b.proc); err != nil {
 		return err
 	}
@@ -495,18 +464,12 @@ func (b *awsBench) measureMidCycle(ctx context.Context, rep *awsReport, w *objec
 	r := rand.New(rand.NewPCG(awsSeed+1, awsSeed+1))
 	for i := range awsMidCycle {
 		ns, name := awsNamespace(i%awsNamespaces), fmt.Sprintf("mid-%d", i)
-		es := awsExternalSecret(r, ns, name, r.IntN(awsSecrets), r.IntN(awsSecrets))
-		before, start := b.srv.Calls(), time.Now()
-		if err := b.k.client.Create(ctx, es); err != nil {
-			return fmt.Errorf("create external secret %s/%s: %w", ns, name, err)
-		}
-		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		readyAt, err := w.waitFor(wctx, ns+"/"+name)
-		cancel()
+		before := b.srv.Calls()
+		d, err := timeToReady(ctx, b.k, w, awsExternalSecret(r, ns, name, r.IntN(awsSecrets), r.IntN(awsSecrets)))
 		if err != nil {
-			return fmt.Errorf("external secret %s/%s not Ready: %w", ns, name, err)
+			return err
 		}
-		d, calls := readyAt.Sub(start), callsBetween(before, b.srv.Calls())
+		calls := callsBetween(before, b.srv.Calls())
 		rep.MidCycle, rep.MidCycleCalls = append(rep.MidCycle, d), append(rep.MidCycleCalls, calls)
 		progress("new ExternalSecret %s/%s Ready in %.3f s: %s", ns, name, d.Seconds(), calls)
 		if err := sleepUntil(ctx, time.Now().Add(time.Second), b.proc); err != nil {

@@ -16,7 +16,6 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -77,33 +76,11 @@ const (
 	goalMidCycleReady = 2 * time.Second
 )
 
-// esoOptions are the flags of the eso subcommand.
-type esoOptions struct {
-	cycles int
-	out    string
-	keep   bool
-	// extra are controller flags added to the defaults.
-	extra []string
-}
-
-func parseESOFlags(args []string) (*esoOptions, error) {
-	o := &esoOptions{}
+func parseESOFlags(args []string) (*cycleFlags, error) {
+	o := &cycleFlags{}
 	fs := flag.NewFlagSet("eso", flag.ContinueOnError)
-	fs.IntVar(&o.cycles, "cycles", 2, "count Vault requests over `N` refresh intervals (1 min each) after the initial sync")
-	fs.StringVar(&o.out, "o", "", "also write the report (markdown) to `FILE`")
-	fs.BoolVar(&o.keep, "keep", false, "keep the work folder (controller log, kubeconfig) even on success")
-	extra := fs.String("controller-flags", "", "extra controller `FLAGS` (space-separated), e.g. --kubeclient-qps=-1, to see what a change would gain")
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	o.extra = strings.Fields(*extra)
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	if o.cycles < 1 {
-		return nil, fmt.Errorf("-cycles must be at least 1")
-	}
-	return o, nil
+	o.bind(fs, "Vault requests")
+	return o, o.parse(fs, args)
 }
 
 // esoBench holds what the phases of the benchmark share.
@@ -251,17 +228,7 @@ func runESO(ctx context.Context, c *cleanups, args []string) (err error) {
 	}
 
 	rep.Load[1] = loadAverage()
-	text := rep.markdown()
-	fmt.Print(text)
-	if o.out != "" {
-		if err := os.WriteFile(o.out, []byte(text), 0o644); err != nil {
-			return err
-		}
-	}
-	if missed := rep.missed(); len(missed) > 0 {
-		return fmt.Errorf("goals missed: %s", strings.Join(missed, "; "))
-	}
-	return nil
+	return finish(rep.markdown(), o.out, rep.missed())
 }
 
 // seedVault turns on the audit device, writes the bench's secrets, a
@@ -525,17 +492,10 @@ func waitAll(ctx context.Context, p *proc, w *objectWatch, what string, n int) (
 // the first refresh slot after synced, so each holds one slot and its
 // edges fall between slots.
 func (b *esoBench) measureCycles(ctx context.Context, rep *esoReport, synced time.Time, cycles int) error {
-	progress("waiting for the first refresh slot")
-	// Half the ExternalSecrets refreshing: a slot, not the few that a
-	// controller may sync twice at the end of the initial sync.
-	slot, err := b.refreshes.nthAfter(ctx, synced, esoCount/2, 2*esoInterval)
+	from, err := firstWindow(ctx, &b.refreshes, synced, esoCount, esoInterval)
 	if err != nil {
 		return err
 	}
-	from := slot.Add(esoInterval / 2)
-	end := from.Add(time.Duration(cycles) * esoInterval)
-	progress("refresh slot at %s; counting %d cycle(s) from %s to %s", slot.Format("15:04:05.0"), cycles,
-		from.Format("15:04:05"), end.Format("15:04:05"))
 	for i := range cycles {
 		t := from.Add(time.Duration(i+1) * esoInterval)
 		if err := sleepUntil(ctx, t, b.proc); err != nil {
@@ -567,18 +527,10 @@ func (b *esoBench) measureMidCycle(ctx context.Context, w *objectWatch) ([]time.
 	var times []time.Duration
 	for i := range esoMidCycle {
 		ns, name := esoNamespace(i%esoNamespaces), fmt.Sprintf("mid-%d", i)
-		es := externalSecret(r, ns, name)
-		start := time.Now()
-		if err := b.k.client.Create(ctx, es); err != nil {
-			return nil, fmt.Errorf("create external secret %s/%s: %w", ns, name, err)
-		}
-		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		readyAt, err := w.waitFor(wctx, ns+"/"+name)
-		cancel()
+		d, err := timeToReady(ctx, b.k, w, externalSecret(r, ns, name))
 		if err != nil {
-			return nil, fmt.Errorf("external secret %s/%s not Ready: %w", ns, name, err)
+			return nil, err
 		}
-		d := readyAt.Sub(start)
 		times = append(times, d)
 		progress("new ExternalSecret %s/%s Ready in %.3f s", ns, name, d.Seconds())
 		if err := sleepUntil(ctx, time.Now().Add(time.Second), b.proc); err != nil {

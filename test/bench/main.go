@@ -39,7 +39,9 @@
 // from internal/devenv), process.go (building and running a
 // controller binary and reading its CPU and memory from /proc), watch.go
 // (waiting for objects with a watch), bitnami.go (running Bitnami's
-// controller outside a cluster) and report.go (markdown tables).
+// controller outside a cluster), cycles.go (the flags, counting windows
+// and report output of the ExternalSecret subcommands) and report.go
+// (markdown tables). The AWS test server comes from internal/awstest.
 //
 // # Cleanup
 //

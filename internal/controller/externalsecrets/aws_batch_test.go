@@ -33,24 +33,7 @@ func TestAWSReadsInBatches(t *testing.T) {
 	}
 	r := startAWSES(t, e, e.Config, w, "default", false)
 	keysSecret(t, e, r.NS, user)
-	docs := `apiVersion: external-secrets.io/v1
-kind: SecretStore
-metadata:
-  name: aws
-spec:
-  provider:
-    aws:
-      service: SecretsManager
-      region: eu-central-1
-      auth:
-        secretRef:
-          accessKeyIDSecretRef:
-            name: awssm-secret
-            key: access-key
-          secretAccessKeySecretRef:
-            name: awssm-secret
-            key: secret-access-key
-`
+	docs := keysStore("aws", "")
 	es := func(name string, a, b int) string {
 		return fmt.Sprintf(`---
 apiVersion: external-secrets.io/v1

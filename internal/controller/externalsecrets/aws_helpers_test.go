@@ -167,3 +167,28 @@ func sameData(want, got map[string]string) string {
 	}
 	return ""
 }
+
+// keysStore is a Secrets Manager SecretStore called name reading with the
+// access key of awssm-secret (see keysSecret); more holds more lines of
+// its spec, indented by two spaces.
+func keysStore(name, more string) string {
+	return fmt.Sprintf(`apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata:
+  name: %s
+spec:
+%s  provider:
+    aws:
+      service: SecretsManager
+      region: eu-central-1
+      auth:
+        secretRef:
+          accessKeyIDSecretRef:
+            name: awssm-secret
+            key: access-key
+          secretAccessKeySecretRef:
+            name: awssm-secret
+            key: secret-access-key
+`, name, more)
+}
+

@@ -274,27 +274,7 @@ func TestAWSFaultsLoseNothing(t *testing.T) {
 	}
 	r := startAWSES(t, e, e.Config, w, "default", false)
 	keysSecret(t, e, r.NS, user)
-	docs := `apiVersion: external-secrets.io/v1
-kind: SecretStore
-metadata:
-  name: aws
-spec:
-  retrySettings:
-    maxRetries: 1
-    retryInterval: 50ms
-  provider:
-    aws:
-      service: SecretsManager
-      region: eu-central-1
-      auth:
-        secretRef:
-          accessKeyIDSecretRef:
-            name: awssm-secret
-            key: access-key
-          secretAccessKeySecretRef:
-            name: awssm-secret
-            key: secret-access-key
-`
+	docs := keysStore("aws", "  retrySettings:\n    maxRetries: 1\n    retryInterval: 50ms\n")
 	for i := range n {
 		docs += fmt.Sprintf(`---
 apiVersion: external-secrets.io/v1
