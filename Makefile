@@ -24,6 +24,8 @@ BENCH_FLAGS ?=
 ESO_BENCH_FLAGS ?=
 # Flags of `go run ./test/bench argocd`, e.g. ARGOCD_BENCH_FLAGS='-runs 3 -o argocd.md'.
 ARGOCD_BENCH_FLAGS ?=
+# Flags of `go run ./test/bench aws`, e.g. AWS_BENCH_FLAGS='-batch=false -o aws.md'.
+AWS_BENCH_FLAGS ?=
 
 tool = $$($(TOOLS_SH) --print-dir $(1))/$(2)
 
@@ -64,12 +66,13 @@ demo: build ## Run the controller on a local control plane: seal, unseal, rotate
 	hack/demo.sh
 
 .PHONY: bench
-bench: ## Go benchmarks (seal/unseal, key backup/restore, reencrypt), then the controllers on a real API server: unseal against Bitnami, 1,000 ExternalSecrets from Vault, the Argo CD plugin (test/bench, ~22 min, root).
+bench: ## Go benchmarks (seal/unseal, key backup/restore, reencrypt), then the controllers on a real API server: unseal against Bitnami, 1,000 ExternalSecrets from Vault, 500 from AWS, the Argo CD plugin (test/bench, ~27 min, root).
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem ./crypto/... ./keybackup/... ./internal/reencrypt/...
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime 3x ./test/disaster/...
 	$(GO) run ./test/bench unseal $(BENCH_FLAGS)
 	$(GO) run ./test/bench eso $(ESO_BENCH_FLAGS)
 	$(GO) run ./test/bench argocd $(ARGOCD_BENCH_FLAGS)
+	$(GO) run ./test/bench aws $(AWS_BENCH_FLAGS)
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 30s).

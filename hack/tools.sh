@@ -16,7 +16,9 @@
 #
 # To add a tool: write build_<name> (it gets the destination folder in $dest and
 # a scratch folder in $work), add "<name>=<version>" to VERSIONS and, if tests
-# need it by default, to DEFAULT_TOOLS.
+# need it by default, to DEFAULT_TOOLS. A tool that lives outside the cache (a
+# Debian package) also writes check_<name>, which ensure runs on a warm cache
+# to prove the stamp still tells the truth.
 set -euo pipefail
 
 CACHE="${SEALSYNC_CACHE:-$HOME/.cache/sealsync}"
@@ -32,6 +34,7 @@ declare -A VERSIONS=(
   [staticcheck]=0.8.2
   [vault]=1.14.2         # last MPL-2.0 Vault; 1.14.10+ and 1.15+ are BUSL
   [argocd-cmp-server]=3.5.2  # Argo CD's plugin sidecar server + our repo-server stand-in
+  [awscli]=2.9.19        # Debian bookworm's awscli (botocore), a client of the AWS test server
 )
 # etcd is built into envtest's folder; its version is part of envtest's stamp.
 ETCD_VERSION=3.6.16
@@ -46,7 +49,7 @@ ARGOCD_GITOPS_ENGINE=v0.0.0-20260827090335-e258ee23c3e5
 # The repo-server stand-in is our code, built inside the Argo CD wrapper so
 # sealsync's own module never imports Argo CD.
 ARGOCD_CMP_CLIENT_SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/argocd-cmp-client/main.go"
-DEFAULT_TOOLS=(envtest kubeseal sops age controller-gen staticcheck vault argocd-cmp-server)
+DEFAULT_TOOLS=(envtest kubeseal sops age controller-gen staticcheck vault awscli argocd-cmp-server)
 
 export CGO_ENABLED=0 GOFLAGS="-trimpath -buildvcs=false" GOTOOLCHAIN=local
 log() { printf 'tools: %s\n' "$*" >&2; }
@@ -60,6 +63,7 @@ recipe_of() {
     envtest) echo "$1 ${VERSIONS[$1]} etcd $ETCD_VERSION" ;;
     vault) echo "$1 ${VERSIONS[$1]} sdk $VAULT_SDK_VERSION $VAULT_SDK_PATCH" ;;
     argocd-cmp-server) echo "$1 ${VERSIONS[$1]} gitops-engine $ARGOCD_GITOPS_ENGINE client $(sha256sum < "$ARGOCD_CMP_CLIENT_SRC" | cut -c1-16)" ;;
+    awscli) echo "$1 ${VERSIONS[$1]} debian" ;;
     *) echo "$1 ${VERSIONS[$1]}" ;;
   esac
 }
@@ -221,6 +225,40 @@ GO
   local ld="-s -w -X $m/common.version=$v"
   go build -ldflags "$ld" -o "$dest/argocd-cmp-server" ./server
   go build -ldflags "$ld" -o "$dest/argocd-cmp-client" ./client
+# build_awscli installs Debian's awscli package, the AWS CLI v2 on botocore,
+# which the AWS test server's tests use as a client nobody here wrote. It is
+# not built: the Go module proxy does not serve it and PyPI is not reachable,
+# but Debian's packages are. Its folder in the cache holds only a link to
+# /usr/bin/aws, so --print-dir names a folder with `aws` in it as for every
+# other tool, and never a different `aws` that happens to be on PATH (images
+# with a pip-installed AWS CLI 1.x have one). check_awscli re-checks the link
+# on every warm run, since removing the package leaves the stamp behind.
+build_awscli() {
+  local v=${VERSIONS[awscli]} sudo=()
+  command -v apt-get >/dev/null || { log "awscli: needs apt-get (a Debian or Ubuntu machine)"; return 1; }
+  if [[ $EUID -ne 0 ]]; then
+    command -v sudo >/dev/null || { log "awscli: apt-get install needs root or sudo"; return 1; }
+    sudo=(sudo)
+  fi
+  local apt=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600)
+  if ! /usr/bin/aws --version >/dev/null 2>&1; then
+    # An image may ship without package lists; fetch them only then.
+    "${apt[@]}" install -y --no-install-recommends awscli ||
+      { "${apt[@]}" update && "${apt[@]}" install -y --no-install-recommends awscli; }
+  fi
+  local got; got=$(/usr/bin/aws --version 2>&1)
+  log "awscli: $got"
+  [[ $got == "aws-cli/$v "* ]] || { log "awscli: /usr/bin/aws reports $got, want aws-cli/$v; update VERSIONS"; return 1; }
+  ln -sfn /usr/bin/aws "$dest/aws"
+}
+check_awscli() { [[ -x "$1/aws" ]]; }
+
+# fresh reports whether NAME's stamp matches its recipe and, for a tool with
+# a check_NAME, whether the check passes.
+fresh() {
+  local name=$1 dest; dest=$(dir_of "$1")
+  [[ -f "$dest/.sealsync-stamp" && "$(<"$dest/.sealsync-stamp")" == "$(recipe_of "$name")" ]] || return 1
+  if declare -F "check_$name" >/dev/null; then "check_$name" "$dest" || return 1; fi
 }
 
 ensure() {
@@ -228,7 +266,7 @@ ensure() {
   [[ -n "${VERSIONS[$name]:-}" ]] || { log "unknown tool $name"; exit 2; }
   local dest; dest=$(dir_of "$name")
   local stamp="$dest/.sealsync-stamp" recipe; recipe=$(recipe_of "$name")
-  if [[ -f "$stamp" && "$(<"$stamp")" == "$recipe" ]]; then
+  if fresh "$name"; then
     return 0
   fi
   # Test packages may ask for the same tool at once on a cold cache: one
@@ -236,7 +274,7 @@ ensure() {
   mkdir -p "$TOOLS"
   exec {lock}>"$TOOLS/.$name.lock"
   flock "$lock"
-  if [[ -f "$stamp" && "$(<"$stamp")" == "$recipe" ]]; then
+  if fresh "$name"; then
     exec {lock}>&-
     return 0
   fi
@@ -267,9 +305,8 @@ main() {
   if [[ "${1:-}" == "--cached" ]]; then
     # Prints NAME's folder if it is already built; exits 1 without building.
     [[ -n "${VERSIONS[$2]:-}" ]] || exit 1
-    local d; d=$(dir_of "$2")
-    [[ -f "$d/.sealsync-stamp" && "$(<"$d/.sealsync-stamp")" == "$(recipe_of "$2")" ]] || exit 1
-    echo "$d"
+    fresh "$2" || exit 1
+    dir_of "$2"
     return
   fi
   if [[ "${1:-}" == "--print-dir" ]]; then

@@ -1,11 +1,11 @@
 // Package providers is the interface between the ExternalSecret core and
 // the backends secrets come from, plus what every backend shares: the
 // registry, property extraction and the decoding and conversion
-// strategies. Two providers exist: HashiCorp Vault (and OpenBao), in
-// providers/vault, and the static fake provider of ESO's docs and the
-// tests, in providers/fake. The store API also has ESO's aws field; this
-// build has no provider for it, so such a store is not Ready and says so
-// ([ErrNotRegistered]).
+// strategies. Three providers exist: HashiCorp Vault (and OpenBao), in
+// providers/vault, AWS Secrets Manager and Parameter Store, in
+// providers/aws, and the static fake provider of ESO's docs and the tests,
+// in providers/fake. A store whose provider a build does not register is
+// not Ready and says so ([ErrNotRegistered]).
 //
 // # Shape
 //
@@ -31,12 +31,12 @@
 // token, not the environment, not an SDK's default credential chain,
 // instance metadata or a workload-identity token file (AWS IRSA, GCP
 // Workload Identity). The controller's own identity is reachable only
-// through the core, [Kube.ControllerToken] today, and the core lends it to
-// a ClusterSecretStore only, and only when the operator allowed it; a
+// through the core, [Kube.ControllerToken], and the core lends it to a
+// ClusterSecretStore only, and only when the operator allowed it; a
 // SecretStore never gets it. A provider that needs another form of the
-// controller's identity (a cloud SDK's default chain, say) adds a method
-// to [Kube] that the core guards the same way, rather than reading it
-// itself.
+// controller's identity asks the core's rule first rather than deciding
+// itself: the AWS provider loads the SDK's default chain only when
+// [ControllerIdentityChecker] allows it.
 //
 // ServiceAccount tokens are always requested for an audience, never one
 // the API server accepts (which an empty list means, and which a store
@@ -108,6 +108,27 @@ type Kube interface {
 	ControllerToken(ctx context.Context, audiences []string) (string, error)
 }
 
+// ServiceAccountReader is implemented by a [Kube] that can read the
+// annotations of a ServiceAccount a store names, under the namespace rules
+// of its other references. AWS IRSA keeps the role to assume in one
+// (eks.amazonaws.com/role-arn). Providers find it by type assertion; a
+// Kube without it cannot serve such stores.
+type ServiceAccountReader interface {
+	ServiceAccountAnnotations(ctx context.Context, ref esmeta.ServiceAccountSelector) (map[string]string, error)
+}
+
+// ControllerIdentityChecker is implemented by a [Kube] that can say
+// whether the store may act as the controller itself, for a provider that
+// uses a form of the controller's identity the core cannot hand over as a
+// token: the AWS SDK's default credential chain (the controller pod's IRSA
+// token file, environment, instance metadata). It answers by the rule of
+// [Kube.ControllerToken]: nil for a ClusterSecretStore when the operator
+// allowed it, an error wrapping [ErrControllerIdentity] otherwise. A
+// provider must treat a Kube without it as refusing.
+type ControllerIdentityChecker interface {
+	ControllerIdentityAllowed() error
+}
+
 // MinTokenExpiration is the shortest lifetime, in seconds, the
 // TokenRequest API grants a ServiceAccount token: 10 minutes. A token only
 // has to outlive the login it is sent with.
@@ -177,6 +198,34 @@ type PropertyExtractor interface {
 	ExtractProperty(ref esv1.ExternalSecretDataRemoteRef, whole []byte) ([]byte, error)
 }
 
+// BatchGetter is implemented by clients that read many secrets in few
+// backend calls (AWS BatchGetSecretValue, Parameter Store GetParameters),
+// so that the core can read the refs of many ExternalSecrets that share a
+// client at once. The core batches whole secrets and picks properties and
+// maps out of them itself, so a BatchGetter also extracts both locally.
+type BatchGetter interface {
+	PropertyExtractor
+	// GetSecrets reads every ref as GetSecret would and returns one result
+	// per ref, in order: the value GetSecret(refs[i]) returns, or its
+	// error (wrapping [ErrSecretNotFound] where GetSecret's would). A
+	// failed call fails only the refs it was reading.
+	GetSecrets(ctx context.Context, refs []esv1.ExternalSecretDataRemoteRef) []Result
+	// BatchSize is how many refs one backend call reads at most: the core
+	// fills its calls up to it.
+	BatchSize() int
+	// ExtractMap returns what GetSecretMap(ref) returns, given whole, the
+	// value GetSecret returned for ref without its Property, so that a
+	// dataFrom.extract shares the read of data entries of the same secret.
+	// It never calls the backend.
+	ExtractMap(ref esv1.ExternalSecretDataRemoteRef, whole []byte) (map[string][]byte, error)
+}
+
+// Result is the outcome of one read of a batch: a value or an error.
+type Result struct {
+	Value []byte
+	Err   error
+}
+
 // ErrSecretNotFound is wrapped by clients when a referenced secret or
 // property does not exist. It drives deletionPolicy and is the one error
 // the core treats as "gone" rather than "failed".
@@ -195,8 +244,7 @@ type Name string
 const (
 	// Vault is HashiCorp Vault (and OpenBao).
 	Vault Name = "vault"
-	// AWS names the store API's aws field (AWS Secrets Manager and
-	// Parameter Store); no provider for it exists yet.
+	// AWS is AWS Secrets Manager and Parameter Store.
 	AWS Name = "aws"
 	// Fake is the static test provider.
 	Fake Name = "fake"

@@ -19,6 +19,7 @@ import (
 	"github.com/sealsync/sealsync/internal/controller"
 	"github.com/sealsync/sealsync/internal/version"
 	"github.com/sealsync/sealsync/providers"
+	"github.com/sealsync/sealsync/providers/aws"
 	"github.com/sealsync/sealsync/providers/fake"
 	"github.com/sealsync/sealsync/providers/vault"
 )
@@ -69,6 +70,7 @@ func run() error {
 func registry() *providers.Registry {
 	r := providers.NewRegistry()
 	r.Register(providers.Vault, vault.New())
+	r.Register(providers.AWS, aws.New(aws.OptionsFromEnvironment()))
 	r.Register(providers.Fake, fake.New())
 	return r
 }

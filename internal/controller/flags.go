@@ -65,8 +65,8 @@ type Flags struct {
 	BackupRecipients, BackupConfigMap string
 	// ExternalSecrets: --enable-external-secrets, --controller-class,
 	// --enable-flood-gate, --store-requeue-interval, --read-dedupe-ttl,
-	// --refresh-spread, --es-workers.
-	ExternalSecrets, FloodGate                     bool
+	// --refresh-spread, --es-workers, --batch-provider-reads.
+	ExternalSecrets, FloodGate, BatchReads         bool
 	ControllerClass                                string
 	StoreRequeueInterval, DedupeTTL, RefreshSpread time.Duration
 	ESWorkers                                      int
@@ -127,8 +127,9 @@ func BindFlags(fs *pflag.FlagSet) *Flags {
 	fs.DurationVar(&f.StoreRequeueInterval, "store-requeue-interval", 5*time.Minute, "How often SecretStores are validated again.")
 	fs.DurationVar(&f.DedupeTTL, "read-dedupe-ttl", 10*time.Second, "How long an identical provider read is shared among ExternalSecrets using the same backend and credentials; the refreshes of one refresh slot share the slot's reads however long the slot takes.")
 	fs.DurationVar(&f.RefreshSpread, "refresh-spread", 2*time.Second, "Offset spread of ExternalSecret refreshes inside their refresh slot.")
+	fs.BoolVar(&f.BatchReads, "batch-provider-reads", true, "Read many secrets of one store identity in one provider call where the provider can (AWS BatchGetSecretValue, Parameter Store GetParameters), reading ahead in each refresh slot what the slot before read. Off, every read is a call of its own; it is there to measure what batching saves.")
 	fs.IntVar(&f.ESWorkers, "es-workers", 4*runtime.GOMAXPROCS(0), "Concurrent ExternalSecret reconciles (mostly waiting on providers).")
-	fs.BoolVar(&f.AllowControllerIdentity, externalsecrets.AllowControllerIdentityFlag, false, "Let ClusterSecretStores that name no credentials (Vault kubernetes auth without serviceAccountRef or secretRef) log in as the controller's own ServiceAccount, with a fresh 10-minute token for audience \"vault\". Whoever may write a ClusterSecretStore then acts with the controller's identity at the server it names. SecretStores never may.")
+	fs.BoolVar(&f.AllowControllerIdentity, externalsecrets.AllowControllerIdentityFlag, false, "Let ClusterSecretStores that name no credentials log in as the controller itself: Vault kubernetes auth without serviceAccountRef or secretRef with the controller's own ServiceAccount (a fresh 10-minute token for audience \"vault\"), aws without auth with the AWS SDK's default chain (the controller pod's IRSA token, environment, instance profile). Whoever may write a ClusterSecretStore then acts with the controller's identity at the server it names. SecretStores never may.")
 	fs.BoolVar(&f.RestartOnSecretChange, "enable-restart-on-secret-change", true, "Roll Deployments, StatefulSets and DaemonSets annotated "+restart.OptInAnnotation+"=true when a Secret sealsync manages that they use changes.")
 	fs.StringSliceVar(&f.RefreshAudiences, "refresh-token-audiences", []string{externalsecrets.DefaultRefreshAudience}, "Token audiences POST /v1/refresh accepts (kubectl create token --audience sealsync). Empty accepts tokens for the API server itself, which the plain-HTTP endpoint would then see.")
 	fs.IntVar(&f.RefreshMaxObjects, "refresh-max-objects", externalsecrets.DefaultRefreshMaxObjects, "Most ExternalSecrets one POST /v1/refresh request may refresh through a store.")
@@ -210,7 +211,7 @@ func (f *Flags) Options(namespace string) (Options, error) {
 		ES: externalsecrets.Options{
 			ControllerClass: f.ControllerClass, FloodGate: f.FloodGate,
 			StoreInterval: f.StoreRequeueInterval, DedupeTTL: f.DedupeTTL,
-			Spread: f.RefreshSpread, Workers: f.ESWorkers,
+			Spread: f.RefreshSpread, Workers: f.ESWorkers, UnbatchedReads: !f.BatchReads,
 			AllowControllerIdentity: f.AllowControllerIdentity,
 			Refresh:                 externalsecrets.RefreshOptions{Audiences: nonEmpty(f.RefreshAudiences), MaxObjects: f.RefreshMaxObjects},
 		},

@@ -3,6 +3,7 @@ package esdata
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"maps"
 	"sync"
 	"time"
@@ -22,12 +23,21 @@ import (
 // Refs that differ only in their property share one read of the whole
 // secret when the client extracts properties itself
 // ([providers.PropertyExtractor]).
+//
+// Reads of a client that reads in batches ([providers.BatchGetter]) that
+// no result serves are batched, and a scheduled refresh reads ahead what
+// the refreshes of the slot before read (see [Slot] and batch.go).
 type Reads struct {
 	ttl time.Duration
 	now func() time.Time
+	// unbatched turns batching off (see [Reads.Unbatched]).
+	unbatched bool
 
 	mu      sync.Mutex
 	entries map[readKey]*readEntry
+	// memory is what each identity's batched reads read, by slot, to read
+	// ahead.
+	memory map[string]*readMemory
 }
 
 type readKey struct {
@@ -43,7 +53,10 @@ type readEntry struct {
 	at time.Time
 	// used is when the result was last handed out; Sweep drops entries
 	// unused for a TTL.
-	used    time.Time
+	used time.Time
+	// keep is when a read made ahead of its callers may be swept unused:
+	// the end of the slot it was read for.
+	keep    time.Time
 	value   []byte
 	values  map[string][]byte
 	err     error
@@ -52,12 +65,25 @@ type readEntry struct {
 
 // NewReads returns a dedupe layer whose results live for ttl.
 func NewReads(ttl time.Duration) *Reads {
-	return &Reads{ttl: ttl, now: time.Now, entries: map[readKey]*readEntry{}}
+	return &Reads{ttl: ttl, now: time.Now, entries: map[readKey]*readEntry{}, memory: map[string]*readMemory{}}
+}
+
+// Unbatched turns batching off and returns d: every read that no result
+// serves goes to the provider on its own, deduplicated as the reads of
+// other clients are. It is there to measure what batching saves; call it
+// before the first Wrap.
+func (d *Reads) Unbatched() *Reads {
+	d.unbatched = true
+	return d
 }
 
 // Wrap returns a client that reads through the dedupe layer for identity.
 func (d *Reads) Wrap(identity string, c providers.Client) providers.Client {
-	return &dedupedClient{d: d, identity: identity, c: c}
+	dc := dedupedClient{d: d, identity: identity, c: c}
+	if bg, ok := c.(providers.BatchGetter); ok && !d.unbatched {
+		return &batchingClient{dedupedClient: dc, bg: bg}
+	}
+	return &dc
 }
 
 type dedupedClient struct {
@@ -67,9 +93,23 @@ type dedupedClient struct {
 	// notBefore, if set, is the oldest call whose result will do (see
 	// [NotBefore]); zero accepts any younger than the TTL.
 	notBefore time.Time
+	// slot is the refresh slot the reads are for (see [InSlot]).
+	slot Slot
 }
 
 var _ providers.Client = (*dedupedClient)(nil)
+
+// readOptioner is a client reading through a [Reads] whose options
+// [NotBefore] and [InSlot] set: a copy with f applied.
+type readOptioner interface {
+	with(f func(*dedupedClient)) providers.Client
+}
+
+func (c *dedupedClient) with(f func(*dedupedClient)) providers.Client {
+	v := *c
+	f(&v)
+	return &v
+}
 
 func refKey(v any) string {
 	b, err := json.Marshal(v)
@@ -133,41 +173,62 @@ func (c *dedupedClient) Validate(ctx context.Context) error {
 // slot's refreshes take to get through the queue. A client that does not
 // read through a [Reads] is returned as it is.
 func NotBefore(c providers.Client, t time.Time) providers.Client {
-	dc, ok := c.(*dedupedClient)
+	o, ok := c.(readOptioner)
 	if !ok {
 		return c
 	}
-	v := *dc
-	v.notBefore = t
-	return &v
+	return o.with(func(dc *dedupedClient) { dc.notBefore = t })
+}
+
+// usable reports whether e serves a caller that accepts calls begun at
+// or after nb (zero: younger than the TTL): a call in flight, or a
+// finished one that answered (see answered). Call it with d.mu held.
+func (d *Reads) usable(e *readEntry, nb, now time.Time) bool {
+	if e.at.Before(nb) {
+		return false
+	}
+	select {
+	case <-e.done:
+		return !e.expired && answered(e.err) && (!nb.IsZero() || now.Sub(e.at) < d.ttl)
+	default:
+		return true
+	}
+}
+
+// answered reports whether a call that returned err got an answer to
+// share, a value or "not found", rather than a failure, which the next
+// caller tries again.
+func answered(err error) bool {
+	return err == nil || errors.Is(err, providers.ErrSecretNotFound)
+}
+
+// wait returns e once its call is done, or an error when ctx ends first.
+func wait(ctx context.Context, e *readEntry) *readEntry {
+	select {
+	case <-e.done:
+		return e
+	default:
+	}
+	select {
+	case <-e.done:
+		return e
+	case <-ctx.Done():
+		return &readEntry{err: ctx.Err()}
+	}
 }
 
 // do returns the entry for key, calling fetch if there is no recent
 // enough one: one begun at or after nb if it is set, else one younger
-// than the TTL. Errors are shared with
-// concurrent waiters but not cached afterwards, so a failure is retried
-// by the next caller.
+// than the TTL. Failures are shared with concurrent waiters but not
+// cached afterwards, so a failure is retried by the next caller; "not
+// found" is an answer, shared as a value is.
 func (d *Reads) do(ctx context.Context, nb time.Time, key readKey, fetch func() *readEntry) *readEntry {
 	d.mu.Lock()
 	now := d.now()
-	if e, ok := d.entries[key]; ok && !e.at.Before(nb) {
-		select {
-		case <-e.done:
-			if !e.expired && e.err == nil && (!nb.IsZero() || now.Sub(e.at) < d.ttl) {
-				e.used = now
-				d.mu.Unlock()
-				return e
-			}
-		default:
-			e.used = now
-			d.mu.Unlock()
-			select {
-			case <-e.done:
-				return e
-			case <-ctx.Done():
-				return &readEntry{err: ctx.Err()}
-			}
-		}
+	if e, ok := d.entries[key]; ok && d.usable(e, nb, now) {
+		e.used = now
+		d.mu.Unlock()
+		return wait(ctx, e)
 	}
 	// No entry, a stale one, or one in flight since before nb: a new call.
 	// A call still in flight finishes into its own entry and serves its
@@ -189,6 +250,7 @@ func (d *Reads) do(ctx context.Context, nb time.Time, key readKey, fetch func() 
 func (d *Reads) Forget(identity string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	delete(d.memory, identity)
 	for k, e := range d.entries {
 		if k.identity == identity {
 			e.expired = true
@@ -197,9 +259,10 @@ func (d *Reads) Forget(identity string) {
 	}
 }
 
-// Sweep drops the results nobody asked for during the last TTL and
-// failed ones; call it periodically so that memory holds only the reads
-// in use.
+// Sweep drops the results nobody asked for during the last TTL (a read
+// made ahead stays until the end of its slot) and failed ones, and the
+// remembered reads of slots long past; call it periodically so that
+// memory holds only the reads in use.
 func (d *Reads) Sweep() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -207,10 +270,15 @@ func (d *Reads) Sweep() {
 	for k, e := range d.entries {
 		select {
 		case <-e.done:
-			if now.Sub(e.used) >= d.ttl || e.err != nil {
+			if (now.Sub(e.used) >= d.ttl && !now.Before(e.keep)) || !answered(e.err) {
 				delete(d.entries, k)
 			}
 		default:
+		}
+	}
+	for id, m := range d.memory {
+		if m.sweep(now) {
+			delete(d.memory, id)
 		}
 	}
 }

@@ -132,8 +132,9 @@ func BuildDesired(ctx context.Context, es *esv1.ExternalSecret, f Fetcher, ts Te
 		}
 		maps.Copy(data, m)
 	}
+	pre := prefetchData(ctx, f, es.Spec.Data)
 	for i, sd := range es.Spec.Data {
-		v, err := fetchData(ctx, f, sd)
+		v, err := fetchData(ctx, f, sd, pre, i)
 		if errors.Is(err, providers.ErrSecretNotFound) && skipMissing {
 			d.Missing = append(d.Missing, MissingRef{Field: fmt.Sprintf("data[%d]", i), Key: sd.RemoteRef.Key})
 			continue
@@ -232,17 +233,88 @@ func fetchDataFrom(ctx context.Context, f Fetcher, budget *template.Budget, i in
 	return m, field, key, nil
 }
 
-// fetchData reads one data entry.
-func fetchData(ctx context.Context, f Fetcher, sd esv1.ExternalSecretData) ([]byte, error) {
-	var store *esv1.SecretStoreRef
+// dataStore is the store a data entry reads: nil for the
+// ExternalSecret's own.
+func dataStore(sd esv1.ExternalSecretData) *esv1.SecretStoreRef {
 	if sd.SourceRef != nil {
-		store = &sd.SourceRef.SecretStoreRef
+		return &sd.SourceRef.SecretStoreRef
 	}
-	c, err := f.Client(ctx, store)
-	if err != nil {
-		return nil, err
+	return nil
+}
+
+// dataReads are what BuildDesired has for its data entries before
+// reading them one by one: each entry's client, nil where it could not be
+// had (fetchData asks again and reports why), and, for clients that read
+// in batches, each entry's result.
+type dataReads struct {
+	clients []providers.Client
+	results []*providers.Result
+}
+
+// prefetchData gets the client of each store the data entries read, once
+// per store, and reads the entries of each store whose client reads in
+// batches ([providers.BatchGetter]) with one GetSecrets, so that an
+// ExternalSecret's reads share as few backend calls as they can.
+func prefetchData(ctx context.Context, f Fetcher, data []esv1.ExternalSecretData) dataReads {
+	r := dataReads{clients: make([]providers.Client, len(data)), results: make([]*providers.Result, len(data))}
+	// The entries of each store, in order of first use.
+	var stores [][]int
+	byStore := map[string]int{}
+	for i, sd := range data {
+		key := ""
+		if s := dataStore(sd); s != nil {
+			key = s.Kind + "/" + s.Name
+		}
+		n, ok := byStore[key]
+		if !ok {
+			n = len(stores)
+			byStore[key] = n
+			stores = append(stores, nil)
+		}
+		stores[n] = append(stores[n], i)
 	}
-	v, err := c.GetSecret(ctx, sd.RemoteRef)
+	for _, idx := range stores {
+		c, err := f.Client(ctx, dataStore(data[idx[0]]))
+		if err != nil {
+			continue
+		}
+		for _, i := range idx {
+			r.clients[i] = c
+		}
+		bg, ok := c.(providers.BatchGetter)
+		if !ok {
+			continue
+		}
+		refs := make([]esv1.ExternalSecretDataRemoteRef, len(idx))
+		for k, i := range idx {
+			refs[k] = data[i].RemoteRef
+		}
+		results := bg.GetSecrets(ctx, refs)
+		if len(results) != len(refs) {
+			continue
+		}
+		for k, i := range idx {
+			r.results[i] = &results[k]
+		}
+	}
+	return r
+}
+
+// fetchData reads data entry i, or takes what prefetchData got for it.
+func fetchData(ctx context.Context, f Fetcher, sd esv1.ExternalSecretData, pre dataReads, i int) ([]byte, error) {
+	var v []byte
+	var err error
+	if r := pre.results[i]; r != nil {
+		v, err = r.Value, r.Err
+	} else {
+		c := pre.clients[i]
+		if c == nil {
+			if c, err = f.Client(ctx, dataStore(sd)); err != nil {
+				return nil, err
+			}
+		}
+		v, err = c.GetSecret(ctx, sd.RemoteRef)
+	}
 	if err != nil {
 		return nil, err
 	}

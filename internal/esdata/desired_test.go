@@ -231,8 +231,9 @@ func TestBuildDesiredReadsOnlyThroughFetcher(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := len(c.ExternalSecret.Spec.Data) + len(c.ExternalSecret.Spec.DataFrom); f.calls != want {
-		t.Errorf("Fetcher.Client called %d times, want one per entry (%d)", f.calls, want)
+	// The data entries all read the ExternalSecret's own store.
+	if want := 1 + len(c.ExternalSecret.Spec.DataFrom); f.calls != want {
+		t.Errorf("Fetcher.Client called %d times, want one per dataFrom entry and one for the data entries' store (%d)", f.calls, want)
 	}
 }
 

@@ -1,7 +1,9 @@
 // Package esdata computes the data of an ExternalSecret's Secret as ESO
 // does: it reads the providers through a cache of authenticated clients
 // ([ClientCache]) and a layer that shares identical reads among
-// ExternalSecrets ([Reads], [NotBefore]), applies dataFrom rewrites and
+// ExternalSecrets ([Reads], [NotBefore]) and batches those that miss for
+// providers that read many secrets a call, reading each refresh slot
+// ahead ([InSlot], batch.go), applies dataFrom rewrites and
 // conversions, and renders the target template ([BuildDesired]). It also
 // aligns refreshes to slots per backend identity ([NextRefresh]), so that
 // the refreshes of one slot share its reads, and computes ESO's hash

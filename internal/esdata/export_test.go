@@ -15,3 +15,14 @@ func ReadsHeld(d *Reads) int {
 	defer d.mu.Unlock()
 	return len(d.entries)
 }
+
+// ReadsRemembered returns how many reads d remembers for identity, to
+// read ahead.
+func ReadsRemembered(d *Reads, identity string) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if m := d.memory[identity]; m != nil {
+		return len(m.keys)
+	}
+	return 0
+}

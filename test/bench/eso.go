@@ -16,7 +16,6 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -77,33 +76,11 @@ const (
 	goalMidCycleReady = 2 * time.Second
 )
 
-// esoOptions are the flags of the eso subcommand.
-type esoOptions struct {
-	cycles int
-	out    string
-	keep   bool
-	// extra are controller flags added to the defaults.
-	extra []string
-}
-
-func parseESOFlags(args []string) (*esoOptions, error) {
-	o := &esoOptions{}
+func parseESOFlags(args []string) (*cycleFlags, error) {
+	o := &cycleFlags{}
 	fs := flag.NewFlagSet("eso", flag.ContinueOnError)
-	fs.IntVar(&o.cycles, "cycles", 2, "count Vault requests over `N` refresh intervals (1 min each) after the initial sync")
-	fs.StringVar(&o.out, "o", "", "also write the report (markdown) to `FILE`")
-	fs.BoolVar(&o.keep, "keep", false, "keep the work folder (controller log, kubeconfig) even on success")
-	extra := fs.String("controller-flags", "", "extra controller `FLAGS` (space-separated), e.g. --kubeclient-qps=-1, to see what a change would gain")
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	o.extra = strings.Fields(*extra)
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	if o.cycles < 1 {
-		return nil, fmt.Errorf("-cycles must be at least 1")
-	}
-	return o, nil
+	o.bind(fs, "Vault requests")
+	return o, o.parse(fs, args)
 }
 
 // esoBench holds what the phases of the benchmark share.
@@ -224,7 +201,7 @@ func runESO(ctx context.Context, c *cleanups, args []string) (err error) {
 		return err
 	}
 	defer b.proc.stop()
-	if err := b.waitReconciling(ctx); err != nil {
+	if err := waitReconciling(ctx, b.k, b.proc); err != nil {
 		return err
 	}
 
@@ -251,17 +228,7 @@ func runESO(ctx context.Context, c *cleanups, args []string) (err error) {
 	}
 
 	rep.Load[1] = loadAverage()
-	text := rep.markdown()
-	fmt.Print(text)
-	if o.out != "" {
-		if err := os.WriteFile(o.out, []byte(text), 0o644); err != nil {
-			return err
-		}
-	}
-	if missed := rep.missed(); len(missed) > 0 {
-		return fmt.Errorf("goals missed: %s", strings.Join(missed, "; "))
-	}
-	return nil
+	return finish(rep.markdown(), o.out, rep.missed())
 }
 
 // seedVault turns on the audit device, writes the bench's secrets, a
@@ -334,23 +301,23 @@ func esoNamespaceNames() []string {
 // creates a store of the fake provider in the controller's namespace and
 // waits for it to be Ready. From then on the controller has its lease
 // and its caches, and what follows measures syncing, not starting.
-func (b *esoBench) waitReconciling(ctx context.Context) error {
+func waitReconciling(ctx context.Context, k *cluster, p *proc) error {
 	probe := &esv1.SecretStore{
 		ObjectMeta: metav1.ObjectMeta{Name: "bench-probe", Namespace: keyNamespace},
 		Spec: esv1.SecretStoreSpec{Provider: &esv1.SecretStoreProvider{Fake: &esv1.FakeProvider{
 			Data: []esv1.FakeProviderData{{Key: "probe", Value: "probe"}},
 		}}},
 	}
-	w, err := watchObjects(ctx, listWatch{cl: b.k.client, newList: func() client.ObjectList { return &esv1.SecretStoreList{} },
+	w, err := watchObjects(ctx, listWatch{cl: k.client, newList: func() client.ObjectList { return &esv1.SecretStoreList{} },
 		opts: []client.ListOption{client.InNamespace(keyNamespace)}}, map[string]bool{keyNamespace + "/" + probe.Name: true}, storeReady, nil)
 	if err != nil {
 		return err
 	}
 	defer w.stop()
-	if err := b.k.client.Create(ctx, probe); err != nil {
+	if err := k.client.Create(ctx, probe); err != nil {
 		return fmt.Errorf("create probe secret store: %w", err)
 	}
-	_, err = b.waitAll(ctx, w, "fake SecretStores", 1)
+	_, err = waitAll(ctx, p, w, "fake SecretStores", 1)
 	return err
 }
 
@@ -374,7 +341,7 @@ func (b *esoBench) measureStores(ctx context.Context, rep *esoReport) error {
 			return fmt.Errorf("create secret store in %s: %w", ns, err)
 		}
 	}
-	readyAt, err := b.waitAll(ctx, w, "SecretStores", len(want))
+	readyAt, err := waitAll(ctx, b.proc, w, "SecretStores", len(want))
 	if err != nil {
 		return err
 	}
@@ -486,7 +453,7 @@ func (b *esoBench) measureInitialSync(ctx context.Context, rep *esoReport, w *ob
 		return time.Time{}, fmt.Errorf("create external secrets: %w", err)
 	}
 	rep.Creates = time.Since(start)
-	syncedAt, err := b.waitAll(ctx, w, "ExternalSecrets", len(all))
+	syncedAt, err := waitAll(ctx, b.proc, w, "ExternalSecrets", len(all))
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -506,16 +473,16 @@ func (b *esoBench) measureInitialSync(ctx context.Context, rep *esoReport, w *ob
 }
 
 // waitAll waits until w sees all its wanted objects ok, or the
-// controller exits.
-func (b *esoBench) waitAll(ctx context.Context, w *objectWatch, what string, n int) (time.Time, error) {
+// controller p exits.
+func waitAll(ctx context.Context, p *proc, w *objectWatch, what string, n int) (time.Time, error) {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
-	at, err := w.wait(ctx, b.proc.exited, b.proc.errExited, func(ready int) {
+	at, err := w.wait(ctx, p.exited, p.errExited, func(ready int) {
 		progress("%d/%d %s Ready", ready, n, what)
 	})
 	if err != nil {
 		return at, fmt.Errorf("%d of %d %s Ready: %w; last lines of %s:\n%s", w.count(), n, what, err,
-			b.proc.spec.logPath, tail(b.proc.spec.logPath, 20))
+			p.spec.logPath, tail(p.spec.logPath, 20))
 	}
 	return at, nil
 }
@@ -525,17 +492,10 @@ func (b *esoBench) waitAll(ctx context.Context, w *objectWatch, what string, n i
 // the first refresh slot after synced, so each holds one slot and its
 // edges fall between slots.
 func (b *esoBench) measureCycles(ctx context.Context, rep *esoReport, synced time.Time, cycles int) error {
-	progress("waiting for the first refresh slot")
-	// Half the ExternalSecrets refreshing: a slot, not the few that a
-	// controller may sync twice at the end of the initial sync.
-	slot, err := b.refreshes.nthAfter(ctx, synced, esoCount/2, 2*esoInterval)
+	from, err := firstWindow(ctx, &b.refreshes, synced, esoCount, esoInterval)
 	if err != nil {
 		return err
 	}
-	from := slot.Add(esoInterval / 2)
-	end := from.Add(time.Duration(cycles) * esoInterval)
-	progress("refresh slot at %s; counting %d cycle(s) from %s to %s", slot.Format("15:04:05.0"), cycles,
-		from.Format("15:04:05"), end.Format("15:04:05"))
 	for i := range cycles {
 		t := from.Add(time.Duration(i+1) * esoInterval)
 		if err := sleepUntil(ctx, t, b.proc); err != nil {
@@ -567,18 +527,10 @@ func (b *esoBench) measureMidCycle(ctx context.Context, w *objectWatch) ([]time.
 	var times []time.Duration
 	for i := range esoMidCycle {
 		ns, name := esoNamespace(i%esoNamespaces), fmt.Sprintf("mid-%d", i)
-		es := externalSecret(r, ns, name)
-		start := time.Now()
-		if err := b.k.client.Create(ctx, es); err != nil {
-			return nil, fmt.Errorf("create external secret %s/%s: %w", ns, name, err)
-		}
-		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		readyAt, err := w.waitFor(wctx, ns+"/"+name)
-		cancel()
+		d, err := timeToReady(ctx, b.k, w, externalSecret(r, ns, name))
 		if err != nil {
-			return nil, fmt.Errorf("external secret %s/%s not Ready: %w", ns, name, err)
+			return nil, err
 		}
-		d := readyAt.Sub(start)
 		times = append(times, d)
 		progress("new ExternalSecret %s/%s Ready in %.3f s", ns, name, d.Seconds())
 		if err := sleepUntil(ctx, time.Now().Add(time.Second), b.proc); err != nil {

@@ -6,6 +6,7 @@
 //	go run ./test/bench unseal [-skip-slow] [-o FILE] [-profile DIR]
 //	go run ./test/bench eso [-cycles N] [-o FILE] [-controller-flags FLAGS]
 //	go run ./test/bench argocd [-runs N] [-o FILE]
+//	go run ./test/bench aws [-cycles N] [-batch=false] [-o FILE] [-controller-flags FLAGS]
 //
 // # Subcommands
 //
@@ -28,6 +29,14 @@
 // the Argo CD plugin's sidecar runs it, and times it beside `sops
 // --decrypt` once per file and one Vault read per placeholder. See
 // argocd.go.
+// aws starts one envtest API server and sealsync's in-memory AWS
+// (internal/awstest), creates 500 ExternalSecrets in 5 namespaces (2 refs
+// each, of 200 Secrets Manager secrets, one SecretStore per namespace with
+// static keys and an assumed role, refreshInterval 1m) and counts the AWS
+// requests per refresh interval by kind (BatchGetSecretValue,
+// GetSecretValue, STS), the time to all Ready and a new ExternalSecret's
+// time to Ready between slots. -batch=false runs the controller with
+// batching off, for comparison. See aws.go.
 //
 // # Layout
 //
@@ -36,7 +45,9 @@
 // from internal/devenv), process.go (building and running a
 // controller binary and reading its CPU and memory from /proc), watch.go
 // (waiting for objects with a watch), bitnami.go (running Bitnami's
-// controller outside a cluster) and report.go (markdown tables).
+// controller outside a cluster), cycles.go (the flags, counting windows
+// and report output of the ExternalSecret subcommands) and report.go
+// (markdown tables). The AWS test server comes from internal/awstest.
 //
 // # Cleanup
 //
@@ -64,6 +75,7 @@ var subcommands = map[string]struct {
 	"unseal": {runUnseal, "time 500 SealedSecrets unsealed by sealsync and Bitnami's controller; compare memory"},
 	"eso":    {runESO, "sync 1,000 ExternalSecrets from Vault; count Vault logins and reads per refresh cycle"},
 	"argocd": {runArgoCD, "render 200 SOPS Secrets and 500 Vault placeholders through kubeseal argocd generate; beside sops --decrypt per file"},
+	"aws":    {runAWS, "sync 500 ExternalSecrets from AWS Secrets Manager (test server); count AWS calls per refresh cycle"},
 }
 
 func main() {

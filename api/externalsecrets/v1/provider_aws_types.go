@@ -10,8 +10,12 @@ type AWSProvider struct {
 	// Service is the AWS service to read from.
 	Service AWSServiceType `json:"service"`
 
-	// Auth is where the AWS credentials come from. Unset means the AWS SDK's
-	// default chain (environment, EKS Pod Identity, instance profile).
+	// Auth is where the AWS credentials come from. Unset means the
+	// controller's own AWS identity, the AWS SDK's default chain (its
+	// environment, IRSA token file, EKS Pod Identity, instance profile):
+	// only a ClusterSecretStore may use it, and only when the operator
+	// allowed it (--allow-cluster-store-controller-identity). A SecretStore
+	// must name its credentials.
 	// +optional
 	Auth *AWSAuth `json:"auth,omitempty"`
 
@@ -91,7 +95,8 @@ const (
 
 // AWSAuth is where AWS credentials come from: static keys in Secrets or a
 // ServiceAccount with IAM roles for service accounts (IRSA). With neither,
-// the AWS SDK's default chain is used.
+// the controller's own identity (the AWS SDK's default chain), which only
+// a ClusterSecretStore the operator allowed may use.
 type AWSAuth struct {
 	// SecretRef reads static credentials from Secrets.
 	// +optional

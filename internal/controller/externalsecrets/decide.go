@@ -57,9 +57,12 @@ type Written struct {
 type Decision struct {
 	// Refresh asks for the providers' data: read them, accepting reads
 	// begun at NotBefore or later (zero: any still within the dedupe
-	// TTL), and decide again with what was read. No other field is set.
+	// TTL), for the refresh slot Slot (esdata.InSlot: a scheduled refresh
+	// reads ahead what the slot before read), and decide again with what
+	// was read. No other field is set.
 	Refresh   bool
 	NotBefore time.Time
+	Slot      esdata.Slot
 
 	// Missing lists the provider secrets found gone, each reported in an
 	// event.
@@ -145,6 +148,10 @@ type schedule struct {
 	// slot is when the slot due belongs to begins: before every object's
 	// offset in the spread, so that its reads serve the whole slot.
 	slot time.Time
+	// current is when the slot now falls in began, and interval the
+	// refresh interval; zero without refreshes.
+	current  time.Time
+	interval time.Duration
 }
 
 func scheduleOf(in Input) schedule {
@@ -166,6 +173,9 @@ func scheduleOf(in Input) schedule {
 		due:     esdata.NextRefresh(last, interval, in.Identity, key, in.Spread),
 		slot:    esdata.NextRefresh(last, interval, in.Identity, key, 0),
 		next:    esdata.NextRefresh(in.Now, interval, in.Identity, key, in.Spread),
+		// The first slot after one interval ago: the one now is in.
+		current:  esdata.NextRefresh(in.Now.Add(-interval), interval, in.Identity, key, 0),
+		interval: interval,
 	}
 }
 
@@ -191,10 +201,15 @@ func decideRefresh(in Input, s schedule) Decision {
 		return Decision{}
 	}
 	d := Decision{Refresh: true}
+	if s.interval > 0 {
+		d.Slot = esdata.Slot{Start: s.current, Interval: s.interval}
+	}
 	switch {
 	case es.Status.SyncedResourceVersion == s.version && !s.due.IsZero() && !s.due.After(in.Now):
-		// A scheduled refresh: only reads from this slot on will do.
+		// A scheduled refresh: only reads from this slot on will do, and
+		// the first of the slot reads ahead.
 		d.NotBefore = s.slot
+		d.Slot = esdata.Slot{Start: s.slot, Interval: s.interval, Scheduled: true}
 	case es.Status.SyncedResourceVersion == s.version:
 		// A refresh before its slot, such as a drift repair after a
 		// restart: any read still within the dedupe TTL will do.

@@ -143,6 +143,7 @@ func outcome(t *testing.T, in Input, d Decision) string {
 		if d.Write != nil || d.Delete || d.Failure != nil || d.Status != nil || !d.Requeue.IsZero() {
 			t.Errorf("a refresh decided more: %+v", d)
 		}
+		checkSlot(t, in, d)
 		switch d.NotBefore {
 		case time.Time{}:
 			return "refresh:any"
@@ -170,6 +171,29 @@ func outcome(t *testing.T, in Input, d Decision) string {
 		return "wait"
 	}
 	return fmt.Sprintf("%+v", d)
+}
+
+// checkSlot requires the refresh slot a refresh reads for: the slot due
+// for a scheduled refresh, which reads ahead; for any other, the slot now
+// falls in, whose reads it is remembered with; none without refreshes.
+func checkSlot(t *testing.T, in Input, d Decision) {
+	t.Helper()
+	s := scheduleOf(in)
+	interval := in.ES.Spec.RefreshIntervalOrDefault()
+	switch {
+	case interval <= 0:
+		if d.Slot != (esdata.Slot{}) {
+			t.Errorf("slot %+v without refreshes", d.Slot)
+		}
+	case d.Slot.Scheduled:
+		if !d.NotBefore.Equal(s.slot) || !d.Slot.Start.Equal(s.slot) || d.Slot.Interval != interval {
+			t.Errorf("scheduled slot %+v, not before %v; want the slot due %v", d.Slot, d.NotBefore, s.slot)
+		}
+	default:
+		if d.Slot.Interval != interval || d.Slot.Start.After(in.Now) || !in.Now.Before(d.Slot.Start.Add(interval)) {
+			t.Errorf("slot %+v at %v; want the one now falls in, not scheduled", d.Slot, in.Now)
+		}
+	}
 }
 
 // TestDecideRefresh covers every refresh policy, creation policy, sync

@@ -29,6 +29,9 @@
 //     identity, and every refresh of a slot reuses the slot's reads
 //     (Decision.NotBefore); ExternalSecrets created together share their
 //     first reads.
+//   - Where the provider reads many secrets a call (AWS), the reads that
+//     miss are batched, and the first scheduled refresh of a slot reads
+//     ahead what the slot before read (Decision.Slot, esdata.InSlot).
 //   - New and changed ExternalSecrets jump the work queue ahead of the
 //     refresh backlog (priority queue; refreshes are requeued at low
 //     priority).

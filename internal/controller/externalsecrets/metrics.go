@@ -85,14 +85,52 @@ func (m *esMetrics) forget(namespace, name string) {
 }
 
 // instrument counts the calls a client makes to its backend. A client
-// that extracts properties itself stays one to the read dedupe layer
-// above, which then reads each secret once for all its properties.
+// that extracts properties itself, or reads in batches, stays one to the
+// read dedupe layer above, which then reads each secret once for all its
+// properties, and batches.
 func (m *esMetrics) instrument(name providers.Name, c providers.Client) providers.Client {
 	cc := &countingClient{Client: c, provider: string(name), calls: m.apiCalls}
+	if bg, ok := c.(providers.BatchGetter); ok {
+		return &batchCountingClient{countingClient: cc, bg: bg}
+	}
 	if ex, ok := c.(providers.PropertyExtractor); ok {
 		return &extractingCountingClient{countingClient: cc, PropertyExtractor: ex}
 	}
 	return cc
+}
+
+// batchCountingClient is a countingClient of a client that reads in
+// batches. One GetSecrets counts as one call, failed if any of its reads
+// failed for another reason than "not found"; the provider may make a few
+// backend calls for it (one per 20 secrets, say).
+type batchCountingClient struct {
+	*countingClient
+	bg providers.BatchGetter
+}
+
+var _ providers.BatchGetter = (*batchCountingClient)(nil)
+
+func (c *batchCountingClient) GetSecrets(ctx context.Context, refs []esv1.ExternalSecretDataRemoteRef) []providers.Result {
+	results := c.bg.GetSecrets(ctx, refs)
+	var err error
+	for _, r := range results {
+		if r.Err != nil && !errors.Is(r.Err, providers.ErrSecretNotFound) {
+			err = r.Err
+			break
+		}
+	}
+	c.count("GetSecrets", err)
+	return results
+}
+
+func (c *batchCountingClient) BatchSize() int { return c.bg.BatchSize() }
+
+func (c *batchCountingClient) ExtractProperty(ref esv1.ExternalSecretDataRemoteRef, whole []byte) ([]byte, error) {
+	return c.bg.ExtractProperty(ref, whole)
+}
+
+func (c *batchCountingClient) ExtractMap(ref esv1.ExternalSecretDataRemoteRef, whole []byte) (map[string][]byte, error) {
+	return c.bg.ExtractMap(ref, whole)
 }
 
 // extractingCountingClient is a countingClient of a client that extracts

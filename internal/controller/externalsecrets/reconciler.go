@@ -100,16 +100,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.
 	in := Input{ES: es, Actual: actual, Last: r.recall(es).last, Identity: st.identity, Spread: r.Spread, Now: start}
 	d := Decide(in)
 	if d.Refresh {
-		in.Read = r.read(ctx, es, st, d.NotBefore)
+		in.Read = r.read(ctx, es, st, d.NotBefore, d.Slot)
 		d = Decide(in)
 	}
 	return r.act(ctx, ev, es, actual, d, start)
 }
 
 // read reads the providers of es and renders its template, sharing reads
-// begun at notBefore or later (see Decision.NotBefore).
-func (r *Reconciler) read(ctx context.Context, es *esv1.ExternalSecret, own *resolvedStore, notBefore time.Time) *Read {
-	f := &esFetcher{r: r, es: es, own: own, notBefore: notBefore}
+// begun at notBefore or later, for refresh slot slot (see
+// Decision.Refresh).
+func (r *Reconciler) read(ctx context.Context, es *esv1.ExternalSecret, own *resolvedStore, notBefore time.Time, slot esdata.Slot) *Read {
+	f := &esFetcher{r: r, es: es, own: own, notBefore: notBefore, slot: slot}
 	data, err := esdata.BuildDesired(ctx, es, f, &templateSources{api: r.APIReader, namespace: es.Namespace})
 	return &Read{Data: data, Err: err}
 }

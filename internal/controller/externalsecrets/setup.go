@@ -50,8 +50,13 @@ type Options struct {
 	Spread time.Duration
 	// Workers is the number of concurrent ExternalSecret reconciles.
 	Workers int
-	// AllowControllerIdentity lends the controller's own ServiceAccount to
-	// ClusterSecretStores that name no credentials. Off, no store gets it;
+	// UnbatchedReads turns batching of provider reads off (each read
+	// that no shared result serves is a call of its own), to measure what
+	// batching saves.
+	UnbatchedReads bool
+	// AllowControllerIdentity lends the controller's own identity (its
+	// ServiceAccount, the AWS SDK's default chain) to ClusterSecretStores
+	// that name no credentials. Off, no store gets it;
 	// a SecretStore never does. The controller must then run as a
 	// ServiceAccount, which it finds out at start.
 	AllowControllerIdentity bool
@@ -139,6 +144,9 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 	}
 	apiAud := newAPIAudiences(core, learnWith)
 	reads := esdata.NewReads(opts.DedupeTTL)
+	if opts.UnbatchedReads {
+		reads.Unbatched()
+	}
 	api := mgr.GetAPIReader()
 	clients := esdata.NewClientCache(esdata.ClientCacheOptions{
 		Registry:    opts.Providers,

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -53,7 +54,11 @@ type storeKube struct {
 	sums  map[string]string // what was read -> digest of the content
 }
 
-var _ esdata.TrackingKube = (*storeKube)(nil)
+var (
+	_ esdata.TrackingKube                 = (*storeKube)(nil)
+	_ providers.ServiceAccountReader      = (*storeKube)(nil)
+	_ providers.ControllerIdentityChecker = (*storeKube)(nil)
+)
 
 func newStoreKube(api client.Reader, core corev1client.CoreV1Interface, store providers.Store, self *types.NamespacedName, apiAud *apiAudiences) *storeKube {
 	return &storeKube{api: api, core: core, store: store, self: self, apiAud: apiAud, reads: map[string]string{}, sums: map[string]string{}}
@@ -163,6 +168,44 @@ func (k *storeKube) ControllerToken(ctx context.Context, audiences []string) (st
 	return k.requestToken(ctx, sa, audiences, providers.MinTokenExpiration)
 }
 
+// ControllerIdentityAllowed says whether the store may act as the
+// controller itself through credentials a provider finds around the
+// controller process (the AWS SDK's default chain): the same rule as
+// ControllerToken.
+func (k *storeKube) ControllerIdentityAllowed() error {
+	_, err := k.controllerIdentity()
+	return err
+}
+
+// ServiceAccountAnnotations returns the annotations of a ServiceAccount
+// the store names (AWS IRSA's role ARN), under the namespace rules of
+// every reference. Its resourceVersion is recorded, so a changed
+// annotation rebuilds the store's client.
+func (k *storeKube) ServiceAccountAnnotations(ctx context.Context, ref esmeta.ServiceAccountSelector) (map[string]string, error) {
+	if ref.Name == "" {
+		return nil, errNoName
+	}
+	ns, err := k.namespaceFor(ref.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	sa := &corev1.ServiceAccount{}
+	if err := k.api.Get(ctx, types.NamespacedName{Namespace: ns, Name: ref.Name}, sa); err != nil {
+		return nil, fmt.Errorf("service account %s/%s: %w", ns, ref.Name, err)
+	}
+	var content []byte
+	for _, key := range slices.Sorted(maps.Keys(sa.Annotations)) {
+		content = fmt.Appendf(content, "%s=%s\n", key, sa.Annotations[key])
+	}
+	k.record(serviceAccountMetadata+"/"+ns+"/"+ref.Name, sa.ResourceVersion, content)
+	return sa.Annotations, nil
+}
+
+// serviceAccountMetadata keys the reads of a ServiceAccount's annotations,
+// apart from its tokens (keyed "ServiceAccount"), which have no version to
+// compare.
+const serviceAccountMetadata = "ServiceAccountMetadata"
+
 // controllerIdentity is the one place that decides whether a store may act
 // as the controller: every way to the controller's own credentials goes
 // through it. A SecretStore never may: its author is a tenant who picks
@@ -268,8 +311,11 @@ func (k *storeKube) Changed(ctx context.Context) (bool, error) {
 	for key, rv := range reads {
 		kind, rest, _ := strings.Cut(key, "/")
 		ns, name, _ := strings.Cut(rest, "/")
-		if kind == "ServiceAccount" {
+		switch kind {
+		case "ServiceAccount":
 			continue
+		case serviceAccountMetadata:
+			kind = "ServiceAccount"
 		}
 		m := &metav1.PartialObjectMetadata{}
 		m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind(kind))

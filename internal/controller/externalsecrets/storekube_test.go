@@ -36,6 +36,10 @@ func TestControllerIdentityRule(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			k := newStoreKube(nil, nil, providers.Store{Kind: tt.kind, Name: "s", Namespace: "tenant"}, tt.self, nil)
 			sa, err := k.controllerIdentity()
+			// The AWS provider's default chain asks the same rule.
+			if allowed := k.ControllerIdentityAllowed(); (allowed == nil) != (err == nil) || (err != nil && allowed.Error() != err.Error()) {
+				t.Fatalf("ControllerIdentityAllowed() = %v, controllerIdentity() error %v: the rules differ", allowed, err)
+			}
 			if tt.wantErr == "" {
 				if err != nil || sa != *tt.self {
 					t.Fatalf("controllerIdentity() = %v, %v; want %v", sa, err, *tt.self)
@@ -49,6 +53,25 @@ func TestControllerIdentityRule(t *testing.T) {
 				t.Errorf("ControllerToken error %v, want ErrControllerIdentity", err)
 			}
 		})
+	}
+}
+
+// TestServiceAccountAnnotationsNamespaceRule: the ServiceAccount a store
+// names (tenant input) is read under the namespace rule of every
+// reference. The storeKube has no API client, so a refusal that reached
+// for the API server would panic: each refusal happens before any request.
+func TestServiceAccountAnnotationsNamespaceRule(t *testing.T) {
+	other := "other"
+	k := newStoreKube(nil, nil, providers.Store{Kind: esv1.SecretStoreKind, Name: "s", Namespace: "tenant"}, nil, nil)
+	if _, err := k.ServiceAccountAnnotations(context.Background(), esmeta.ServiceAccountSelector{Name: "app", Namespace: &other}); !errors.Is(err, errForeignNamespace) {
+		t.Errorf("another namespace's ServiceAccount: %v, want errForeignNamespace", err)
+	}
+	if _, err := k.ServiceAccountAnnotations(context.Background(), esmeta.ServiceAccountSelector{}); !errors.Is(err, errNoName) {
+		t.Errorf("no name: %v, want errNoName", err)
+	}
+	cluster := newStoreKube(nil, nil, providers.Store{Kind: esv1.ClusterSecretStoreKind, Name: "s"}, nil, nil)
+	if _, err := cluster.ServiceAccountAnnotations(context.Background(), esmeta.ServiceAccountSelector{Name: "app"}); !errors.Is(err, errReferentAuth) {
+		t.Errorf("ClusterSecretStore validated without a namespace: %v, want errReferentAuth", err)
 	}
 }
 

@@ -138,11 +138,15 @@ type esFetcher struct {
 	// notBefore is the oldest provider read this refresh may reuse (see
 	// esdata.NotBefore); zero reuses any within the dedupe TTL.
 	notBefore time.Time
+	// slot is the refresh slot of the reads of the ExternalSecret's own
+	// store (see esdata.InSlot). Slots are aligned to that store's
+	// identity: the reads of other stores are not remembered by it.
+	slot esdata.Slot
 }
 
 func (f *esFetcher) Client(ctx context.Context, ref *esv1.SecretStoreRef) (providers.Client, error) {
 	if ref == nil || (ref.Name == f.es.Spec.SecretStoreRef.Name && ref.Kind == f.es.Spec.SecretStoreRef.Kind) {
-		return esdata.NotBefore(f.own.client, f.notBefore), nil
+		return esdata.InSlot(esdata.NotBefore(f.own.client, f.notBefore), f.slot), nil
 	}
 	st, err := f.r.resolveStore(ctx, f.es, ref)
 	if err != nil {
