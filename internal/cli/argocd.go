@@ -35,6 +35,7 @@ type argocdOptions struct {
 	output         string
 	allowPlain     bool
 	allowOutside   bool
+	allowSOPS      bool
 	allowAnyNS     bool
 	cert           string
 	convergenceKey string
@@ -51,6 +52,7 @@ var argocdEnv = map[string]string{
 	"output":                             "SEALSYNC_OUTPUT",
 	"allow-plain":                        "SEALSYNC_ALLOW_PLAIN",
 	"allow-placeholders-outside-secrets": "SEALSYNC_ALLOW_PLACEHOLDERS_OUTSIDE_SECRETS",
+	"allow-sops-outside-secrets":         "SEALSYNC_ALLOW_SOPS_OUTSIDE_SECRETS",
 	"allow-any-namespace":                "SEALSYNC_ALLOW_ANY_NAMESPACE",
 	"cert":                               "SEALED_SECRETS_CERT",
 	"convergence-key-file":               "SEALSYNC_CONVERGENCE_KEY_FILE",
@@ -89,6 +91,7 @@ Every flag can be set from the environment (` + envList() + `).`,
 	pf.StringVar(&a.output, "output", "sealed", "What Secrets become: sealed (SealedSecrets) or plain (as they are)")
 	pf.BoolVar(&a.allowPlain, "allow-plain", false, "Let an application ask for plain output with ARGOCD_ENV_SEALSYNC_OUTPUT=plain")
 	pf.BoolVar(&a.allowOutside, "allow-placeholders-outside-secrets", false, "Allow placeholders in objects other than Secrets in sealed output (their values reach Argo CD in plain text)")
+	pf.BoolVar(&a.allowSOPS, "allow-sops-outside-secrets", false, "Allow values decrypted from SOPS files in objects other than Secrets in sealed output (they reach Argo CD in plain text)")
 	pf.BoolVar(&a.allowAnyNS, "allow-any-namespace", false, "Allow Secrets for namespaces other than the application's destination, and cluster-wide scope")
 	pf.StringVar(&a.cert, "cert", "", "Certificate file or URL to seal with (e.g. http://sealed-secrets-controller.kube-system:8080/v1/cert.pem); without it, fetched from the controller through the API server")
 	pf.StringVar(&a.convergenceKey, "convergence-key-file", "", "File of at least 32 random bytes that makes sealing convergent: unchanged input gives unchanged output")
@@ -299,6 +302,7 @@ func (a *argocdOptions) config(ctx context.Context, env cmp.Env) (cmp.Config, er
 		Output:                          out,
 		AllowPlain:                      a.allowPlain,
 		AllowPlaceholdersOutsideSecrets: a.allowOutside,
+		AllowSOPSOutsideSecrets:         a.allowSOPS,
 		AllowAnyNamespace:               a.allowAnyNS,
 		Limits:                          a.limits,
 		SOPS:                            sopsx.Limits{MaxFileSize: a.limits.MaxFileSize, MaxFiles: a.sopsMaxFiles},

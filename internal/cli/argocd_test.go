@@ -88,6 +88,8 @@ func TestArgoCDFlagsFromEnv(t *testing.T) {
 	t.Setenv("SEALSYNC_OUTPUT", "plain")
 	t.Setenv("ARGOCD_ENV_SEALSYNC_STORES_DIR", "/tenant-chosen")
 	t.Setenv("ARGOCD_ENV_SEALSYNC_ALLOW_PLAIN", "true")
+	t.Setenv("ARGOCD_ENV_SEALSYNC_ALLOW_SOPS_OUTSIDE_SECRETS", "true")
+	t.Setenv("SEALSYNC_ALLOW_PLACEHOLDERS_OUTSIDE_SECRETS", "true")
 	root := NewCommand(Streams{})
 	var argocd *cobra.Command
 	for _, c := range root.Commands() {
@@ -102,7 +104,8 @@ func TestArgoCDFlagsFromEnv(t *testing.T) {
 	if err := argocdFlagsFromEnv(fs); err != nil {
 		t.Fatal(err)
 	}
-	for flag, want := range map[string]string{"age-keys-dir": "/keys", "output": "plain", "stores-dir": "", "allow-plain": "false"} {
+	for flag, want := range map[string]string{"age-keys-dir": "/keys", "output": "plain", "stores-dir": "", "allow-plain": "false",
+		"allow-sops-outside-secrets": "false", "allow-placeholders-outside-secrets": "true"} {
 		if got := fs.Lookup(flag).Value.String(); got != want {
 			t.Errorf("--%s = %q, want %q", flag, got, want)
 		}
