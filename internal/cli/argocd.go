@@ -35,6 +35,7 @@ type argocdOptions struct {
 	output         string
 	allowPlain     bool
 	allowOutside   bool
+	allowSOPS      bool
 	allowAnyNS     bool
 	cert           string
 	convergenceKey string
@@ -51,6 +52,7 @@ var argocdEnv = map[string]string{
 	"output":                             "SEALSYNC_OUTPUT",
 	"allow-plain":                        "SEALSYNC_ALLOW_PLAIN",
 	"allow-placeholders-outside-secrets": "SEALSYNC_ALLOW_PLACEHOLDERS_OUTSIDE_SECRETS",
+	"allow-sops-outside-secrets":         "SEALSYNC_ALLOW_SOPS_OUTSIDE_SECRETS",
 	"allow-any-namespace":                "SEALSYNC_ALLOW_ANY_NAMESPACE",
 	"cert":                               "SEALED_SECRETS_CERT",
 	"convergence-key-file":               "SEALSYNC_CONVERGENCE_KEY_FILE",
@@ -89,6 +91,7 @@ Every flag can be set from the environment (` + envList() + `).`,
 	pf.StringVar(&a.output, "output", "sealed", "What Secrets become: sealed (SealedSecrets) or plain (as they are)")
 	pf.BoolVar(&a.allowPlain, "allow-plain", false, "Let an application ask for plain output with ARGOCD_ENV_SEALSYNC_OUTPUT=plain")
 	pf.BoolVar(&a.allowOutside, "allow-placeholders-outside-secrets", false, "Allow placeholders in objects other than Secrets in sealed output (their values reach Argo CD in plain text)")
+	pf.BoolVar(&a.allowSOPS, "allow-sops-outside-secrets", false, "Allow values decrypted from SOPS files in objects other than Secrets in sealed output (they reach Argo CD in plain text)")
 	pf.BoolVar(&a.allowAnyNS, "allow-any-namespace", false, "Allow Secrets for namespaces other than the application's destination, and cluster-wide scope")
 	pf.StringVar(&a.cert, "cert", "", "Certificate file or URL to seal with (e.g. http://sealed-secrets-controller.kube-system:8080/v1/cert.pem); without it, fetched from the controller through the API server")
 	pf.StringVar(&a.convergenceKey, "convergence-key-file", "", "File of at least 32 random bytes that makes sealing convergent: unchanged input gives unchanged output")
@@ -147,7 +150,7 @@ holds no object.`,
 
 func (a *argocdOptions) generate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	env := cmp.EnvFromEnviron(os.Environ())
-	cfg, err := a.config(ctx, env)
+	cfg, err := a.config(ctx, env, true)
 	if err != nil {
 		return err
 	}
@@ -169,13 +172,14 @@ func (a *argocdOptions) initCommand() *cobra.Command {
 		Use:   "init [PATH]",
 		Short: "Check the plugin's configuration for the application before generate runs",
 		Long: `init checks what generate will need and fails early with a clear message: the
-output mode, the certificate and convergence key for sealed output, the SOPS
-keys of the application's project, and that PATH is inside the source. It
-writes nothing to stdout.`,
+output mode, the certificate file and convergence key for sealed output, the
+SOPS keys of the application's project, and that PATH is inside the source. A
+certificate from a URL or from the controller is fetched by generate alone,
+once per render. init writes nothing to stdout.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			env := cmp.EnvFromEnviron(os.Environ())
-			if _, err := a.config(cmd.Context(), env); err != nil {
+			if _, err := a.config(cmd.Context(), env, false); err != nil {
 				return err
 			}
 			if a.ageKeysDir != "" && env.Project != "" {
@@ -286,8 +290,13 @@ func readHead(root *os.Root, name string, n int64) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(f, n))
 }
 
-// config builds the plugin's configuration from the flags.
-func (a *argocdOptions) config(ctx context.Context, env cmp.Env) (cmp.Config, error) {
+// config builds the plugin's configuration from the flags. fetch says
+// whether a certificate that comes over the network (a URL, or the
+// controller's through the API server) is fetched; a file is always read.
+// init passes false: Argo CD runs generate right after it, which fetches
+// the certificate anyway and fails with the same message, so one fetch
+// per render is enough.
+func (a *argocdOptions) config(ctx context.Context, env cmp.Env, fetch bool) (cmp.Config, error) {
 	out, err := cmp.ParseOutput(a.output)
 	if err != nil {
 		return cmp.Config{}, fmt.Errorf("--output: %w", err)
@@ -299,6 +308,7 @@ func (a *argocdOptions) config(ctx context.Context, env cmp.Env) (cmp.Config, er
 		Output:                          out,
 		AllowPlain:                      a.allowPlain,
 		AllowPlaceholdersOutsideSecrets: a.allowOutside,
+		AllowSOPSOutsideSecrets:         a.allowSOPS,
 		AllowAnyNamespace:               a.allowAnyNS,
 		Limits:                          a.limits,
 		SOPS:                            sopsx.Limits{MaxFileSize: a.limits.MaxFileSize, MaxFiles: a.sopsMaxFiles},
@@ -314,7 +324,7 @@ func (a *argocdOptions) config(ctx context.Context, env cmp.Env) (cmp.Config, er
 		cfg.ConvergenceKey = key
 	}
 	// The certificate is fetched only when a Secret may be sealed.
-	if out == cmp.Sealed || env.Author[cmp.AuthorOutput] == "sealed" {
+	if (out == cmp.Sealed || env.Author[cmp.AuthorOutput] == "sealed") && (fetch || a.certIsFile()) {
 		pem, err := a.openCert(ctx)
 		if err != nil {
 			return cmp.Config{}, fmt.Errorf("certificate: %w", err)
@@ -326,6 +336,13 @@ func (a *argocdOptions) config(ctx context.Context, env cmp.Env) (cmp.Config, er
 		cfg.Certificate = pub
 	}
 	return cfg, nil
+}
+
+// certIsFile reports whether --cert names a file, which is read without
+// the network.
+func (a *argocdOptions) certIsFile() bool {
+	isFile, err := isFilename(a.cert)
+	return a.cert != "" && err == nil && isFile
 }
 
 func (a *argocdOptions) openCert(ctx context.Context) ([]byte, error) {

@@ -1,12 +1,19 @@
 package cli
 
 import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/spf13/cobra"
+
+	"github.com/sealsync/sealsync/crypto"
 )
 
 // TestSourceRoot: Argo CD (operator side) runs the plugin in the
@@ -88,6 +95,8 @@ func TestArgoCDFlagsFromEnv(t *testing.T) {
 	t.Setenv("SEALSYNC_OUTPUT", "plain")
 	t.Setenv("ARGOCD_ENV_SEALSYNC_STORES_DIR", "/tenant-chosen")
 	t.Setenv("ARGOCD_ENV_SEALSYNC_ALLOW_PLAIN", "true")
+	t.Setenv("ARGOCD_ENV_SEALSYNC_ALLOW_SOPS_OUTSIDE_SECRETS", "true")
+	t.Setenv("SEALSYNC_ALLOW_PLACEHOLDERS_OUTSIDE_SECRETS", "true")
 	root := NewCommand(Streams{})
 	var argocd *cobra.Command
 	for _, c := range root.Commands() {
@@ -102,7 +111,8 @@ func TestArgoCDFlagsFromEnv(t *testing.T) {
 	if err := argocdFlagsFromEnv(fs); err != nil {
 		t.Fatal(err)
 	}
-	for flag, want := range map[string]string{"age-keys-dir": "/keys", "output": "plain", "stores-dir": "", "allow-plain": "false"} {
+	for flag, want := range map[string]string{"age-keys-dir": "/keys", "output": "plain", "stores-dir": "", "allow-plain": "false",
+		"allow-sops-outside-secrets": "false", "allow-placeholders-outside-secrets": "true"} {
 		if got := fs.Lookup(flag).Value.String(); got != want {
 			t.Errorf("--%s = %q, want %q", flag, got, want)
 		}
@@ -114,5 +124,65 @@ func TestArgoCDFlagsFromEnv(t *testing.T) {
 		if strings.HasPrefix(argocdEnv[name], "ARGOCD_") {
 			t.Errorf("--%s is read from an Argo CD variable", name)
 		}
+	}
+}
+
+// TestInitLeavesTheCertificateToGenerate: Argo CD runs init, then
+// generate, for every render; a certificate from a URL (the operator's
+// SEALED_SECRETS_CERT) is fetched once, by generate. A certificate file is
+// still checked by init. The source is the tenant's.
+func TestInitLeavesTheCertificateToGenerate(t *testing.T) {
+	keyPEM, err := os.ReadFile(filepath.Join("testdata", "keys", "key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs, err := crypto.ParseCertificatesPEM(keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM := crypto.EncodeCertificatePEM(certs[0])
+	var fetches atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fetches.Add(1)
+		_, _ = w.Write(certPEM)
+	}))
+	defer srv.Close()
+
+	app := filepath.Join(t.TempDir(), "app")
+	if err := os.MkdirAll(app, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(app, "s.yaml"), []byte("apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: init-test-V4lue\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("ARGOCD_APP_NAMESPACE", "web")
+	t.Setenv("SEALED_SECRETS_CERT", srv.URL+"/v1/cert.pem")
+	run := func(args ...string) (string, string, int) {
+		var out, errOut bytes.Buffer
+		code := Run(context.Background(), args, Streams{In: strings.NewReader(""), Out: &out, Err: &errOut})
+		return out.String(), errOut.String(), code
+	}
+
+	if out, stderr, code := run("argocd", "init", app); code != 0 || out != "" {
+		t.Fatalf("init: exit %d, stdout %q, stderr %s", code, out, stderr)
+	}
+	if n := fetches.Load(); n != 0 {
+		t.Errorf("init fetched the certificate %d times", n)
+	}
+	out, stderr, code := run("argocd", "generate", app)
+	if code != 0 || !strings.Contains(out, "kind: SealedSecret") || strings.Contains(out, "init-test-V4lue") {
+		t.Fatalf("generate: exit %d, stdout %q, stderr %s", code, out, stderr)
+	}
+	if n := fetches.Load(); n != 1 {
+		t.Errorf("one render fetched the certificate %d times, want 1", n)
+	}
+
+	certFile := filepath.Join(t.TempDir(), "cert.pem")
+	if err := os.WriteFile(certFile, []byte("not a certificate"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SEALED_SECRETS_CERT", certFile)
+	if _, stderr, code := run("argocd", "init", app); code == 0 || !strings.Contains(stderr, "certificate") {
+		t.Errorf("init with a bad certificate file: exit %d, stderr %q", code, stderr)
 	}
 }

@@ -64,6 +64,10 @@ type Config struct {
 	// other than Secrets in Sealed mode, putting those values into Argo
 	// CD in plain text.
 	AllowPlaceholdersOutsideSecrets bool
+	// AllowSOPSOutsideSecrets lets objects other than Secrets hold values
+	// decrypted from SOPS files in Sealed mode, putting those values into
+	// Argo CD in plain text (see refuseSOPSOutsideSecrets).
+	AllowSOPSOutsideSecrets bool
 	// AllowAnyNamespace lets a Secret name a namespace other than the
 	// application's destination, or ask for cluster-wide scope, in Sealed
 	// mode.

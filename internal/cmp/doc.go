@@ -33,7 +33,14 @@
 // unchanged source again gives the same bytes and Argo CD shows no
 // spurious difference. A placeholder outside a Secret would put a store's
 // value into Argo CD in plain text, so it is refused unless the operator
-// allows it. [Plain] mode writes Secrets as they are, as
+// allows it (Config.AllowPlaceholdersOutsideSecrets). So would a value
+// decrypted from a SOPS file: an object other than a Secret that holds
+// one (a ConfigMap a team encrypted, a kustomize generator's ConfigMap,
+// a chart's use of a SOPS values file) is refused unless the operator
+// allows it (Config.AllowSOPSOutsideSecrets). Since kustomize and Helm
+// reshape what they read, that rule looks for the decrypted values in
+// the rendered objects, whole or base64-encoded; docs/compatibility.md
+// says what it cannot see. [Plain] mode writes Secrets as they are, as
 // argocd-vault-plugin does; the operator sets it, or allows authors to
 // ask for it.
 //

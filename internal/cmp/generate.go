@@ -81,6 +81,13 @@ func Generate(ctx context.Context, cfg Config, req Request, warn io.Writer) (out
 	if objs, err = flattenLists(objs); err != nil {
 		return nil, err
 	}
+	// Before placeholders are resolved, when the Decryptor holds only
+	// what the render decrypted: placeholders have their own rule.
+	if mode == Sealed && !cfg.AllowSOPSOutsideSecrets {
+		if err := refuseSOPSOutsideSecrets(objs, dec.Plaintexts()); err != nil {
+			return nil, err
+		}
+	}
 
 	replaced, err := resolvePlaceholders(ctx, cfg, req, dec, objs, values)
 	if err != nil {

@@ -2,7 +2,9 @@
 // holds plaintext (decrypted SOPS values, values read from a secret
 // store) and passes errors of other libraries on checks each message
 // against a [Values] set before showing it, and shows a message of its
-// own when the check reports a quote.
+// own when the check reports a quote. An [Index] of the same values looks
+// for them in output that must hold none, by a narrower rule: there a
+// false alarm fails the output.
 package redact
 
 import (

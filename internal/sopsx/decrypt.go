@@ -99,6 +99,8 @@ type Decryptor struct {
 	files int
 	// values are the plaintexts decrypted, for Quotes.
 	values redact.Values
+	// strings are the string values decrypted, for Plaintexts.
+	strings []Plaintext
 }
 
 // NewDecryptor returns a Decryptor that opens data keys with ids only.
@@ -178,7 +180,13 @@ func (d *Decryptor) decrypt(name string, format Format, data []byte) ([]byte, er
 	}
 
 	var plain [][]byte
-	cipher := recordingCipher{Cipher: aes.NewCipher(), record: func(v []byte) { plain = append(plain, v) }}
+	var strs []Plaintext
+	cipher := recordingCipher{Cipher: aes.NewCipher(), record: func(path string, v []byte, isString bool) {
+		plain = append(plain, v)
+		if isString {
+			strs = append(strs, Plaintext{File: name, Key: path, Value: v})
+		}
+	}}
 	mac, err := tree.Decrypt(key, cipher)
 	if err != nil {
 		// The error may quote a decrypted value (strconv's, for a value
@@ -195,6 +203,7 @@ func (d *Decryptor) decrypt(name string, format Format, data []byte) ([]byte, er
 	// Recorded only once the file is known good: a failed file's values
 	// never leave this function, and Quotes need not look for them.
 	d.values.Add(plain...)
+	d.addStrings(format, tree.Branches, strs)
 	out, err := store.EmitPlainFile(tree.Branches)
 	if err != nil {
 		return nil, fmt.Errorf("sopsx: %s: the decrypted tree cannot be written as %s", name, format)
@@ -225,7 +234,10 @@ func checkMasterKeys(m sops.Metadata) error {
 // message may quote.
 type recordingCipher struct {
 	aes.Cipher
-	record func([]byte)
+	// record is given each value with its path in the file (sops's
+	// additional data: the keys joined by ":", with a trailing ":"), and
+	// whether it is a string.
+	record func(path string, v []byte, isString bool)
 }
 
 var _ sops.Cipher = recordingCipher{}
@@ -237,15 +249,15 @@ func (c recordingCipher) Decrypt(ciphertext string, key []byte, additionalData s
 	}
 	switch v := v.(type) {
 	case string:
-		c.record([]byte(v))
+		c.record(additionalData, []byte(v), true)
 	case []byte:
-		c.record(v)
+		c.record(additionalData, v, true)
 	case sops.Comment:
-		c.record([]byte(v.Value))
+		c.record(additionalData, []byte(v.Value), false)
 	default:
 		// ints, floats, bools and times: recorded as YAML and JSON print
 		// them, which is how they could show up in a message.
-		c.record(fmt.Appendf(nil, "%v", v))
+		c.record(additionalData, fmt.Appendf(nil, "%v", v), false)
 	}
 	return v, nil
 }

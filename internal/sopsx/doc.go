@@ -39,5 +39,7 @@
 // never a decrypted byte: sops's own messages are dropped wherever they
 // could quote a value, and [Decryptor.Quotes] lets a caller whose later
 // steps (kustomize, Helm) may quote their input check an error message
-// against every value this Decryptor decrypted.
+// against every value this Decryptor decrypted. [Decryptor.Plaintexts]
+// lists the string values with their file and key, for a caller that must
+// keep them out of its output.
 package sopsx

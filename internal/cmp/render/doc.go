@@ -21,7 +21,8 @@
 // the keys of the application's Argo CD project. A chart or kustomization
 // may put a value it decrypted anywhere in its output; that is its
 // author's right over their own project's secrets, and the plugin's
-// output policy (sealing every Secret) is the next step's job.
+// output policy (sealing every Secret, refusing decrypted values in
+// other objects) is the next step's job.
 //
 // # Errors
 //
