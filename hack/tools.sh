@@ -225,6 +225,8 @@ GO
   local ld="-s -w -X $m/common.version=$v"
   go build -ldflags "$ld" -o "$dest/argocd-cmp-server" ./server
   go build -ldflags "$ld" -o "$dest/argocd-cmp-client" ./client
+}
+
 # build_awscli installs Debian's awscli package, the AWS CLI v2 on botocore,
 # which the AWS test server's tests use as a client nobody here wrote. It is
 # not built: the Go module proxy does not serve it and PyPI is not reachable,
