@@ -191,4 +191,3 @@ spec:
             key: secret-access-key
 `, name, more)
 }
-
