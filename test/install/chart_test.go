@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -21,12 +20,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/spf13/pflag"
-	"helm.sh/helm/v4/pkg/chart/common"
-	"helm.sh/helm/v4/pkg/chart/common/util"
 	"helm.sh/helm/v4/pkg/chart/v2/lint"
 	"helm.sh/helm/v4/pkg/chart/v2/lint/support"
-	"helm.sh/helm/v4/pkg/chart/v2/loader"
-	"helm.sh/helm/v4/pkg/engine"
 
 	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
 	"github.com/sealsync/sealsync/crypto"
@@ -37,44 +32,10 @@ import (
 
 const chartDir = "../../charts/sealsync"
 
-// renderChart renders charts/sealsync with values for a release in ns, as
-// `helm template` would, and returns its objects by kind.
+// renderChart renders charts/sealsync with values for a release in ns.
 func renderChart(t *testing.T, ns string, values map[string]any) map[string][]*unstructured.Unstructured {
 	t.Helper()
-	ch, err := loader.Load(chartDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rv, err := util.ToRenderValues(ch, values, common.ReleaseOptions{Name: "sealsync", Namespace: ns, IsInstall: true}, common.DefaultCapabilities)
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := engine.Render(ch, rv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	names := make([]string, 0, len(files))
-	for name := range files {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	out := map[string][]*unstructured.Unstructured{}
-	for _, name := range names {
-		if !strings.HasSuffix(name, ".yaml") {
-			continue
-		}
-		for _, doc := range strings.Split(files[name], "\n---") {
-			u := &unstructured.Unstructured{}
-			if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
-				t.Fatalf("%s: %v", name, err)
-			}
-			if len(u.Object) == 0 {
-				continue
-			}
-			out[u.GetKind()] = append(out[u.GetKind()], u)
-		}
-	}
-	return out
+	return testkit.RenderChart(t, chartDir, "sealsync", ns, values)
 }
 
 // rulesOf reads the rules of the first object of kind in objs.
