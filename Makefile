@@ -34,10 +34,11 @@ tools: ## Build the test peers and dev tools into the cache.
 	$(TOOLS_SH)
 
 .PHONY: generate
-generate: ## Regenerate api/externalsecrets/v1beta1, deepcopy code and CRD manifests.
+generate: ## Regenerate api/externalsecrets/v1beta1, deepcopy code and CRD manifests (config/crd and the chart).
 	hack/gen-externalsecrets-v1beta1.sh
 	$(call tool,controller-gen,controller-gen) object:headerFile=hack/boilerplate.go.txt paths=./api/...
 	$(call tool,controller-gen,controller-gen) crd:crdVersions=v1,generateEmbeddedObjectMeta=true paths=./api/... output:crd:artifacts:config=config/crd/bases
+	rm -rf charts/sealsync/files/crds && mkdir -p charts/sealsync/files/crds && cp config/crd/bases/*.yaml charts/sealsync/files/crds/
 
 .PHONY: check-generate
 check-generate: ## Fail if generated files are out of date.

@@ -2,18 +2,22 @@ package controller_test
 
 import (
 	"fmt"
-	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
+
+	"github.com/spf13/pflag"
 
 	"github.com/sealsync/sealsync/crypto"
 	"github.com/sealsync/sealsync/internal/controller"
@@ -22,8 +26,10 @@ import (
 	"github.com/sealsync/sealsync/providers/fake"
 )
 
-// TestUnderBitnamiChartRBAC runs the controller as a ServiceAccount bound
-// to exactly the rules Bitnami's chart grants (testdata, operator input):
+// TestUnderBitnamiChartRBAC renders Bitnami's own chart (v0.36.6, from
+// its module; operator input) with the Helm SDK, applies its RBAC and runs
+// the controller with exactly the arguments the chart gives Bitnami's
+// controller, as the chart's ServiceAccount:
 // no Leases, no events.k8s.io, update but not patch on SealedSecret
 // status, nothing of ESO's or on workloads. Leader election is asked
 // for, as Bitnami's chart does not, and ExternalSecrets and restarts on
@@ -35,45 +41,55 @@ import (
 func TestUnderBitnamiChartRBAC(t *testing.T) {
 	e := testkit.RequireEnv(t, env)
 	keyNS, ns := e.Namespace(t), e.Namespace(t)
-	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: keyNS, Name: "sealed-secrets-controller"}}
-	create(t, e, sa)
-	subject := []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: keyNS, Name: sa.Name}}
-	raw, err := os.ReadFile("testdata/bitnami-chart-rbac.yaml")
+	chart := filepath.Join(testkit.ModuleDir(t, "kubeseal", "github.com/bitnami-labs/sealed-secrets", "v0.36.6"), "helm", "sealed-secrets")
+	objs := testkit.RenderChart(t, chart, "sealed-secrets", keyNS, map[string]any{
+		"rbac": map[string]any{"clusterRoleName": keyNS + "-secrets-unsealer"},
+	})
+	for _, kind := range []string{"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"} {
+		for _, u := range objs[kind] {
+			if u.GetNamespace() == "" && (kind == "Role" || kind == "RoleBinding" || kind == "ServiceAccount") {
+				u.SetNamespace(keyNS)
+			}
+			if err := e.Client.Create(ctx, u); err != nil {
+				t.Fatalf("create %s %s: %v", kind, u.GetName(), err)
+			}
+			if kind == "ClusterRole" || kind == "ClusterRoleBinding" {
+				t.Cleanup(func() { _ = e.Client.Delete(ctx, u) })
+			}
+		}
+	}
+	var dep appsv1.Deployment
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(objs["Deployment"][0].Object, &dep); err != nil {
+		t.Fatal(err)
+	}
+	sa := dep.Spec.Template.Spec.ServiceAccountName
+	subject := []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: keyNS, Name: sa}}
+	// Exactly the arguments the chart gives Bitnami's controller.
+	args := dep.Spec.Template.Spec.Containers[0].Args
+	fs := pflag.NewFlagSet("controller", pflag.ContinueOnError)
+	flags := controller.BindFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatalf("Bitnami's chart arguments %q: %v", args, err)
+	}
+	opts, err := flags.Options(keyNS)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, doc := range strings.Split(string(raw), "\n---\n") {
-		var probe struct{ Kind string }
-		if err := yaml.Unmarshal([]byte(doc), &probe); err != nil {
-			t.Fatal(err)
-		}
-		switch probe.Kind {
-		case "ClusterRole":
-			bindClusterRole(t, e, keyNS, doc, subject)
-		case "Role":
-			var role rbacv1.Role
-			if err := yaml.Unmarshal([]byte(doc), &role); err != nil {
-				t.Fatal(err)
-			}
-			role.Namespace = keyNS
-			create(t, e, &role)
-			create(t, e, &rbacv1.RoleBinding{
-				ObjectMeta: metav1.ObjectMeta{Namespace: keyNS, Name: role.Name},
-				RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role.Name},
-				Subjects:   subject,
-			})
-		}
-	}
+	// Free ports and a smaller key for the test; the fake provider (the
+	// real ones are registered by cmd/controller); leader election and
+	// restarts asked for although the chart grants neither Leases nor
+	// workloads.
+	opts.Server, opts.MetricsAddr, opts.Keys.Bits = controllertest.TestServer, "0", controllertest.Bits
+	opts.AllNamespaces, opts.AdditionalNamespaces = false, []string{ns}
+	opts.LeaderElection, opts.LeaderElectionID = true, "sealsync-bitnami-rbac"
+	opts.RestartOnSecretChange, opts.Recheck = true, time.Second
+	controllertest.ExternalSecrets(fake.New(), time.Second)(&opts)
 	cfg := rest.CopyConfig(e.Config)
 	cfg.Impersonate = rest.ImpersonationConfig{
-		UserName: "system:serviceaccount:" + keyNS + ":" + sa.Name,
+		UserName: "system:serviceaccount:" + keyNS + ":" + sa,
 		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:" + keyNS, "system:authenticated"},
 	}
-	r := controllertest.Start(t, cfg, keyNS, ns, controllertest.ExternalSecrets(fake.New(), time.Second), func(o *controller.Options) {
-		o.LeaderElection, o.LeaderElectionID = true, "sealsync-bitnami-rbac"
-		o.Recheck = time.Second
-		o.RestartOnSecretChange = true
-	})
+	r := controllertest.StartWith(t, cfg, opts)
 
 	k := r.LatestKey(t)
 	create(t, e, seal(t, k, ns, "db", crypto.ScopeStrict, map[string]string{"password": "p"}))

@@ -82,12 +82,23 @@ func Start(t *testing.T, cfg *rest.Config, keyNS, ns string, opts ...Option) *Ru
 	for _, f := range opts {
 		f(&o)
 	}
+	return StartWith(t, cfg, o)
+}
+
+// StartWith runs a controller built from o exactly, reaching the API
+// server through cfg, until the test ends. Its NS is the first namespace
+// o watches besides its own.
+func StartWith(t *testing.T, cfg *rest.Config, o controller.Options) *Running {
+	t.Helper()
 	c, err := controller.New(cfg, o, controller.SharedProcess())
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &Running{Controller: c, KeyNS: keyNS, NS: ns, cancel: cancel, done: make(chan error, 1)}
+	r := &Running{Controller: c, KeyNS: o.Keys.Namespace, cancel: cancel, done: make(chan error, 1)}
+	if len(o.AdditionalNamespaces) > 0 {
+		r.NS = o.AdditionalNamespaces[0]
+	}
 	go func() { r.done <- c.Manager.Start(ctx) }()
 	t.Cleanup(r.Stop)
 	return r
