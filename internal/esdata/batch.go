@@ -286,6 +286,7 @@ func (c *batchingClient) claim(refs []esv1.ExternalSecretDataRemoteRef) (entries
 func (c *batchingClient) readAhead(ctx context.Context, ps []pending) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), readAheadTimeout)
 	defer cancel()
+	defer context.AfterFunc(c.d.stop, cancel)()
 	size := max(c.bg.BatchSize(), 1)
 	for chunk := range slices.Chunk(ps, size) {
 		c.fetch(ctx, chunk)

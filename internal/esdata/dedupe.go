@@ -38,6 +38,10 @@ type Reads struct {
 	// memory is what each identity's batched reads read, by slot, to read
 	// ahead.
 	memory map[string]*readMemory
+	// stop ends reads ahead still running when the controller stops
+	// (Close).
+	stop     context.Context
+	stopOnce context.CancelFunc
 }
 
 type readKey struct {
@@ -65,8 +69,13 @@ type readEntry struct {
 
 // NewReads returns a dedupe layer whose results live for ttl.
 func NewReads(ttl time.Duration) *Reads {
-	return &Reads{ttl: ttl, now: time.Now, entries: map[readKey]*readEntry{}, memory: map[string]*readMemory{}}
+	stop, cancel := context.WithCancel(context.Background())
+	return &Reads{ttl: ttl, now: time.Now, entries: map[readKey]*readEntry{}, memory: map[string]*readMemory{}, stop: stop, stopOnce: cancel}
 }
+
+// Close ends the reads ahead still running, whose waiters then fail: the
+// controller is stopping and a background read must not outlive it.
+func (d *Reads) Close() { d.stopOnce() }
 
 // Unbatched turns batching off and returns d: every read that no result
 // serves goes to the provider on its own, deduplicated as the reads of

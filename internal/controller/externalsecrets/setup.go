@@ -165,6 +165,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 				// Revokes the tokens the clients logged in for.
 				closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				defer cancel()
+				reads.Close()
 				clients.Close(closeCtx)
 				return nil
 			case <-t.C:
