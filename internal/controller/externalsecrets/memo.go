@@ -16,6 +16,9 @@ type memo struct {
 	// last is the Secret last written for it: drift is repaired from it
 	// without calling the provider (Input.Last).
 	last *Written
+	// failures counts the transient failures in a row since its last
+	// success (retryAfter).
+	failures int
 	// refresh is the refresh time recorded by the last status this
 	// controller wrote for it, and at when that status was written (see
 	// staleStatus).

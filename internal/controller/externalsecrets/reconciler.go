@@ -147,6 +147,9 @@ func (r *Reconciler) act(ctx context.Context, ev *syncer.Events, es *esv1.Extern
 		}
 	}
 	d.Status.record(es)
+	if r.recall(es).failures != 0 {
+		r.remember(es, func(m *memo) { m.failures = 0 })
+	}
 	return r.requeueAt(d.Requeue, now), nil
 }
 
@@ -219,11 +222,10 @@ func (r *Reconciler) report(ev *syncer.Events, es *esv1.ExternalSecret, f Failur
 	setCondition(es, corev1.ConditionFalse, esv1.ConditionReasonSecretSyncedError, message)
 }
 
-// failed reports f and returns the error that retries it with the work
-// queue's backoff, or none: a store not ready is looked at again within
-// storeNotReadyRetry, and a permanent failure (reconcile.TerminalError,
-// which controller-runtime logs once and does not retry) waits for the
-// spec to change.
+// failed reports f and says when to look again: a store not ready within
+// storeNotReadyRetry; a permanent failure (reconcile.TerminalError, which
+// controller-runtime logs once and does not retry) when the spec changes;
+// a transient one (a provider down, throttling) after retryAfter.
 func (r *Reconciler) failed(ev *syncer.Events, es *esv1.ExternalSecret, f Failure) (ctrl.Result, error) {
 	r.report(ev, es, f)
 	if errors.Is(f.Err, errStoreNotReady) {
@@ -232,7 +234,34 @@ func (r *Reconciler) failed(ev *syncer.Events, es *esv1.ExternalSecret, f Failur
 	if !f.Retry {
 		return ctrl.Result{}, reconcile.TerminalError(f.Err)
 	}
-	return ctrl.Result{}, f.Err
+	r.metrics.syncErrors.WithLabelValues(es.Name, es.Namespace).Inc()
+	return ctrl.Result{RequeueAfter: r.retryAfter(es)}, nil
+}
+
+// Transient failures are retried after retryBase, doubling with each
+// failure in a row up to retryMax.
+const (
+	retryBase = 250 * time.Millisecond
+	retryMax  = 5 * time.Minute
+)
+
+// retryAfter counts one more failure in a row for es and returns how long
+// to wait before trying again: the backoff, but never longer than es's
+// refresh interval. The work queue's own backoff grows to 16 minutes over
+// a long outage, so an ExternalSecret that refreshes every minute would
+// have caught up with its provider only a quarter of an hour after the
+// provider came back.
+func (r *Reconciler) retryAfter(es *esv1.ExternalSecret) time.Duration {
+	var n int
+	r.remember(es, func(m *memo) { m.failures++; n = m.failures })
+	d := retryMax
+	if n <= 16 {
+		d = min(retryBase<<(n-1), retryMax)
+	}
+	if ri := es.Spec.RefreshIntervalOrDefault(); ri > 0 {
+		d = min(d, ri)
+	}
+	return d
 }
 
 // record writes st into es's status.
