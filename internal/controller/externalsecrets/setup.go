@@ -152,7 +152,8 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 	workers := max(opts.Workers, 1)
 	if err := ctrl.NewControllerManagedBy(mgr).
 		For(&esv1.ExternalSecret{}, builder.WithPredicates(predicate.Or(
-			predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+			predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, predicate.AnnotationChangedPredicate{},
+			finalizerPending(func(f string) bool { return f == esv1.ExternalSecretFinalizer })))).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.forSecret),
 			builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
 				return o.GetLabels()[syncer.ManagedByLabel] == managedByExternalSecret
@@ -188,16 +189,22 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 		}
 	}
 	cr := &ClusterReconciler{Client: mgr.GetClient()}
-	return ctrl.NewControllerManagedBy(mgr).
+	if err := ctrl.NewControllerManagedBy(mgr).
 		For(&esv1.ClusterExternalSecret{}, builder.WithPredicates(predicate.Or(
-			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{},
+			finalizerPending(func(f string) bool { return f == esv1.ClusterExternalSecretFinalizer })))).
 		Owns(&esv1.ExternalSecret{}).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(cr.all),
 			builder.WithPredicates(predicate.Or(predicate.LabelChangedPredicate{}, predicate.Funcs{
 				CreateFunc: func(event.CreateEvent) bool { return true },
 				DeleteFunc: func(event.DeleteEvent) bool { return true },
 			}))).
-		Complete(cr)
+		Complete(cr); err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).Named("namespace-eso-finalizers").
+		For(&corev1.Namespace{}, builder.WithPredicates(finalizerPending(isNamespaceFinalizer))).
+		Complete(&NamespaceReconciler{Client: mgr.GetClient()})
 }
 
 // forSecret maps a managed Secret to the ExternalSecrets that target it.
