@@ -54,6 +54,20 @@ type Options struct {
 	// a SecretStore never does. The controller must then run as a
 	// ServiceAccount, which it finds out at start.
 	AllowControllerIdentity bool
+	// DisableClusterStores turns the ClusterSecretStore controller off and
+	// skips the ExternalSecrets that use a ClusterSecretStore, nor reads or
+	// watches any, as ESO's --enable-cluster-store-reconciler=false (its
+	// chart's scopedRBAC grants no access to them).
+	DisableClusterStores bool
+	// DisableSecretStores turns the SecretStore controller off, as ESO's
+	// --enable-secret-store-reconciler=false: stores get no Ready
+	// condition, so with FloodGate their ExternalSecrets wait, as in ESO.
+	DisableSecretStores bool
+	// DisableClusterExternalSecrets turns the ClusterExternalSecret
+	// controller off, with the removal of ESO's namespace finalizers and
+	// the watch of namespaces, as ESO's
+	// --enable-cluster-external-secret-reconciler=false.
+	DisableClusterExternalSecrets bool
 }
 
 const (
@@ -147,10 +161,11 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 		Client: mgr.GetClient(), APIReader: api, Clients: clients,
 		Recorder:        mgr.GetEventRecorder("external-secrets"),
 		ControllerClass: opts.ControllerClass, FloodGate: opts.FloodGate, Spread: opts.Spread,
-		metrics: m, now: time.Now,
+		NoClusterStores: opts.DisableClusterStores,
+		metrics:         m, now: time.Now,
 	}
 	workers := max(opts.Workers, 1)
-	if err := ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&esv1.ExternalSecret{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, predicate.AnnotationChangedPredicate{},
 			finalizerPending(func(f string) bool { return f == esv1.ExternalSecretFinalizer })))).
@@ -159,9 +174,12 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 				return o.GetLabels()[syncer.ManagedByLabel] == managedByExternalSecret
 			}))).
 		Watches(&esv1.SecretStore{}, handler.EnqueueRequestsFromMapFunc(r.forStore(esv1.SecretStoreKind)),
-			builder.WithPredicates(storeBecameUsable())).
-		Watches(&esv1.ClusterSecretStore{}, handler.EnqueueRequestsFromMapFunc(r.forStore(esv1.ClusterSecretStoreKind)),
-			builder.WithPredicates(storeBecameUsable())).
+			builder.WithPredicates(storeBecameUsable()))
+	if !opts.DisableClusterStores {
+		b = b.Watches(&esv1.ClusterSecretStore{}, handler.EnqueueRequestsFromMapFunc(r.forStore(esv1.ClusterSecretStoreKind)),
+			builder.WithPredicates(storeBecameUsable()))
+	}
+	if err := b.
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: workers,
 			// New ExternalSecrets and changes jump ahead of the refresh
@@ -172,6 +190,9 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 		return err
 	}
 	for _, cluster := range []bool{false, true} {
+		if cluster && opts.DisableClusterStores || !cluster && opts.DisableSecretStores {
+			continue
+		}
 		sr := &StoreReconciler{
 			Client: mgr.GetClient(), Clients: clients, Recorder: mgr.GetEventRecorder("external-secrets"),
 			ControllerClass: opts.ControllerClass, Interval: opts.StoreInterval, Cluster: cluster,
@@ -187,6 +208,9 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 		if err := b.Complete(sr); err != nil {
 			return err
 		}
+	}
+	if opts.DisableClusterExternalSecrets {
+		return nil
 	}
 	cr := &ClusterReconciler{Client: mgr.GetClient()}
 	if err := ctrl.NewControllerManagedBy(mgr).
