@@ -42,6 +42,10 @@ type Options struct {
 	MaxUnsealRetries int
 	// Workers is the number of concurrent reconciles.
 	Workers int
+	// OmitConditionMetric leaves sealed_secrets_controller_condition_info
+	// alone, so that /metrics names no SealedSecret (Bitnami v0.40's
+	// --metrics-omit-secret-labels).
+	OmitConditionMetric bool
 }
 
 // Keys is the keyring SealedSecrets are unsealed with.
@@ -55,14 +59,15 @@ type Keys interface {
 // Setup adds the SealedSecret controller to mgr.
 func Setup(mgr manager.Manager, keys Keys, opts Options) error {
 	r := &Reconciler{
-		Client:        mgr.GetClient(),
-		APIReader:     mgr.GetAPIReader(),
-		Keys:          keys,
-		Recorder:      mgr.GetEventRecorder("sealed-secrets"),
-		AcceptV1Data:  opts.AcceptV1Data,
-		UpdateStatus:  opts.UpdateStatus,
-		DeleteOrphans: opts.DeleteOrphans,
-		metrics:       sealedSecretMetrics(),
+		Client:              mgr.GetClient(),
+		APIReader:           mgr.GetAPIReader(),
+		Keys:                keys,
+		Recorder:            mgr.GetEventRecorder("sealed-secrets"),
+		AcceptV1Data:        opts.AcceptV1Data,
+		UpdateStatus:        opts.UpdateStatus,
+		DeleteOrphans:       opts.DeleteOrphans,
+		OmitConditionMetric: opts.OmitConditionMetric,
+		metrics:             sealedSecretMetrics(),
 	}
 	return r.setupWithManager(mgr, keys, opts)
 }
