@@ -18,7 +18,8 @@ import (
 
 // Flags are the command-line flags of cmd/controller: Bitnami's controller
 // flags, with Bitnami's names and defaults so an existing Deployment's args
-// keep working, plus sealsync's own.
+// keep working, ESO's controller flags (upstream.go) so its chart's do too,
+// plus sealsync's own.
 type Flags struct {
 	// Key generation: --key-prefix, --my-cn, --key-order-priority,
 	// --key-cutoff-time, --key-size, --key-ttl, --key-renew-period.
@@ -40,9 +41,13 @@ type Flags struct {
 	// Behaviour switches: --old-gc-behavior, --watch-for-secrets,
 	// --skip-recreate.
 	OldGCBehavior, WatchForSecrets, SkipRecreate bool
-	// Logging: --log-info-stdout, --log-level, --log-format.
-	LogInfoToStdout     bool
-	LogLevel, LogFormat string
+	// Logging: --log-info-stdout, --log-level, --log-format, and ESO's
+	// --zap-time-encoding (LogTimeEncoding; empty is ISO 8601).
+	LogInfoToStdout                      bool
+	LogLevel, LogFormat, LogTimeEncoding string
+	// MetricsOmitSecretLabels is --metrics-omit-secret-labels (Bitnami
+	// v0.40).
+	MetricsOmitSecretLabels bool
 	// MaxUnsealRetries is --max-unseal-retries.
 	MaxUnsealRetries int
 	// API client: --kubeclient-qps, --kubeclient-burst, --kubeconfig.
@@ -71,11 +76,16 @@ type Flags struct {
 	ESWorkers                                      int
 	// AllowControllerIdentity is --allow-cluster-store-controller-identity.
 	AllowControllerIdentity bool
+
+	// eso holds ESO's flags (upstream.go); fs tells which flags were
+	// given.
+	eso esoFlags
+	fs  *pflag.FlagSet
 }
 
 // BindFlags defines the flags on fs.
 func BindFlags(fs *pflag.FlagSet) *Flags {
-	f := &Flags{}
+	f := &Flags{fs: fs}
 	fs.StringVar(&f.KeyPrefix, "key-prefix", keysecret.DefaultPrefix, "Prefix used to name keys.")
 	fs.IntVar(&f.KeySize, "key-size", crypto.DefaultKeyBits, "Size of encryption key.")
 	fs.DurationVar(&f.KeyTTL, "key-ttl", crypto.DefaultCertValidity, "Duration that certificate is valid for.")
@@ -99,7 +109,8 @@ func BindFlags(fs *pflag.FlagSet) *Flags {
 	fs.BoolVar(&f.WatchForSecrets, "watch-for-secrets", true, "Accepted for compatibility: key Secrets are always watched and reloaded live.")
 	fs.BoolVar(&f.SkipRecreate, "skip-recreate", false, "If true the controller will skip listening for managed secret changes to recreate them. This helps on limited permission environments.")
 	fs.BoolVar(&f.LogInfoToStdout, "log-info-stdout", true, "If true the controller will log info to stdout and error/warn to stderr.")
-	fs.StringVar(&f.LogLevel, "log-level", "INFO", "Log level (DEBUG|INFO|ERROR).")
+	fs.StringVar(&f.LogLevel, "log-level", "INFO", "Log level (DEBUG|INFO|WARN|ERROR).")
+	fs.BoolVar(&f.MetricsOmitSecretLabels, "metrics-omit-secret-labels", false, "Do not update the sealed_secrets_controller_condition_info metric, so /metrics names no SealedSecret.")
 	fs.StringVar(&f.LogFormat, "log-format", "text", "Log format (text|json).")
 	fs.IntVar(&f.MaxUnsealRetries, "max-unseal-retries", 5, "Quick retries of a failing Secret write before backing off to one a minute (retries never stop).")
 	fs.Float32Var(&f.KubeClientQPS, "kubeclient-qps", 200, "Kubeclient QPS (negative value disables ratelimiting)")
@@ -122,6 +133,7 @@ func BindFlags(fs *pflag.FlagSet) *Flags {
 	fs.DurationVar(&f.DedupeTTL, "read-dedupe-ttl", 10*time.Second, "How long an identical provider read is shared among ExternalSecrets using the same backend and credentials; the refreshes of one refresh slot share the slot's reads however long the slot takes.")
 	fs.DurationVar(&f.RefreshSpread, "refresh-spread", 2*time.Second, "Offset spread of ExternalSecret refreshes inside their refresh slot.")
 	fs.IntVar(&f.ESWorkers, "es-workers", 4*runtime.GOMAXPROCS(0), "Concurrent ExternalSecret reconciles (mostly waiting on providers).")
+	f.bindESOFlags(fs)
 	fs.BoolVar(&f.AllowControllerIdentity, externalsecrets.AllowControllerIdentityFlag, false, "Let ClusterSecretStores that name no credentials (Vault kubernetes auth without serviceAccountRef or secretRef) log in as the controller's own ServiceAccount, with a fresh 10-minute token for audience \"vault\". Whoever may write a ClusterSecretStore then acts with the controller's identity at the server it names. SecretStores never may.")
 	return f
 }
@@ -147,6 +159,9 @@ func FlagsFromEnv(fs *pflag.FlagSet) error {
 // Options turns the flags into controller options. namespace is the
 // controller's own.
 func (f *Flags) Options(namespace string) (Options, error) {
+	if err := f.Resolve(); err != nil {
+		return Options{}, err
+	}
 	order, err := keysecret.ParseOrder(f.KeyOrderPriority)
 	if err != nil {
 		return Options{}, err
@@ -175,7 +190,7 @@ func (f *Flags) Options(namespace string) (Options, error) {
 			extra = append(extra, n)
 		}
 	}
-	return Options{
+	o := Options{
 		Keys: keys.Options{
 			Namespace: namespace, Prefix: f.KeyPrefix, Bits: f.KeySize, ValidFor: f.KeyTTL,
 			CommonName: f.MyCN, RenewPeriod: f.KeyRenewPeriod, Cutoff: cutoff, Order: order,
@@ -204,7 +219,12 @@ func (f *Flags) Options(namespace string) (Options, error) {
 			Spread: f.RefreshSpread, Workers: f.ESWorkers,
 			AllowControllerIdentity: f.AllowControllerIdentity,
 		},
-	}, nil
+		OmitConditionMetric: f.MetricsOmitSecretLabels,
+	}
+	if err := f.applyESO(&o); err != nil {
+		return Options{}, err
+	}
+	return o, nil
 }
 
 // parsePairs parses Bitnami's "k=v,k2=v2" lists.
