@@ -3,8 +3,9 @@
 // Sealed Secrets controller does, and syncs ExternalSecrets from their
 // stores' providers into Secrets, as the External Secrets Operator does.
 // It takes Bitnami's controller flags, so it can replace the Bitnami image
-// in an existing Deployment, plus flags of its own for ExternalSecrets
-// (--enable-external-secrets and those after it in --help). The work is
+// in an existing Deployment, ESO's, so the arguments of ESO's chart start
+// it too, plus flags of its own for ExternalSecrets
+// (docs/compatibility.md lists what each upstream flag does here). The work is
 // in internal/controller; this command wires in the providers it is built
 // with.
 package main
@@ -40,15 +41,19 @@ func run() error {
 	if err := controller.FlagsFromEnv(fs); err != nil {
 		return err
 	}
+	if err := flags.Resolve(); err != nil {
+		return err
+	}
 	if flags.Version {
 		fmt.Printf("controller version: %s\n", version.String())
 		return nil
 	}
-	logger, err := controller.NewLogger(flags.LogLevel, flags.LogFormat, flags.LogInfoToStdout)
+	logger, err := flags.Logger()
 	if err != nil {
 		return err
 	}
 	ctrl.SetLogger(logger)
+	flags.LogUpstream(logger)
 	cfg, err := controller.RESTConfig(flags.Kubeconfig, flags.KubeClientQPS, flags.KubeClientBurst)
 	if err != nil {
 		return err

@@ -45,7 +45,13 @@ func (w withEnv) Run() int { return testkit.Main(w.m, &env) }
 // that expired yesterday), weak-cert.pem (a certificate for a 1024-bit key)
 // and bitnami-backup.yaml (key.pem as Bitnami's `kubectl get secret -o
 // yaml` backup lists it) in $WORK, and with no kubeconfig, so everything
-// runs offline. SSH identities id_ed25519 and id_rsa (with
+// runs offline. The operator's key files as an earlier kubeseal left them
+// are there too: old-key-only.pem (key.pem's key alone) and
+// old-1970.pem and new-1970.pem (key.pem's and other-key.pem's keys,
+// each with a certificate dated 1970-01-01, as an earlier `kubeseal keys
+// backup` made for bare keys); $KEY_ID and $OTHER_ID are the IDs of
+// key.pem's and other-key.pem's keys, $KEY_SHORT and $OTHER_SHORT their
+// first 12 digits. SSH identities id_ed25519 and id_rsa (with
 // their .pub) come from keybackup's testdata, and keys-binary.age is a
 // binary (unarmored) bundle of key.pem sealed to id_rsa.pub.
 func TestScripts(t *testing.T) {
@@ -82,7 +88,18 @@ func TestScripts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	undated := func(k *rsa.PrivateKey) []byte {
+		c, err := crypto.NewCertificate(rand.Reader, k, keyfile.UndatedNotBefore, 24*time.Hour, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return append(crypto.EncodePrivateKeyPEM(k), crypto.EncodeCertificatePEM(c)...)
+	}
+	keyID, otherID := crypto.KeyIDOf(&priv.PublicKey), crypto.KeyIDOf(&otherPriv.PublicKey)
 	files := map[string][]byte{
+		"old-key-only.pem":    crypto.EncodePrivateKeyPEM(priv),
+		"old-1970.pem":        undated(priv),
+		"new-1970.pem":        undated(otherPriv),
 		"weak-cert.pem":       crypto.EncodeCertificatePEM(weakCert),
 		"key.pem":             keyPEM,
 		"key-only.pem":        crypto.EncodePrivateKeyPEM(otherPriv),
@@ -105,6 +122,10 @@ func TestScripts(t *testing.T) {
 					return err
 				}
 			}
+			env.Setenv("KEY_ID", keyID.String())
+			env.Setenv("KEY_SHORT", keyID.Short())
+			env.Setenv("OTHER_ID", otherID.String())
+			env.Setenv("OTHER_SHORT", otherID.Short())
 			env.Setenv("KUBECONFIG", filepath.Join(env.WorkDir, "no-kubeconfig"))
 			env.Setenv("HOME", env.WorkDir)
 			return nil

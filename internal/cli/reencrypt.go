@@ -16,6 +16,7 @@ import (
 
 	ssv1alpha1 "github.com/sealsync/sealsync/api/sealedsecrets/v1alpha1"
 	"github.com/sealsync/sealsync/crypto"
+	"github.com/sealsync/sealsync/internal/keys/keyfile"
 	"github.com/sealsync/sealsync/internal/manifest"
 	"github.com/sealsync/sealsync/internal/reencrypt"
 )
@@ -36,6 +37,7 @@ type reencryptOptions struct {
 	backups     []string
 	identity    identityFlags
 	jobs        int
+	newest      string
 }
 
 const reencryptLong = `Re-seal every SealedSecret in the given files and folders with the newest
@@ -60,7 +62,12 @@ backed-up keys: PEM private keys with their certificates, or key Secrets as
 'kubectl get secret -l sealedsecrets.bitnami.com/sealed-secrets-key -o yaml'
 writes them; with --backup it is done offline with an age backup bundle made
 by 'kubeseal keys backup', opened with --identity or a passphrase. The newest
-active key seals; compromised keys only unseal.
+active key seals; compromised keys only unseal. Offline, the newest must be
+known: a key without its certificate carries no date, and keys whose
+certificates carry the same date (such as two keys dated 1970-01-01 by an
+earlier 'kubeseal keys backup' of bare PEM keys) are not ordered. Then
+nothing is re-sealed, since re-sealing onto an older key would undo a
+renewal: give the keys' certificates, or name the newest with --newest.
 
 Each rewritten file is parsed back and checked before it atomically replaces
 the original, keeping its mode. A file or SealedSecret that cannot be
@@ -107,6 +114,7 @@ func newReencryptCommand(o *options) *cobra.Command {
 	f.StringArrayVar(&ro.privateKeys, "private-key", nil, "Re-seal offline with the keys in this file instead of through the controller; repeatable. PEM private keys (with their certificates) or key Secret backups (json/yaml, v1.List too), as --recovery-private-key takes")
 	f.IntVarP(&ro.jobs, "jobs", "j", 0, "Files to re-seal at once (default GOMAXPROCS offline, 2 through the controller)")
 	f.StringArrayVar(&ro.backups, "backup", nil, "Re-seal offline with the keys of this age backup bundle (kubeseal keys backup); repeatable")
+	f.StringVar(&ro.newest, "newest", "", newestFlagUsage+" (with --private-key or --backup)")
 	f.StringArrayVar(&ro.identity.files, "identity", nil, "Identity file that opens a --backup bundle: age-keygen's output or an SSH private key. Repeatable")
 	ro.identity.passphrase.bind(f, "", "Open a --backup bundle")
 	for _, name := range []string{"private-key", "backup", "identity", "passphrase-file"} {
@@ -174,7 +182,20 @@ func (o *options) resealer(ctx context.Context, ro *reencryptOptions) (reencrypt
 		if err != nil {
 			return nil, err
 		}
-		return reencrypt.NewOffline(ring, rand.Reader)
+		newest, err := keyfile.Newest(ring.Keys(), ro.newest)
+		var oe *keyfile.OrderError
+		switch {
+		case errors.As(err, &oe):
+			return nil, orderError(oe, func(*crypto.Key) string { return "" })
+		case errors.Is(err, crypto.ErrNoActiveKey):
+			return nil, errors.New("no key to seal with: every key given is compromised")
+		case err != nil:
+			return nil, fmt.Errorf("--newest: %w", err)
+		}
+		return reencrypt.NewOffline(ring, newest, rand.Reader)
+	}
+	if ro.newest != "" {
+		return nil, errors.New("--newest orders the keys of --private-key and --backup; through the controller, the controller's newest key seals")
 	}
 	c, err := o.controller()
 	if err != nil {

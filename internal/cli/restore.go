@@ -21,6 +21,7 @@ type keysRestoreOptions struct {
 	identityFlags
 	input  string
 	dryRun bool
+	newest string
 }
 
 func newKeysRestoreCommand(o *options) *cobra.Command {
@@ -75,6 +76,7 @@ namespace.`,
 	f.StringArrayVar(&ro.identityFlags.files, "identity", nil, "An identity file that opens the bundle: age-keygen's output or an SSH private key. Repeatable")
 	ro.identityFlags.passphrase.bind(f, "", "Open the bundle")
 	f.BoolVar(&ro.dryRun, "dry-run", false, "Have the API server check every create without making it (server-side dry run)")
+	f.StringVar(&ro.newest, "newest", "", newestFlagUsage+" (an unencrypted backup)")
 	_ = cmd.MarkFlagRequired("input")
 	for _, name := range []string{"input", "identity", "passphrase-file"} {
 		_ = cmd.MarkFlagFilename(name)
@@ -162,9 +164,13 @@ func (o *options) readBackup(ro *keysRestoreOptions) (*keybackup.Bundle, error) 
 	if keybackup.IsAgeFile(b) {
 		return openBundle(b, ro.input, &ro.identityFlags, "identity")
 	}
-	secrets, err := plainBackupSecrets(ro.input, b, o.streams.Err)
+	f, err := readPlainFile(ro.input, b)
 	if err != nil {
 		return nil, fmt.Errorf("%w\n(the input is neither an age-encrypted bundle nor an unencrypted key backup)", err)
+	}
+	secrets, err := plainBackupSecrets([]plainFile{f}, ro.newest, o.streams.Err)
+	if err != nil {
+		return nil, err
 	}
 	fmt.Fprintf(o.streams.Err, "note: %s is not encrypted: once restored, delete it or turn it into a bundle with kubeseal keys backup --from-file\n", ro.input)
 	return keybackup.FromSecrets(secrets)

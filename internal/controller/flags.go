@@ -19,7 +19,8 @@ import (
 
 // Flags are the command-line flags of cmd/controller: Bitnami's controller
 // flags, with Bitnami's names and defaults so an existing Deployment's args
-// keep working, plus sealsync's own.
+// keep working, ESO's controller flags (upstream.go) so its chart's do too,
+// plus sealsync's own.
 type Flags struct {
 	// Key generation: --key-prefix, --my-cn, --key-order-priority,
 	// --key-cutoff-time, --key-size, --key-ttl, --key-renew-period.
@@ -41,9 +42,13 @@ type Flags struct {
 	// Behaviour switches: --old-gc-behavior, --watch-for-secrets,
 	// --skip-recreate.
 	OldGCBehavior, WatchForSecrets, SkipRecreate bool
-	// Logging: --log-info-stdout, --log-level, --log-format.
-	LogInfoToStdout     bool
-	LogLevel, LogFormat string
+	// Logging: --log-info-stdout, --log-level, --log-format, and ESO's
+	// --zap-time-encoding (LogTimeEncoding; empty is ISO 8601).
+	LogInfoToStdout                      bool
+	LogLevel, LogFormat, LogTimeEncoding string
+	// MetricsOmitSecretLabels is --metrics-omit-secret-labels (Bitnami
+	// v0.40).
+	MetricsOmitSecretLabels bool
 	// MaxUnsealRetries is --max-unseal-retries.
 	MaxUnsealRetries int
 	// API client: --kubeclient-qps, --kubeclient-burst, --kubeconfig.
@@ -77,11 +82,16 @@ type Flags struct {
 	// POST /v1/refresh: --refresh-token-audiences, --refresh-max-objects.
 	RefreshAudiences  []string
 	RefreshMaxObjects int
+
+	// eso holds ESO's flags (upstream.go); fs tells which flags were
+	// given.
+	eso esoFlags
+	fs  *pflag.FlagSet
 }
 
 // BindFlags defines the flags on fs.
 func BindFlags(fs *pflag.FlagSet) *Flags {
-	f := &Flags{}
+	f := &Flags{fs: fs}
 	fs.StringVar(&f.KeyPrefix, "key-prefix", keysecret.DefaultPrefix, "Prefix used to name keys.")
 	fs.IntVar(&f.KeySize, "key-size", crypto.DefaultKeyBits, "Size of encryption key.")
 	fs.DurationVar(&f.KeyTTL, "key-ttl", crypto.DefaultCertValidity, "Duration that certificate is valid for.")
@@ -105,7 +115,8 @@ func BindFlags(fs *pflag.FlagSet) *Flags {
 	fs.BoolVar(&f.WatchForSecrets, "watch-for-secrets", true, "Accepted for compatibility: key Secrets are always watched and reloaded live.")
 	fs.BoolVar(&f.SkipRecreate, "skip-recreate", false, "If true the controller will skip listening for managed secret changes to recreate them. This helps on limited permission environments.")
 	fs.BoolVar(&f.LogInfoToStdout, "log-info-stdout", true, "If true the controller will log info to stdout and error/warn to stderr.")
-	fs.StringVar(&f.LogLevel, "log-level", "INFO", "Log level (DEBUG|INFO|ERROR).")
+	fs.StringVar(&f.LogLevel, "log-level", "INFO", "Log level (DEBUG|INFO|WARN|ERROR).")
+	fs.BoolVar(&f.MetricsOmitSecretLabels, "metrics-omit-secret-labels", false, "Do not update the sealed_secrets_controller_condition_info metric, so /metrics names no SealedSecret.")
 	fs.StringVar(&f.LogFormat, "log-format", "text", "Log format (text|json).")
 	fs.IntVar(&f.MaxUnsealRetries, "max-unseal-retries", 5, "Quick retries of a failing Secret write before backing off to one a minute (retries never stop).")
 	fs.Float32Var(&f.KubeClientQPS, "kubeclient-qps", 200, "Kubeclient QPS (negative value disables ratelimiting)")
@@ -129,6 +140,7 @@ func BindFlags(fs *pflag.FlagSet) *Flags {
 	fs.DurationVar(&f.RefreshSpread, "refresh-spread", 2*time.Second, "Offset spread of ExternalSecret refreshes inside their refresh slot.")
 	fs.BoolVar(&f.BatchReads, "batch-provider-reads", true, "Read many secrets of one store identity in one provider call where the provider can (AWS BatchGetSecretValue, Parameter Store GetParameters), reading ahead in each refresh slot what the slot before read. Off, every read is a call of its own; it is there to measure what batching saves.")
 	fs.IntVar(&f.ESWorkers, "es-workers", 4*runtime.GOMAXPROCS(0), "Concurrent ExternalSecret reconciles (mostly waiting on providers).")
+	f.bindESOFlags(fs)
 	fs.BoolVar(&f.AllowControllerIdentity, externalsecrets.AllowControllerIdentityFlag, false, "Let ClusterSecretStores that name no credentials log in as the controller itself: Vault kubernetes auth without serviceAccountRef or secretRef with the controller's own ServiceAccount (a fresh 10-minute token for audience \"vault\"), aws without auth with the AWS SDK's default chain (the controller pod's IRSA token, environment, instance profile). Whoever may write a ClusterSecretStore then acts with the controller's identity at the server it names. SecretStores never may.")
 	fs.BoolVar(&f.RestartOnSecretChange, "enable-restart-on-secret-change", true, "Roll Deployments, StatefulSets and DaemonSets annotated "+restart.OptInAnnotation+"=true when a Secret sealsync manages that they use changes.")
 	fs.StringSliceVar(&f.RefreshAudiences, "refresh-token-audiences", []string{externalsecrets.DefaultRefreshAudience}, "Token audiences POST /v1/refresh accepts (kubectl create token --audience sealsync). Empty accepts tokens for the API server itself, which the plain-HTTP endpoint would then see.")
@@ -157,6 +169,9 @@ func FlagsFromEnv(fs *pflag.FlagSet) error {
 // Options turns the flags into controller options. namespace is the
 // controller's own.
 func (f *Flags) Options(namespace string) (Options, error) {
+	if err := f.Resolve(); err != nil {
+		return Options{}, err
+	}
 	order, err := keysecret.ParseOrder(f.KeyOrderPriority)
 	if err != nil {
 		return Options{}, err
@@ -185,7 +200,7 @@ func (f *Flags) Options(namespace string) (Options, error) {
 			extra = append(extra, n)
 		}
 	}
-	return Options{
+	o := Options{
 		Keys: keys.Options{
 			Namespace: namespace, Prefix: f.KeyPrefix, Bits: f.KeySize, ValidFor: f.KeyTTL,
 			CommonName: f.MyCN, RenewPeriod: f.KeyRenewPeriod, Cutoff: cutoff, Order: order,
@@ -216,7 +231,12 @@ func (f *Flags) Options(namespace string) (Options, error) {
 			Refresh:                 externalsecrets.RefreshOptions{Audiences: nonEmpty(f.RefreshAudiences), MaxObjects: f.RefreshMaxObjects},
 		},
 		RestartOnSecretChange: f.RestartOnSecretChange,
-	}, nil
+		OmitConditionMetric:   f.MetricsOmitSecretLabels,
+	}
+	if err := f.applyESO(&o); err != nil {
+		return Options{}, err
+	}
+	return o, nil
 }
 
 // nonEmpty drops the empty strings of a list flag, so that

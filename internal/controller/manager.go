@@ -1,6 +1,6 @@
 // Package controller is the in-cluster controller's wiring: it builds the
 // controller-runtime manager from [Options] (filled from cmd/controller's
-// Bitnami-compatible flags, [BindFlags]), with its caches, leader
+// Bitnami's and ESO's controller flags, [BindFlags]), with its caches, leader
 // election, the key manager, the HTTP API, and the two products:
 //
 //   - SealedSecrets, unsealed into Secrets (package sealedsecrets);
@@ -57,9 +57,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
 	ssv1alpha1 "github.com/sealsync/sealsync/api/sealedsecrets/v1alpha1"
@@ -73,12 +73,17 @@ import (
 )
 
 // Options configure the controller; cmd/controller fills them from
-// Bitnami-compatible flags.
+// Bitnami's and ESO's flags.
 type Options struct {
 	// Keys configure key generation.
 	Keys keys.Options
 	// MetricsAddr serves /metrics ("0" turns it off).
 	MetricsAddr string
+	// Metrics secures /metrics: TLS, authorization (ESO's flags).
+	Metrics MetricsOptions
+	// HealthAddr serves /healthz and /readyz, as ESO's --live-addr; ""
+	// or "0" serves none (the HTTP API serves /healthz anyway).
+	HealthAddr string
 	// AllNamespaces watches every namespace; otherwise only the
 	// controller's and AdditionalNamespaces.
 	AllNamespaces bool
@@ -96,6 +101,9 @@ type Options struct {
 	// OldGCBehavior deletes a SealedSecret's Secret when the SealedSecret
 	// is deleted, instead of leaving it to garbage collection.
 	OldGCBehavior bool
+	// OmitConditionMetric keeps SealedSecret names out of /metrics
+	// (Bitnami's --metrics-omit-secret-labels).
+	OmitConditionMetric bool
 	// MaxUnsealRetries is how many quick retries a failing write gets
 	// before backing off to minutes; retries never stop, so a transient
 	// failure cannot lose a Secret for good (Bitnami #1599).
@@ -106,12 +114,16 @@ type Options struct {
 	LeaderElection bool
 	// LeaderElectionID names the lease.
 	LeaderElectionID string
+	// LeaseDuration, RenewDeadline and RetryPeriod tune leader election;
+	// zero keeps controller-runtime's defaults (15s, 10s, 2s, as ESO's).
+	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
 	// Backup configures the automatic key backup; it is off without
 	// recipients.
 	Backup keys.BackupOptions
 	// ES configure the ExternalSecret controllers.
 	ES externalsecrets.Options
-	// Server configures the HTTP API, which every replica serves.
+	// Server configures the HTTP API, which every replica serves; address
+	// "0" serves none.
 	Server server.Options
 	// Recheck is how often a product that cannot run yet, for want of
 	// its CRDs or of rights to watch them, is looked at again; zero is
@@ -209,19 +221,34 @@ func New(cfg *rest.Config, opts Options, more ...NewOption) (*Controller, error)
 		}
 		cacheOpts.ByObject[&ssv1alpha1.SealedSecret{}] = cache.ByObject{Label: sel}
 	}
+	health := opts.HealthAddr
+	if health == "" {
+		health = "0"
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                        manifest.Scheme,
 		Cache:                         cacheOpts,
-		Metrics:                       metricsserver.Options{BindAddress: opts.MetricsAddr},
-		HealthProbeBindAddress:        "0",
+		Metrics:                       opts.Metrics.server(opts.MetricsAddr),
+		HealthProbeBindAddress:        health,
 		LeaderElection:                opts.LeaderElection,
 		LeaderElectionID:              opts.LeaderElectionID,
 		LeaderElectionNamespace:       ns,
 		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 nonZero(opts.LeaseDuration),
+		RenewDeadline:                 nonZero(opts.RenewDeadline),
+		RetryPeriod:                   nonZero(opts.RetryPeriod),
 		Controller:                    config.Controller{SkipNameValidation: ptr.To(no.sharedProcess)},
 	})
 	if err != nil {
 		return nil, err
+	}
+	if health != "0" {
+		if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+			return nil, err
+		}
+		if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+			return nil, err
+		}
 	}
 
 	keyManager, err := keys.Setup(mgr, opts.Keys)
@@ -256,6 +283,7 @@ func New(cfg *rest.Config, opts Options, more ...NewOption) (*Controller, error)
 		SkipRecreate: opts.SkipRecreate, DeleteOrphans: opts.OldGCBehavior,
 		MaxUnsealRetries: opts.MaxUnsealRetries, Workers: opts.Workers,
 		Recorder: recorder("sealed-secrets"), StatusByUpdate: !statusPatch,
+		OmitConditionMetric: opts.OmitConditionMetric,
 	}
 	esOpts := opts.ES
 	esOpts.Recorder = recorder("external-secrets")
@@ -303,6 +331,9 @@ func New(cfg *rest.Config, opts Options, more ...NewOption) (*Controller, error)
 		}
 	}
 	so := opts.Server
+	if so.Addr == "0" {
+		return &Controller{Manager: mgr, Keys: keyManager}, nil
+	}
 	if opts.ES.Providers != nil {
 		ro := opts.ES.Refresh
 		if !opts.AllNamespaces {
@@ -322,6 +353,14 @@ func New(cfg *rest.Config, opts Options, more ...NewOption) (*Controller, error)
 		return nil, err
 	}
 	return &Controller{Manager: mgr, Keys: keyManager, Server: srv}, nil
+}
+
+// nonZero is d as the manager's options take it: nil for its default.
+func nonZero(d time.Duration) *time.Duration {
+	if d == 0 {
+		return nil
+	}
+	return &d
 }
 
 func mustRequirement(key string, op selection.Operator) labels.Requirement {

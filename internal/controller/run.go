@@ -15,23 +15,38 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 )
 
-// NewLogger builds the logger Bitnami's flags describe: level DEBUG, INFO
-// or ERROR, format text or json, and info to stdout with errors to stderr
-// when infoToStdout is set.
-func NewLogger(level, format string, infoToStdout bool) (logr.Logger, error) {
+// Logger builds the logger the flags describe (see NewLogger); call
+// Resolve first.
+func (f *Flags) Logger() (logr.Logger, error) {
+	return NewLogger(f.LogLevel, f.LogFormat, f.LogInfoToStdout, f.LogTimeEncoding)
+}
+
+// NewLogger builds the logger Bitnami's flags describe: level DEBUG, INFO,
+// WARN or ERROR, format text or json, and info to stdout with errors to
+// stderr when infoToStdout is set; times encoded as ESO's
+// --zap-time-encoding says (epoch, millis, nanos, iso8601, rfc3339,
+// rfc3339nano; zap reads anything else as epoch), ISO 8601 when empty.
+func NewLogger(level, format string, infoToStdout bool, timeEncoding string) (logr.Logger, error) {
 	var min zapcore.Level
 	switch strings.ToUpper(level) {
 	case "DEBUG":
 		min = zapcore.DebugLevel
 	case "INFO", "":
 		min = zapcore.InfoLevel
+	case "WARN", "WARNING":
+		min = zapcore.WarnLevel
 	case "ERROR":
 		min = zapcore.ErrorLevel
 	default:
-		return logr.Logger{}, fmt.Errorf("--log-level %q: want DEBUG, INFO or ERROR", level)
+		return logr.Logger{}, fmt.Errorf("--log-level %q: want DEBUG, INFO, WARN or ERROR", level)
 	}
 	encCfg := zap.NewProductionEncoderConfig()
 	encCfg.EncodeTime = zapcore.ISO8601TimeEncoder
+	if timeEncoding != "" {
+		if err := encCfg.EncodeTime.UnmarshalText([]byte(timeEncoding)); err != nil {
+			return logr.Logger{}, fmt.Errorf("--zap-time-encoding %q: %w", timeEncoding, err)
+		}
+	}
 	var enc zapcore.Encoder
 	switch format {
 	case "text", "":

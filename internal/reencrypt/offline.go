@@ -2,7 +2,7 @@ package reencrypt
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"io"
 
 	ssv1alpha1 "github.com/sealsync/sealsync/api/sealedsecrets/v1alpha1"
@@ -22,14 +22,15 @@ type Offline struct {
 var _ Resealer = (*Offline)(nil)
 
 // NewOffline returns a resealer that opens values with any key of ring and
-// seals them with ring's newest active key ([crypto.Keyring.Latest]),
-// drawing randomness from random (crypto/rand.Reader but in tests).
-func NewOffline(ring *crypto.Keyring, random io.Reader) (*Offline, error) {
-	latest, err := ring.Latest()
-	if err != nil {
-		return nil, fmt.Errorf("no key to seal with: %w (a key needs its certificate to be used for sealing)", err)
+// seals them with seal's public key, drawing randomness from random
+// (crypto/rand.Reader but in tests). seal should be the newest active key:
+// the caller decides which that is (keyfile.Newest for keys from files),
+// since re-sealing onto an older key would undo a renewal.
+func NewOffline(ring *crypto.Keyring, seal *crypto.Key, random io.Reader) (*Offline, error) {
+	if seal == nil || seal.Status != crypto.StatusActive {
+		return nil, errors.New("no active key to seal with")
 	}
-	return &Offline{ring: ring, sealer: sealing.NewSealer(random, &latest.PrivateKey.PublicKey)}, nil
+	return &Offline{ring: ring, sealer: sealing.NewSealer(random, &seal.PrivateKey.PublicKey)}, nil
 }
 
 // KeyID returns the ID of the key values are sealed with.

@@ -153,7 +153,7 @@ func TestTree500(t *testing.T) {
 	want["search/search-credentials"] = map[string]string{"api-key": "s3arch-k3y", "token": "t0k3n"}
 	want["legacy/shared-token"] = map[string]string{"token": "shared"}
 
-	r, err := NewOffline(crypto.NewKeyring(old, new), rand.Reader)
+	r, err := NewOffline(crypto.NewKeyring(old, new), new, rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +234,7 @@ func BenchmarkReencrypt500(b *testing.B) {
 	old, new := loadKey(b, filepath.Join(keys, "a.pem"), epoch), loadKey(b, filepath.Join(keys, "b.pem"), epoch.Add(time.Hour))
 	src := b.TempDir()
 	writeTree(b, src, 500, 2, sealing.NewSealer(rand.Reader, &old.PrivateKey.PublicKey), plaintexts{})
-	r, err := NewOffline(crypto.NewKeyring(old, new), rand.Reader)
+	r, err := NewOffline(crypto.NewKeyring(old, new), new, rand.Reader)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,8 +1,15 @@
 package template
 
 import (
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"strings"
 	"sync"
 	gotemplate "text/template"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 // ESO is the engine of ExternalSecret templates (target.template and the
@@ -21,6 +28,12 @@ import (
 //     pemTruststoreToPKCS12, pemTruststoreToPKCS12Pass: build one, base64.
 //   - jwkPublicKeyPem, jwkPrivateKeyPem: a JSON Web Key as PEM.
 //   - rsaDecrypt: RSA-OAEP decryption with a PEM private key from the data.
+//   - certSANs: the Subject Alternative Names of a PEM certificate.
+//   - hexdec: hexadecimal to bytes; on bad input, the error's text as the
+//     value, as ESO has it.
+//   - htpasswd with ESO's signature (user, password, hash type): "sha"
+//     gives {SHA} lines, anything else bcrypt. Sprig's takes no hash type,
+//     and SealedSecret templates keep that one.
 //
 // ESO's getSecretKey is deliberately absent: it read Secrets of any
 // namespace (CVE-2026-22822). So are env, expandenv and getHostByName
@@ -60,5 +73,39 @@ func esoFuncs() gotemplate.FuncMap {
 		"jwkPrivateKeyPem": jwkPrivateKeyPem,
 
 		"rsaDecrypt": rsaDecrypt,
+
+		"certSANs": certSANs,
+		"hexdec":   hexdec,
+		"htpasswd": htpasswd,
 	}
+}
+
+// hexdec decodes hexadecimal, as ESO's: the error's text stands for the
+// value when s is not hexadecimal, so a template cannot tell.
+func hexdec(s string) string {
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		return err.Error()
+	}
+	return string(b)
+}
+
+// htpasswd is ESO's: an htpasswd line for user and password, hashed with
+// SHA-1 ({SHA}) when algorithm is "sha", else with bcrypt at its default
+// cost. A user name holding ":" gives an error line instead, as in ESO.
+func htpasswd(user, password, algorithm string) string {
+	if strings.Contains(user, ":") {
+		return fmt.Sprintf("invalid username: %s", user)
+	}
+	if algorithm == "sha" {
+		sum := sha1.Sum([]byte(password))
+		return fmt.Sprintf("%s:{SHA}%s", user, base64.StdEncoding.EncodeToString(sum[:]))
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	if err != nil {
+		// Sprig's bcrypt hides the error the same way; it happens only for
+		// passwords over 72 bytes.
+		return fmt.Sprintf("failed to encrypt string with bcrypt: %s", err)
+	}
+	return fmt.Sprintf("%s:%s", user, h)
 }

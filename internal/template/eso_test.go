@@ -6,20 +6,26 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"maps"
 	"math/big"
+	"net"
+	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+	"golang.org/x/crypto/bcrypt"
 	gopkcs12 "software.sslmate.com/src/go-pkcs12"
 )
 
@@ -44,6 +50,12 @@ func newTestPKI(t testing.TB) testPKI {
 			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 			IsCA: isCA, BasicConstraintsValid: true, SubjectKeyId: ski,
 			KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		}
+		if cn == "leaf" {
+			tmpl.DNSNames = []string{"app.example.com", "www.example.com"}
+			tmpl.IPAddresses = []net.IP{net.ParseIP("10.0.0.1")}
+			tmpl.EmailAddresses = []string{"ops@example.com"}
+			tmpl.URIs = []*url.URL{{Scheme: "spiffe", Host: "example.com", Path: "/app"}}
 		}
 		signer, p := crypto.Signer(k), tmpl
 		if parent != nil {
@@ -126,6 +138,71 @@ func TestESOPEM(t *testing.T) {
 	}
 	if _, err := render(t, `{{ .junk | filterPEM "CERTIFICATE" }}`, data); err == nil {
 		t.Error("filterPEM accepted input with no PEM")
+	}
+}
+
+// TestESODocsFunctions renders the templates of ESO's templating guide
+// (docs/guides/templating.md, docs/snippets, ESO v2.9.0) that use the
+// functions ESO's engine has beyond Sprig 3.3.0 or with another
+// signature: htpasswd with a hash type, certSANs, hexdec. The templates
+// are the tenant's, the data the provider's.
+func TestESODocsFunctions(t *testing.T) {
+	p := newTestPKI(t)
+	// docs/snippets/template-v2-literal-example.yaml
+	const htpasswdDoc = `{{- $creds := list }}
+{{- range $user, $pw := . }}
+  {{- $creds = append $creds (printf "%s" (htpasswd $user $pw "bcrypt")) }}
+{{- end }}
+auth: {{ $creds | join "\n" | quote }}`
+	out := mustRender(t, htpasswdDoc, map[string]string{"user1": "password1", "user2": "password2"})
+	auth, err := strconv.Unquote(strings.TrimPrefix(strings.TrimSpace(out), "auth: "))
+	if err != nil {
+		t.Fatalf("htpasswd example rendered %q: %v", out, err)
+	}
+	lines := strings.Split(auth, "\n")
+	if len(lines) != 2 {
+		t.Fatalf("htpasswd example rendered %d lines", len(lines))
+	}
+	for i, line := range lines {
+		user, hash, _ := strings.Cut(line, ":")
+		want := fmt.Sprintf("user%d", i+1)
+		if user != want || bcrypt.CompareHashAndPassword([]byte(hash), []byte("password"+want[4:])) != nil {
+			t.Errorf("line %d: %q is not a bcrypt line of %s", i, line, want)
+		}
+	}
+	sum := sha1.Sum([]byte("password1"))
+	sha := "user1:{SHA}" + base64.StdEncoding.EncodeToString(sum[:])
+
+	// docs/snippets/certsans-template-v2-external-secret.yaml
+	leaf := `{{ .certificate | filterPEM "CERTIFICATE" | filterCertChain "leaf" | certSANs`
+	data := map[string]string{"certificate": p.rootPEM + p.leafPEM + p.midPEM, "pw": "password1", "hex": "68656c6c6f", "nothex": "zz"}
+	tests := []struct{ name, text, want string }{
+		{"htpasswd sha", `{{ htpasswd "user1" .pw "sha" }}`, sha},
+		{"htpasswd bcrypt verifies", `{{ htpasswd "user1" .pw "bcrypt" | trimPrefix "user1:" | len }}`, "60"},
+		{"htpasswd refuses a colon", `{{ htpasswd "a:b" .pw "sha" }}`, "invalid username: a:b"},
+		{"certSANs sans", leaf + ` | join "," }}`, "app.example.com,www.example.com,10.0.0.1,ops@example.com,spiffe://example.com/app"},
+		{"certSANs primary-domain", `{{ index (.certificate | filterPEM "CERTIFICATE" | filterCertChain "leaf" | certSANs) 0 }}`, "app.example.com"},
+		{"certSANs sans-json", leaf + ` | toJson }}`, `["app.example.com","www.example.com","10.0.0.1","ops@example.com","spiffe://example.com/app"]`},
+		{"hexdec", `{{ .hex | hexdec }}`, "hello"},
+		{"hexdec of non-hex is ESO's error text", `{{ .nothex | hexdec }}`, "encoding/hex: invalid byte: U+007A 'z'"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := mustRender(t, tt.text, data); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+	// ESO's htpasswd takes the hash type; SealedSecret templates keep
+	// Sprig's, which does not.
+	if _, err := render(t, `{{ htpasswd "user1" .pw }}`, data); err == nil || !strings.Contains(err.Error(), "wrong number of args") {
+		t.Errorf("ESO htpasswd without a hash type: %v, want wrong number of args", err)
+	}
+	if out, err := Default().Execute(nil, "t", `{{ htpasswd "user1" .pw }}`, data); err != nil || !strings.HasPrefix(string(out), "user1:$2a$") {
+		t.Errorf("Sprig htpasswd in SealedSecret templates: %q, %v", out, err)
+	}
+	if _, err := render(t, `{{ "junk" | certSANs }}`, data); err == nil {
+		t.Error("certSANs accepted input with no PEM")
 	}
 }
 
@@ -269,16 +346,16 @@ func TestESOHasNoLookups(t *testing.T) {
 	}
 	var added []string
 	for name := range ESO().funcs {
-		if _, ok := Funcs()[name]; !ok {
+		if _, ok := Funcs()[name]; !ok || ESO().plain[name] {
 			added = append(added, name)
 		}
 	}
 	slices.Sort(added)
 	want := slices.Sorted(maps.Keys(esoFuncs()))
 	if !slices.Equal(added, want) {
-		t.Errorf("ESO functions beyond Sprig = %v, want %v", added, want)
+		t.Errorf("ESO functions beyond or replacing Sprig's = %v, want %v", added, want)
 	}
-	if got := len(esoFuncs()); got != 17 {
+	if got := len(esoFuncs()); got != 20 {
 		t.Errorf("ESO adds %d functions; review any new one for I/O, then update this count", got)
 	}
 }
@@ -295,6 +372,7 @@ func TestESOErrorsDoNotLeak(t *testing.T) {
 		`{{ .password | pkcs12certPass .password }}`,
 		`{{ pemToPkcs12 .password .password }}`,
 		`{{ .pem | filterCertChain "leaf" }}`,
+		`{{ .pem | certSANs }}`,
 		`{{ .password | jwkPublicKeyPem }}`,
 		`{{ .password | jwkPrivateKeyPem }}`,
 		`{{ rsaDecrypt .password "SHA256" .password .password }}`,

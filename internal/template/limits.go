@@ -127,7 +127,7 @@ var weights = map[string]int64{
 	"genCAWithKey": certWeight, "genSelfSignedCertWithKey": certWeight, "genSignedCertWithKey": certWeight,
 	"buildCustomCert": certWeight,
 	"dateInZone":      zoneWeight, "date_in_zone": zoneWeight, "htmlDateInZone": zoneWeight,
-	"filterPEM": certWeight, "filterCertChain": certWeight,
+	"filterPEM": certWeight, "filterCertChain": certWeight, "certSANs": certWeight,
 	"pemToPkcs12": pkcs12Weight, "pemToPkcs12Pass": pkcs12Weight, "fullPemToPkcs12": pkcs12Weight,
 	"fullPemToPkcs12Pass": pkcs12Weight, "pemTruststoreToPKCS12": pkcs12Weight, "pemTruststoreToPKCS12Pass": pkcs12Weight,
 	"jwkPublicKeyPem": certWeight, "jwkPrivateKeyPem": certWeight, "rsaDecrypt": certWeight,

@@ -140,6 +140,33 @@ func parsePrivateKey(der []byte) (any, error) {
 	return nil, errors.New("unable to parse private key type")
 }
 
+// certSANs returns the Subject Alternative Names of the first
+// certificate of input, ESO's function: DNS names, IP addresses, email
+// addresses and URIs, in that order. Text before the block is skipped.
+func certSANs(input string) ([]string, error) {
+	if i := strings.Index(input, "-----BEGIN"); i > 0 {
+		input = input[i:]
+	}
+	block, _, err := decodePEM(input, "certSANs: input")
+	if err != nil {
+		return nil, err
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return nil, errors.New("certSANs: the PEM block is not a certificate")
+	}
+	sans := make([]string, 0, len(cert.DNSNames)+len(cert.IPAddresses)+len(cert.EmailAddresses)+len(cert.URIs))
+	sans = append(sans, cert.DNSNames...)
+	for _, ip := range cert.IPAddresses {
+		sans = append(sans, ip.String())
+	}
+	sans = append(sans, cert.EmailAddresses...)
+	for _, u := range cert.URIs {
+		sans = append(sans, u.String())
+	}
+	return sans, nil
+}
+
 // decodePEM returns the first PEM block of s, or an error naming what was
 // expected.
 func decodePEM(s, what string) (*pem.Block, []byte, error) {

@@ -1,8 +1,9 @@
 package v1
 
-// Labels, annotations and finalizers the controller writes. They are ESO's,
-// so Secrets written by ESO are adopted as they are and tools that select
-// on them keep working.
+// Labels and annotations the controller writes, and the finalizers ESO
+// writes. They are ESO's, so Secrets written by ESO are adopted as they
+// are, tools that select on them keep working, and objects ESO left
+// finalizers on can still be deleted.
 const (
 	// LabelManaged, set to LabelManagedValue, marks a Secret the controller
 	// manages. The controller watches only Secrets carrying it.
@@ -23,11 +24,21 @@ const (
 	// it to the ExternalSecrets it creates.
 	AnnotationForceSync = "external-secrets.io/force-sync"
 
-	// ExternalSecretFinalizer lets the controller clean up after an
-	// ExternalSecret (the Secret under deletionPolicy Delete, metrics)
-	// before it is gone.
+	// ExternalSecretFinalizer is the finalizer ESO (since about v0.20)
+	// puts on ExternalSecrets, to delete the Secret under deletionPolicy
+	// Delete before the ExternalSecret is gone. The controller does not
+	// add it; it does that work and removes it from ExternalSecrets being
+	// deleted, so that they go once ESO is uninstalled.
 	ExternalSecretFinalizer = "externalsecrets.external-secrets.io/externalsecret-cleanup"
-	// ClusterExternalSecretFinalizer lets the controller delete the
-	// ExternalSecrets a ClusterExternalSecret created before it is gone.
+	// ClusterExternalSecretFinalizer is the finalizer ESO puts on
+	// ClusterExternalSecrets, to delete the ExternalSecrets one created and
+	// its NamespaceFinalizerPrefix finalizers before it is gone. The
+	// controller does the same and removes it.
 	ClusterExternalSecretFinalizer = "externalsecrets.external-secrets.io/clusterexternalsecret-cleanup"
+	// NamespaceFinalizerPrefix, followed by a ClusterExternalSecret's
+	// name, is the finalizer ESO puts on each namespace a
+	// ClusterExternalSecret provisions. ESO removes it when the namespace
+	// is being deleted or the ClusterExternalSecret is; so does the
+	// controller.
+	NamespaceFinalizerPrefix = "externalsecrets.external-secrets.io/ces-"
 )

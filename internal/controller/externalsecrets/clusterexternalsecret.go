@@ -36,7 +36,7 @@ func (r *ClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !ces.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, nil
+		return r.finalize(ctx, ces)
 	}
 	before := ces.DeepCopy()
 	esName := ces.Spec.ExternalSecretName

@@ -18,7 +18,9 @@
 // creation policy's Secret in target.go): every rule of ESO's they apply
 // is tested without an API server. The reconciler (reconciler.go) only
 // reads, acts and records; store resolution is in stores.go, what it
-// remembers between reconciles in memo.go.
+// remembers between reconciles in memo.go. The finalizers ESO left on
+// ExternalSecrets, ClusterExternalSecrets and namespaces are honoured and
+// removed when those are deleted (finalizers.go).
 //
 // # Performance
 //

@@ -46,6 +46,10 @@ type Reconciler struct {
 	FloodGate bool
 	// Spread is the per-object offset inside a refresh slot.
 	Spread time.Duration
+	// NoClusterStores skips ExternalSecrets that use a ClusterSecretStore
+	// and refuses ClusterSecretStore references, as ESO does when its
+	// ClusterSecretStore controller is off.
+	NoClusterStores bool
 
 	metrics *esMetrics
 	now     func() time.Time
@@ -67,14 +71,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !es.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, nil
+		return ctrl.Result{}, r.finalize(ctx, es)
 	}
 	if staleStatus(es, r.recall(es), start) {
 		// Status-only updates are not watched, so look again shortly.
 		return ctrl.Result{RequeueAfter: staleCacheRetry}, nil
 	}
 	st, err := r.resolveStore(ctx, es, nil)
-	if errors.Is(err, errOtherClass) {
+	if errors.Is(err, errOtherClass) || errors.Is(err, errClusterStoresOff) {
 		return ctrl.Result{}, nil
 	}
 	r.metrics.syncCalls.WithLabelValues(es.Name, es.Namespace).Inc()

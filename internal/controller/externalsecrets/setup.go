@@ -65,6 +65,20 @@ type Options struct {
 	Recorder events.EventRecorder
 	// Refresh configures POST /v1/refresh ([Refresher]).
 	Refresh RefreshOptions
+	// DisableClusterStores turns the ClusterSecretStore controller off and
+	// skips the ExternalSecrets that use a ClusterSecretStore, nor reads or
+	// watches any, as ESO's --enable-cluster-store-reconciler=false (its
+	// chart's scopedRBAC grants no access to them).
+	DisableClusterStores bool
+	// DisableSecretStores turns the SecretStore controller off, as ESO's
+	// --enable-secret-store-reconciler=false: stores get no Ready
+	// condition, so with FloodGate their ExternalSecrets wait, as in ESO.
+	DisableSecretStores bool
+	// DisableClusterExternalSecrets turns the ClusterExternalSecret
+	// controller off, with the removal of ESO's namespace finalizers and
+	// the watch of namespaces, as ESO's
+	// --enable-cluster-external-secret-reconciler=false.
+	DisableClusterExternalSecrets bool
 }
 
 const (
@@ -197,20 +211,25 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 		Client: mgr.GetClient(), APIReader: api, Clients: clients,
 		Recorder:        opts.Recorder,
 		ControllerClass: opts.ControllerClass, FloodGate: opts.FloodGate, Spread: opts.Spread,
-		metrics: m, now: time.Now,
+		NoClusterStores: opts.DisableClusterStores,
+		metrics:         m, now: time.Now,
 	}
 	workers := max(opts.Workers, 1)
-	if err := ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&esv1.ExternalSecret{}, builder.WithPredicates(predicate.Or(
-			predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+			predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, predicate.AnnotationChangedPredicate{},
+			finalizerPending(func(f string) bool { return f == esv1.ExternalSecretFinalizer })))).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.forSecret),
 			builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
 				return o.GetLabels()[syncer.ManagedByLabel] == managedByExternalSecret
 			}))).
 		Watches(&esv1.SecretStore{}, handler.EnqueueRequestsFromMapFunc(r.forStore(esv1.SecretStoreKind)),
-			builder.WithPredicates(storeBecameUsable())).
-		Watches(&esv1.ClusterSecretStore{}, handler.EnqueueRequestsFromMapFunc(r.forStore(esv1.ClusterSecretStoreKind)),
-			builder.WithPredicates(storeBecameUsable())).
+			builder.WithPredicates(storeBecameUsable()))
+	if !opts.DisableClusterStores {
+		b = b.Watches(&esv1.ClusterSecretStore{}, handler.EnqueueRequestsFromMapFunc(r.forStore(esv1.ClusterSecretStoreKind)),
+			builder.WithPredicates(storeBecameUsable()))
+	}
+	if err := b.
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: workers,
 			// New ExternalSecrets and changes jump ahead of the refresh
@@ -221,6 +240,9 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 		return err
 	}
 	for _, cluster := range []bool{false, true} {
+		if cluster && opts.DisableClusterStores || !cluster && opts.DisableSecretStores {
+			continue
+		}
 		sr := &StoreReconciler{
 			Client: mgr.GetClient(), Clients: clients, Recorder: opts.Recorder,
 			ControllerClass: opts.ControllerClass, Interval: opts.StoreInterval, Cluster: cluster,
@@ -237,17 +259,26 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 			return err
 		}
 	}
+	if opts.DisableClusterExternalSecrets {
+		return nil
+	}
 	cr := &ClusterReconciler{Client: mgr.GetClient()}
-	return ctrl.NewControllerManagedBy(mgr).
+	if err := ctrl.NewControllerManagedBy(mgr).
 		For(&esv1.ClusterExternalSecret{}, builder.WithPredicates(predicate.Or(
-			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{},
+			finalizerPending(func(f string) bool { return f == esv1.ClusterExternalSecretFinalizer })))).
 		Owns(&esv1.ExternalSecret{}).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(cr.all),
 			builder.WithPredicates(predicate.Or(predicate.LabelChangedPredicate{}, predicate.Funcs{
 				CreateFunc: func(event.CreateEvent) bool { return true },
 				DeleteFunc: func(event.DeleteEvent) bool { return true },
 			}))).
-		Complete(cr)
+		Complete(cr); err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).Named("namespace-eso-finalizers").
+		For(&corev1.Namespace{}, builder.WithPredicates(finalizerPending(isNamespaceFinalizer))).
+		Complete(&NamespaceReconciler{Client: mgr.GetClient()})
 }
 
 // forSecret maps a managed Secret to the ExternalSecrets that target it.

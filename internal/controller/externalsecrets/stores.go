@@ -22,6 +22,9 @@ var (
 	errOtherClass    = errors.New("store is served by another controller class")
 	errStoreNotReady = errors.New("SecretStore is not ready")
 	errNotAllowed    = errors.New("namespace not allowed by the ClusterSecretStore's conditions")
+	// errClusterStoresOff: the operator turned ClusterSecretStores off
+	// (ESO's --enable-cluster-store-reconciler=false).
+	errClusterStoresOff = errors.New("ClusterSecretStores are turned off (--enable-cluster-store-reconciler=false)")
 )
 
 // resolvedStore is a store an ExternalSecret may read, with its client.
@@ -47,6 +50,9 @@ func (r *Reconciler) resolveStore(ctx context.Context, es *esv1.ExternalSecret, 
 	case esv1.SecretStoreKind:
 		s, key.Namespace = namespacedStore{&esv1.SecretStore{}}, es.Namespace
 	case esv1.ClusterSecretStoreKind:
+		if r.NoClusterStores {
+			return nil, errClusterStoresOff
+		}
 		s = clusterStore{&esv1.ClusterSecretStore{}}
 	default:
 		return nil, fmt.Errorf("unknown store kind %q", kind)

@@ -65,6 +65,14 @@ func (m *ssMetrics) observe(ss *ssv1alpha1.SealedSecret) {
 	}
 }
 
+// observe records ss's conditions in condition_info, unless the operator
+// asked that metrics name no SealedSecret.
+func (r *Reconciler) observe(ss *ssv1alpha1.SealedSecret) {
+	if !r.OmitConditionMetric {
+		r.metrics.observe(ss)
+	}
+}
+
 func (m *ssMetrics) forget(namespace, name string) {
 	m.condition.DeletePartialMatch(prometheus.Labels{"namespace": namespace, "name": name})
 }

@@ -71,6 +71,9 @@ type Reconciler struct {
 	// DeleteOrphans deletes the Secret of a deleted SealedSecret itself
 	// (--old-gc-behavior) instead of leaving it to garbage collection.
 	DeleteOrphans bool
+	// OmitConditionMetric leaves the condition_info metric alone
+	// (--metrics-omit-secret-labels).
+	OmitConditionMetric bool
 
 	// statusUpdate writes status with an update, not a patch.
 	statusUpdate bool
@@ -107,7 +110,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, nil
 	}
 	if statusOverBudget(ss) {
-		r.metrics.observe(ss)
+		r.observe(ss)
 		return ctrl.Result{}, nil
 	}
 	r.metrics.requests.Inc()

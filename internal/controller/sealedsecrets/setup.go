@@ -50,6 +50,10 @@ type Options struct {
 	// of a patch, for an identity that may only update SealedSecret status
 	// (Bitnami's chart).
 	StatusByUpdate bool
+	// OmitConditionMetric leaves sealed_secrets_controller_condition_info
+	// alone, so that /metrics names no SealedSecret (Bitnami v0.40's
+	// --metrics-omit-secret-labels).
+	OmitConditionMetric bool
 }
 
 // Keys is the keyring SealedSecrets are unsealed with.
@@ -66,15 +70,16 @@ func Setup(mgr manager.Manager, keys Keys, opts Options) error {
 		opts.Recorder = mgr.GetEventRecorder("sealed-secrets")
 	}
 	r := &Reconciler{
-		Client:        mgr.GetClient(),
-		APIReader:     mgr.GetAPIReader(),
-		Keys:          keys,
-		Recorder:      opts.Recorder,
-		statusUpdate:  opts.StatusByUpdate,
-		AcceptV1Data:  opts.AcceptV1Data,
-		UpdateStatus:  opts.UpdateStatus,
-		DeleteOrphans: opts.DeleteOrphans,
-		metrics:       sealedSecretMetrics(),
+		Client:              mgr.GetClient(),
+		APIReader:           mgr.GetAPIReader(),
+		Keys:                keys,
+		Recorder:            opts.Recorder,
+		statusUpdate:        opts.StatusByUpdate,
+		AcceptV1Data:        opts.AcceptV1Data,
+		UpdateStatus:        opts.UpdateStatus,
+		DeleteOrphans:       opts.DeleteOrphans,
+		OmitConditionMetric: opts.OmitConditionMetric,
+		metrics:             sealedSecretMetrics(),
 	}
 	return r.setupWithManager(mgr, keys, opts)
 }

@@ -27,7 +27,7 @@ func (r *Reconciler) setSynced(ctx context.Context, ss *ssv1alpha1.SealedSecret,
 	if st == nil {
 		return nil
 	}
-	defer r.metrics.observe(ss)
+	defer r.observe(ss)
 	if !r.UpdateStatus {
 		return nil
 	}

@@ -35,19 +35,7 @@ func ParseKeys(b []byte) ([]*crypto.Key, error) {
 	}
 	keys := make([]*crypto.Key, 0, len(secrets))
 	for _, s := range secrets {
-		// Recovery only unseals: a status neither controller knows, or a
-		// certificate that is missing or does not parse, does not keep a
-		// private key from being used.
-		status, err := keysecret.StatusOf(s)
-		if err != nil {
-			status = crypto.StatusActive
-		}
-		priv, err := keysecret.PrivateKey(s)
-		var k *crypto.Key
-		if err == nil {
-			cert, _ := keysecret.Certificate(s)
-			k, err = crypto.NewKey(priv, cert, status, time.Time{})
-		}
+		k, err := KeyOf(s)
 		if err != nil {
 			if s.Name == "" {
 				return nil, err // a PEM file: the caller names it
@@ -57,6 +45,23 @@ func ParseKeys(b []byte) ([]*crypto.Key, error) {
 		keys = append(keys, k)
 	}
 	return keys, nil
+}
+
+// KeyOf returns the key a Secret of [ParseSecrets] holds. Recovery only
+// unseals, so a status neither controller knows counts as active, and a
+// certificate that is missing or does not parse does not keep a private
+// key from being used: the key has no certificate then.
+func KeyOf(s *corev1.Secret) (*crypto.Key, error) {
+	status, err := keysecret.StatusOf(s)
+	if err != nil {
+		status = crypto.StatusActive
+	}
+	priv, err := keysecret.PrivateKey(s)
+	if err != nil {
+		return nil, err
+	}
+	cert, _ := keysecret.Certificate(s)
+	return crypto.NewKey(priv, cert, status, time.Time{})
 }
 
 // ParseSecrets reads the key Secrets in one unencrypted backup file: PEM
