@@ -2,6 +2,7 @@ package controller_test
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -185,4 +186,99 @@ func bindClusterRole(t *testing.T, e *testkit.Env, ns, doc string, subjects []rb
 		_ = e.Client.Delete(ctx, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: role.Name}})
 		_ = e.Client.Delete(ctx, &role)
 	})
+}
+
+// TestUnderESOChartRBAC runs the controller as a ServiceAccount bound to
+// exactly the controller RBAC of ESO's chart (testdata, with its source
+// commit; operator input) and with exactly the arguments ESO's chart gives
+// its controller by default: it has no SealedSecret rights and core/v1
+// Events only. The ExternalSecret half syncs (the store and the
+// ExternalSecret are a tenant's), the SealedSecret half stays off with a
+// log line, and the events are core/v1 Events.
+func TestUnderESOChartRBAC(t *testing.T) {
+	e := testkit.RequireEnv(t, env)
+	keyNS, ns := e.Namespace(t), e.Namespace(t)
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: keyNS, Name: "external-secrets"}}
+	create(t, e, sa)
+	subject := []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: keyNS, Name: sa.Name}}
+	raw, err := os.ReadFile("testdata/eso-chart-rbac.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, doc := range strings.Split(string(raw), "\n---\n") {
+		if strings.Contains(doc, "\nkind: ClusterRole\n") {
+			bindClusterRole(t, e, keyNS, doc, subject)
+			continue
+		}
+		var role rbacv1.Role
+		if err := yaml.Unmarshal([]byte(doc), &role); err != nil {
+			t.Fatal(err)
+		}
+		role.Namespace = keyNS
+		create(t, e, &role)
+		create(t, e, &rbacv1.RoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Namespace: keyNS, Name: role.Name},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role.Name},
+			Subjects:   subject,
+		})
+	}
+	// The arguments of ESO's chart with its default values (see
+	// TestUpstreamChartArgs).
+	args := []string{"--concurrent=1", "--metrics-addr=:8080", "--loglevel=info", "--zap-time-encoding=epoch"}
+	fs := pflag.NewFlagSet("controller", pflag.ContinueOnError)
+	flags := controller.BindFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatalf("ESO's chart arguments %q: %v", args, err)
+	}
+	opts, err := flags.Options(keyNS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A free metrics port, a smaller key, one workload namespace, and the
+	// fake provider for the test.
+	opts.MetricsAddr, opts.Keys.Bits = "0", controllertest.Bits
+	opts.AllNamespaces, opts.AdditionalNamespaces, opts.Recheck = false, []string{ns}, time.Second
+	es := opts.ES
+	controllertest.ExternalSecrets(fake.New(), time.Second)(&opts)
+	opts.ES.Workers = es.Workers // --concurrent=1
+	cfg := rest.CopyConfig(e.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{
+		UserName: "system:serviceaccount:" + keyNS + ":" + sa.Name,
+		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:" + keyNS, "system:authenticated"},
+	}
+	controllertest.StartWith(t, cfg, opts)
+
+	controllertest.Apply(t, e, ns, controllertest.FakeStore+`---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: from-fake
+spec:
+  refreshInterval: 8760h
+  secretStoreRef:
+    name: fake
+  data:
+  - secretKey: v
+    remoteRef:
+      key: /foo/bar
+      version: v1
+`)
+	waitSecret(t, e, ns, "from-fake", hasData(map[string]string{"v": "HELLO1"}))
+	testkit.Eventually(t, controllertest.Wait, func() (bool, error) {
+		var list corev1.EventList
+		if err := e.Client.List(ctx, &list, client.InNamespace(ns)); err != nil {
+			return false, err
+		}
+		for _, ev := range list.Items {
+			if ev.InvolvedObject.Name == "from-fake" && ev.Reason == "Created" && ev.Source.Component == "external-secrets" {
+				return true, nil
+			}
+		}
+		return false, fmt.Errorf("no core/v1 Created event about from-fake")
+	})
+	for _, line := range []string{"SealedSecrets are off until this changes", "writing core/v1 Events"} {
+		if !strings.Contains(string(logs.Bytes()), line) {
+			t.Errorf("no log line %q", line)
+		}
+	}
 }
