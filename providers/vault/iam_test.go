@@ -1,0 +1,158 @@
+package vault
+
+import (
+	"strings"
+	"testing"
+
+	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
+	"github.com/sealsync/sealsync/internal/awstest"
+	"github.com/sealsync/sealsync/internal/testkit"
+	"github.com/sealsync/sealsync/providers"
+)
+
+// startSTS starts an in-memory STS (internal/awstest) for the test.
+func startSTS(tb testing.TB) *awstest.Server {
+	tb.Helper()
+	s := awstest.New(awstest.Options{})
+	if err := s.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// iamMount enables the real Vault's AWS method at a fresh mount and
+// configures it as an operator would, to send the GetCallerIdentity
+// requests it is given to sts (its sts_endpoint), requiring serverID
+// when set. Its role "reader" logs in the IAM principal principalARN with
+// policy. Vault needs no AWS credentials of its own for iam logins whose
+// role does not resolve unique IDs.
+func iamMount(tb testing.TB, v *testkit.Vault, sts *awstest.Server, serverID, principalARN, policy string) string {
+	tb.Helper()
+	mount := enableAuth(tb, v, "aws")
+	cfg := map[string]any{"sts_endpoint": sts.URL(), "sts_region": sts.Region()}
+	if serverID != "" {
+		cfg["iam_server_id_header_value"] = serverID
+	}
+	write(tb, v, "auth/"+mount+"/config/client", cfg)
+	write(tb, v, "auth/"+mount+"/role/reader", map[string]any{
+		"auth_type":               "iam",
+		"bound_iam_principal_arn": principalARN,
+		"resolve_aws_unique_ids":  false,
+		"token_policies":          policy,
+		"token_ttl":               "10m",
+	})
+	return mount
+}
+
+// awsKeys puts creds into the tenant's Secret "aws" and returns the
+// secretRef naming them.
+func awsKeys(kube *mapKube, creds awstest.Credentials) *esv1.AWSAuthSecretRef {
+	kube.setSecret("aws", "id", creds.AccessKeyID)
+	kube.setSecret("aws", "secret", creds.SecretAccessKey+"\n")
+	ref := &esv1.AWSAuthSecretRef{AccessKeyID: ptr(sel("aws", "id")), SecretAccessKey: ptr(sel("aws", "secret"))}
+	if creds.SessionToken != "" {
+		kube.setSecret("aws", "token", creds.SessionToken)
+		ref.SessionToken = ptr(sel("aws", "token"))
+	}
+	return ref
+}
+
+func iamStore(v *testkit.Vault, iam esv1.VaultIamAuth) providers.Store {
+	return storeFor(v, func(p *esv1.VaultProvider) {
+		p.Version = "v2"
+		p.Auth = &esv1.VaultAuth{IAM: &iam}
+	})
+}
+
+// TestAuthIAM logs in with the AWS method (iam type) of the real Vault dev
+// server. Vault, its AWS method's config and role, and the STS server are
+// the operator's; the store and its Secrets (AWS keys, server ID) are the
+// tenant's. Vault forwards the request our client signed to the in-memory
+// STS, which checks its SigV4 signature and names the caller.
+func TestAuthIAM(t *testing.T) {
+	v := testkit.RequireVault(t, vault)
+	sts := startSTS(t)
+	user := "vault-reader-" + suffix(t)
+	keys := sts.AddUser(awstest.User{Name: user})
+	key, policy := seedApp(t, v, "iam-pw")
+	plain := iamMount(t, v, sts, "", sts.UserARN(user), policy)
+	guarded := iamMount(t, v, sts, "vault.example.com", sts.UserARN(user), policy)
+
+	t.Run("tenant static keys log in and read", func(t *testing.T) {
+		kube := newMapKube()
+		before := auditLog(t)
+		c := newClient(t, iamStore(v, esv1.VaultIamAuth{Path: plain, VaultRole: "reader", SecretRef: awsKeys(kube, keys)}), kube)
+		mustRead(t, c, key, "iam-pw")
+		if n := auditSince(t, before).Count("update", "auth/"+plain+"/login"); n != 1 {
+			t.Errorf("%d logins, want 1", n)
+		}
+		if n := sts.Count(awstest.STS, "GetCallerIdentity"); n < 1 {
+			t.Errorf("STS saw %d GetCallerIdentity calls, want the one Vault forwarded", n)
+		}
+	})
+
+	t.Run("tenant server ID matches the operator's", func(t *testing.T) {
+		kube := newMapKube()
+		c := newClient(t, iamStore(v, esv1.VaultIamAuth{Path: guarded, VaultRole: "reader", VaultAWSIAMServerID: "vault.example.com", SecretRef: awsKeys(kube, keys)}), kube)
+		mustRead(t, c, key, "iam-pw")
+	})
+
+	refused := []struct {
+		name string
+		iam  func(kube *mapKube) esv1.VaultIamAuth
+		want string
+	}{
+		{"tenant wrong secret key", func(kube *mapKube) esv1.VaultIamAuth {
+			bad := keys
+			bad.SecretAccessKey = "wrong" + keys.SecretAccessKey[5:]
+			return esv1.VaultIamAuth{Path: plain, VaultRole: "reader", SecretRef: awsKeys(kube, bad)}
+		}, "SignatureDoesNotMatch"},
+		{"tenant unknown access key", func(kube *mapKube) esv1.VaultIamAuth {
+			return esv1.VaultIamAuth{Path: plain, VaultRole: "reader", SecretRef: awsKeys(kube, awstest.Credentials{AccessKeyID: "AKIAUNKNOWNUNKNOWN00", SecretAccessKey: "x" + keys.SecretAccessKey[1:]})}
+		}, "InvalidClientTokenId"},
+		{"tenant wrong server ID", func(kube *mapKube) esv1.VaultIamAuth {
+			return esv1.VaultIamAuth{Path: guarded, VaultRole: "reader", VaultAWSIAMServerID: "other.example.com", SecretRef: awsKeys(kube, keys)}
+		}, "X-Vault-AWS-IAM-Server-ID"},
+		{"tenant no server ID where the operator requires one", func(kube *mapKube) esv1.VaultIamAuth {
+			return esv1.VaultIamAuth{Path: guarded, VaultRole: "reader", SecretRef: awsKeys(kube, keys)}
+		}, `missing header "X-Vault-AWS-IAM-Server-ID"`},
+		{"tenant keys of a principal the role does not bind", func(kube *mapKube) esv1.VaultIamAuth {
+			return esv1.VaultIamAuth{Path: plain, VaultRole: "reader", SecretRef: awsKeys(kube, sts.AddUser(awstest.User{Name: "stranger-" + suffix(t)}))}
+		}, "does not belong to the role"},
+	}
+	for _, tc := range refused {
+		t.Run(tc.name, func(t *testing.T) {
+			kube := newMapKube()
+			iam := tc.iam(kube)
+			_, err := New().NewClient(t.Context(), iamStore(v, iam), kube)
+			if err == nil {
+				t.Fatal("NewClient succeeded")
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, tc.want) {
+				t.Errorf("error %q does not say %q", msg, tc.want)
+			}
+			for _, secret := range [][]byte{kube.secrets["apps/aws"]["secret"], []byte(keys.SecretAccessKey)} {
+				if s := strings.TrimSpace(string(secret)); s != "" && strings.Contains(msg, s) {
+					t.Errorf("error holds a secret key: %q", msg)
+				}
+			}
+		})
+	}
+}
+
+// TestAuthIAMControllerIdentity: a tenant's SecretStore naming neither
+// secretRef nor jwt would use the controller's own AWS identity; it is
+// refused before any request to AWS or Vault (the core's rule).
+func TestAuthIAMControllerIdentity(t *testing.T) {
+	kube := newMapKube()
+	s := vaultStore(func(p *esv1.VaultProvider) {
+		p.Auth = &esv1.VaultAuth{IAM: &esv1.VaultIamAuth{VaultRole: "reader"}}
+	})
+	_, err := New().NewClient(t.Context(), s, kube)
+	if err == nil || !strings.Contains(err.Error(), providers.ErrControllerIdentity.Error()) {
+		t.Fatalf("NewClient: %v, want the controller's identity refused", err)
+	}
+}
+
