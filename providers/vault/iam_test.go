@@ -1,13 +1,18 @@
 package vault
 
 import (
+	"context"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 
 	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
+	esmeta "github.com/sealsync/sealsync/api/meta/v1"
 	"github.com/sealsync/sealsync/internal/awstest"
 	"github.com/sealsync/sealsync/internal/testkit"
 	"github.com/sealsync/sealsync/providers"
+	"github.com/sealsync/sealsync/providers/aws"
 )
 
 // startSTS starts an in-memory STS (internal/awstest) for the test.
@@ -156,3 +161,141 @@ func TestAuthIAMControllerIdentity(t *testing.T) {
 	}
 }
 
+
+// iamKube is the Kubernetes access the core gives a store, with the
+// abilities the AWS credentials need: ServiceAccount tokens signed by an
+// OIDC issuer STS trusts, ServiceAccount annotations, and the core's
+// answer on the controller's identity (the operator's flag).
+type iamKube struct {
+	*mapKube
+	annotations map[string]map[string]string // "ns/name" → annotations
+	controller  error
+}
+
+var (
+	_ providers.ServiceAccountReader      = (*iamKube)(nil)
+	_ providers.ControllerIdentityChecker = (*iamKube)(nil)
+)
+
+func newIAMKube(iss *awstest.Issuer) *iamKube {
+	k := &iamKube{mapKube: newMapKube(), annotations: map[string]map[string]string{},
+		controller: fmt.Errorf("%w: a SecretStore must name its own credentials", providers.ErrControllerIdentity)}
+	k.saToken = func(ref esmeta.ServiceAccountSelector, audiences []string, _ int64) (string, error) {
+		return iss.Token(awstest.TokenClaims{Subject: "system:serviceaccount:apps:" + ref.Name, Audience: audiences})
+	}
+	return k
+}
+
+func (k *iamKube) ServiceAccountAnnotations(_ context.Context, ref esmeta.ServiceAccountSelector) (map[string]string, error) {
+	a, ok := k.annotations["apps/"+ref.Name]
+	if !ok {
+		return nil, fmt.Errorf("serviceaccounts %q not found", ref.Name)
+	}
+	return a, nil
+}
+
+func (k *iamKube) ControllerIdentityAllowed() error { return k.controller }
+
+// TestAuthIAMRoles logs in to the real Vault with AWS identities that take
+// STS calls of our own first: IRSA (a tenant's ServiceAccount annotated
+// with a role, its token exchanged through AssumeRoleWithWebIdentity),
+// static keys with an assumed role and external ID, and the controller's
+// own identity, which only a ClusterSecretStore the operator allowed gets.
+// The stores, Secrets and ServiceAccount annotations are the tenant's; the
+// roles, trust policies, Vault's config and the controller-identity answer
+// are the operator's.
+func TestAuthIAMRoles(t *testing.T) {
+	v := testkit.RequireVault(t, vault)
+	sts := startSTS(t)
+	iss, err := awstest.NewIssuer("https://oidc.test/cluster")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sts.AddOIDCProvider(iss.Provider())
+	user := "base-" + suffix(t)
+	keys := sts.AddUser(awstest.User{Name: user})
+	irsa := sts.AddRole(awstest.Role{Name: "irsa-" + suffix(t), WebIdentity: []awstest.WebIdentityTrust{
+		{Issuer: iss.URL(), Subject: "system:serviceaccount:apps:app"},
+	}})
+	assumed := sts.AddRole(awstest.Role{Name: "assumed-" + suffix(t), TrustedPrincipals: []string{sts.UserARN(user)}, ExternalID: "ext-123"})
+	key, policy := seedApp(t, v, "role-pw")
+	p := NewWithOptions(Options{AWS: aws.Options{Endpoints: aws.Endpoints{STS: sts.URL()}}})
+
+	mounts := map[string]string{}
+	for _, arn := range []string{irsa, assumed, sts.UserARN(user)} {
+		mounts[arn] = iamMount(t, v, sts, "", arn, policy)
+	}
+
+	for _, tc := range []struct {
+		name  string
+		kind  string
+		bound string
+		iam   func(k *iamKube) esv1.VaultIamAuth
+		// allowed is the operator's --allow-cluster-store-controller-identity.
+		allowed bool
+		want    string // error; empty for a login that reads
+	}{
+		{name: "tenant IRSA ServiceAccount", kind: esv1.SecretStoreKind, bound: irsa, iam: func(k *iamKube) esv1.VaultIamAuth {
+			k.annotations["apps/app"] = map[string]string{"eks.amazonaws.com/role-arn": irsa}
+			return esv1.VaultIamAuth{VaultRole: "reader", JWTAuth: &esv1.AWSJWTAuth{ServiceAccountRef: &esmeta.ServiceAccountSelector{Name: "app"}}}
+		}},
+		{name: "tenant IRSA ServiceAccount the role does not trust", kind: esv1.SecretStoreKind, bound: irsa, iam: func(k *iamKube) esv1.VaultIamAuth {
+			k.annotations["apps/other"] = map[string]string{"eks.amazonaws.com/role-arn": irsa}
+			return esv1.VaultIamAuth{VaultRole: "reader", JWTAuth: &esv1.AWSJWTAuth{ServiceAccountRef: &esmeta.ServiceAccountSelector{Name: "other"}}}
+		}, want: "AccessDenied"},
+		{name: "tenant keys assume a role with its external ID", kind: esv1.SecretStoreKind, bound: assumed, iam: func(k *iamKube) esv1.VaultIamAuth {
+			return esv1.VaultIamAuth{VaultRole: "reader", AWSIAMRole: assumed, ExternalID: "ext-123", SecretRef: awsKeys(k.mapKube, keys)}
+		}},
+		{name: "tenant keys assume a role with a wrong external ID", kind: esv1.SecretStoreKind, bound: assumed, iam: func(k *iamKube) esv1.VaultIamAuth {
+			return esv1.VaultIamAuth{VaultRole: "reader", AWSIAMRole: assumed, ExternalID: "ext-999", SecretRef: awsKeys(k.mapKube, keys)}
+		}, want: "AccessDenied"},
+		{name: "operator-allowed ClusterSecretStore uses the controller's identity", kind: esv1.ClusterSecretStoreKind, bound: sts.UserARN(user), allowed: true,
+			iam: func(*iamKube) esv1.VaultIamAuth { return esv1.VaultIamAuth{VaultRole: "reader"} }},
+		{name: "ClusterSecretStore without the operator's flag", kind: esv1.ClusterSecretStoreKind, bound: sts.UserARN(user),
+			iam: func(*iamKube) esv1.VaultIamAuth { return esv1.VaultIamAuth{VaultRole: "reader"} }, want: providers.ErrControllerIdentity.Error()},
+		{name: "tenant SecretStore never gets the controller's identity", kind: esv1.SecretStoreKind, bound: sts.UserARN(user), allowed: true,
+			iam: func(*iamKube) esv1.VaultIamAuth { return esv1.VaultIamAuth{VaultRole: "reader"} }, want: providers.ErrControllerIdentity.Error()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// The controller's own identity is the SDK's default chain: here
+			// the keys in its environment.
+			t.Setenv("AWS_ACCESS_KEY_ID", keys.AccessKeyID)
+			t.Setenv("AWS_SECRET_ACCESS_KEY", keys.SecretAccessKey)
+			t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+			t.Setenv("AWS_CONFIG_FILE", os.DevNull)
+			t.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
+			k := newIAMKube(iss)
+			if tc.allowed && tc.kind == esv1.ClusterSecretStoreKind {
+				// The core's rule: only a ClusterSecretStore, only when allowed.
+				k.controller = nil
+			}
+			iam := tc.iam(k)
+			iam.Path = mounts[tc.bound]
+			s := iamStore(v, iam)
+			s.Kind = tc.kind
+			before := sts.Count(awstest.STS, "GetCallerIdentity")
+			pc, err := p.NewClient(t.Context(), s, k)
+			if tc.want != "" {
+				if err == nil {
+					_ = pc.Close(t.Context())
+					t.Fatal("NewClient succeeded")
+				}
+				if !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("error %q does not say %q", err, tc.want)
+				}
+				if strings.Contains(err.Error(), keys.SecretAccessKey) {
+					t.Errorf("error holds the secret key: %q", err)
+				}
+				if tc.want == providers.ErrControllerIdentity.Error() && sts.Count(awstest.STS, "GetCallerIdentity") != before {
+					t.Error("a refused identity still reached STS")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("NewClient: %v", err)
+			}
+			t.Cleanup(func() { _ = pc.Close(context.Background()) })
+			mustRead(t, pc.(*client), key, "role-pw")
+		})
+	}
+}
