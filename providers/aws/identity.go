@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
 	"github.com/sealsync/sealsync/providers"
@@ -92,4 +93,21 @@ func (s *CredentialSource) Credentials(ctx context.Context, id Identity, store p
 		return nil, err
 	}
 	return creds, nil
+}
+
+// STSEndpoint is the URL of STS for region: the operator's endpoint when
+// one is set, otherwise the one the SDK's STS endpoint resolver names (so
+// partitions and new regions resolve as the SDK resolves them).
+func (s *CredentialSource) STSEndpoint(ctx context.Context, region string) (string, error) {
+	if s.p.opts.Endpoints.STS != "" {
+		return s.p.opts.Endpoints.STS, nil
+	}
+	if region == "" {
+		region = DefaultRegion
+	}
+	e, err := sts.NewDefaultEndpointResolverV2().ResolveEndpoint(ctx, sts.EndpointParameters{Region: &region})
+	if err != nil {
+		return "", fmt.Errorf("resolve the STS endpoint of %s: %w", region, err)
+	}
+	return e.URI.String(), nil
 }

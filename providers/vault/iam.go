@@ -84,7 +84,10 @@ func (m *iamLogin) login(ctx context.Context, api *vaultapi.Client, env loginEnv
 	if region == "" {
 		region = aws.DefaultRegion
 	}
-	url := stsURL(region)
+	url, err := env.aws.STSEndpoint(ctx, region)
+	if err != nil {
+		return nil, fmt.Errorf("auth.iam: %w", err)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(getCallerIdentityBody))
 	if err != nil {
 		return nil, fmt.Errorf("auth.iam: %w", err)
@@ -109,20 +112,4 @@ func (m *iamLogin) login(ctx context.Context, api *vaultapi.Client, env loginEnv
 		"iam_request_body":        b64([]byte(getCallerIdentityBody)),
 		"iam_request_headers":     b64(headers),
 	})
-}
-
-// stsURL is the endpoint the GetCallerIdentity request is signed for:
-// STS's global endpoint for us-east-1 and the regional one elsewhere, as
-// Vault's own AWS client (awsutil) and so ESO sign it. The request is
-// never sent there by this client: Vault sends it to its configured
-// sts_endpoint, keeping the Host header signed here.
-func stsURL(region string) string {
-	switch {
-	case region == aws.DefaultRegion:
-		return "https://sts.amazonaws.com/"
-	case strings.HasPrefix(region, "cn-"):
-		return "https://sts." + region + ".amazonaws.com.cn/"
-	default:
-		return "https://sts." + region + ".amazonaws.com/"
-	}
 }

@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"sigs.k8s.io/yaml"
 
 	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
 	esmeta "github.com/sealsync/sealsync/api/meta/v1"
@@ -161,7 +164,6 @@ func TestAuthIAMControllerIdentity(t *testing.T) {
 	}
 }
 
-
 // iamKube is the Kubernetes access the core gives a store, with the
 // abilities the AWS credentials need: ServiceAccount tokens signed by an
 // OIDC issuer STS trusts, ServiceAccount annotations, and the core's
@@ -296,6 +298,64 @@ func TestAuthIAMRoles(t *testing.T) {
 			}
 			t.Cleanup(func() { _ = pc.Close(context.Background()) })
 			mustRead(t, pc.(*client), key, "role-pw")
+		})
+	}
+}
+
+// TestParseIAM checks a tenant's auth.iam without reading anything.
+func TestParseIAM(t *testing.T) {
+	keys := &esv1.AWSAuthSecretRef{AccessKeyID: ptr(sel("aws", "id")), SecretAccessKey: ptr(sel("aws", "secret"))}
+	for _, tc := range []struct {
+		name string
+		iam  esv1.VaultIamAuth
+		want string // error; empty for a valid spec
+	}{
+		{"tenant ESO example", esv1.VaultIamAuth{Region: "eu-west-1", VaultRole: "reader", VaultAWSIAMServerID: "vault.example.com", SecretRef: keys}, ""},
+		{"tenant without vaultRole", esv1.VaultIamAuth{SecretRef: keys}, "vaultRole is required"},
+		{"tenant server ID with a newline", esv1.VaultIamAuth{VaultRole: "r", VaultAWSIAMServerID: "a\r\nX-Evil: 1", SecretRef: keys}, "vaultAwsIamServerID"},
+		{"tenant keys and IRSA together", esv1.VaultIamAuth{VaultRole: "r", SecretRef: keys, JWTAuth: &esv1.AWSJWTAuth{ServiceAccountRef: &esmeta.ServiceAccountSelector{Name: "app"}}}, "exclude each other"},
+		{"tenant region that is no region", esv1.VaultIamAuth{VaultRole: "r", Region: "127.0.0.1", SecretRef: keys}, "not an AWS region"},
+		{"tenant role that is no ARN", esv1.VaultIamAuth{VaultRole: "r", AWSIAMRole: "admin", SecretRef: keys}, "not a role ARN"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			iam := tc.iam
+			_, err := parseConfig(vaultStore(func(p *esv1.VaultProvider) { p.Auth = &esv1.VaultAuth{IAM: &iam} }))
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("parseConfig: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("parseConfig: %v, want an error saying %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestParseIAMESOExamples parses ESO's documented auth.iam stores (tenant
+// input, as ESO v1.3.2's docs write them): IRSA, the controller's pod
+// identity, and static keys with an assumed role.
+func TestParseIAMESOExamples(t *testing.T) {
+	files, err := filepath.Glob("../../test/crd/testdata/externalsecrets/valid/vault-iam-*.yaml")
+	if err != nil || len(files) != 3 {
+		t.Fatalf("ESO's examples: %v, %v", files, err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var s esv1.SecretStore
+			if err := yaml.UnmarshalStrict(b, &s); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := parseConfig(providers.Store{Kind: esv1.SecretStoreKind, Name: s.Name, Namespace: "apps", Spec: &s.Spec})
+			if err != nil {
+				t.Fatalf("parseConfig: %v", err)
+			}
+			m, ok := cfg.login.(*iamLogin)
+			if !ok || m.mount != "aws" || m.vaultRole != "vault-role-for-aws-iam-auth" || m.serverID != "example-vaultAwsIamServerID" {
+				t.Fatalf("login = %#v", cfg.login)
+			}
 		})
 	}
 }

@@ -44,11 +44,10 @@ var _ providers.Provider = (*provider)(nil)
 // Options configure the provider. They come from the operator, never from
 // a store.
 type Options struct {
-	// AWS holds the endpoints the AWS method (auth.iam) calls STS at to
-	// assume roles or exchange IRSA tokens; empty uses AWS's own. It does
-	// not change the STS request signed for Vault, which always names the
-	// region's public STS endpoint: Vault sends it on to the endpoint it
-	// is configured with (sts_endpoint).
+	// AWS holds the STS endpoint of the AWS method (auth.iam), for
+	// assuming roles and exchanging IRSA tokens and as the URL the
+	// GetCallerIdentity request for Vault is signed for, as ESO reads
+	// AWS_STS_ENDPOINT; empty uses the SDK's endpoint for the region.
 	AWS aws.Options
 }
 
