@@ -74,8 +74,11 @@ func run() error {
 // a provider itself.
 func registry() *providers.Registry {
 	r := providers.NewRegistry()
-	r.Register(providers.Vault, vault.New())
-	r.Register(providers.AWS, aws.New(aws.OptionsFromEnvironment()))
+	awsOpts := aws.OptionsFromEnvironment()
+	// Vault's AWS method (auth.iam) assumes roles through the same STS
+	// endpoint as the AWS provider.
+	r.Register(providers.Vault, vault.NewWithOptions(vault.Options{AWS: awsOpts}))
+	r.Register(providers.AWS, aws.New(awsOpts))
 	r.Register(providers.Fake, fake.New())
 	return r
 }

@@ -26,7 +26,10 @@
 // an unknown access key, a session token that is missing, wrong or
 // expired, a scope naming another service or region, and a signing time
 // more than 15 minutes from the server's clock are refused with the
-// service's error code. Presigned URLs are not supported.
+// service's error code. Presigned URLs are not supported. The path is
+// signed normalized, dot segments removed and repeated slashes collapsed,
+// as AWS's services other than S3 sign it: Vault's AWS auth method
+// forwards a request signed for "/" to its sts_endpoint at "//".
 //
 // # Identities and permissions
 //

@@ -173,9 +173,12 @@ func (s *Server) authenticate(r *http.Request, c *call) (*principal, *apiError) 
 // signatureMatches signs a copy of the request holding only what the
 // client signed, with the SDK's signer, and compares the signatures.
 func (s *Server) signatureMatches(r *http.Request, body []byte, a authorization, signedAt time.Time, creds Credentials) bool {
-	u := &url.URL{Scheme: "http", Host: r.Host, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
-	if u.Path == "" {
-		u.Path = "/"
+	// The path is signed normalized, as AWS's services other than S3
+	// check it: Vault's AWS method forwards a GetCallerIdentity signed for
+	// "/" to <sts_endpoint>/ + "/", and STS accepts it.
+	u := &url.URL{Scheme: "http", Host: r.Host, Path: normalizePath(r.URL.Path), RawQuery: r.URL.RawQuery}
+	if r.URL.RawPath != "" {
+		u.RawPath = normalizePath(r.URL.RawPath)
 	}
 	clone := &http.Request{Method: r.Method, URL: u, Host: r.Host, Header: http.Header{}}
 	for _, name := range a.signedHeaders {
@@ -212,4 +215,28 @@ func (s *Server) signatureMatches(r *http.Request, body []byte, a authorization,
 		return false
 	}
 	return subtle.ConstantTimeCompare([]byte(want.signature), []byte(a.signature)) == 1
+}
+
+// normalizePath is the canonical path of a SigV4 signature for services
+// other than S3: dot segments removed (RFC 3986, 5.2.4) and consecutive
+// slashes collapsed, the leading slash kept, a trailing one kept unless
+// nothing is left. botocore normalizes the same way before signing.
+func normalizePath(p string) string {
+	var out []string
+	for seg := range strings.SplitSeq(p, "/") {
+		switch seg {
+		case "", ".":
+		case "..":
+			if len(out) > 0 {
+				out = out[:len(out)-1]
+			}
+		default:
+			out = append(out, seg)
+		}
+	}
+	n := "/" + strings.Join(out, "/")
+	if len(out) > 0 && strings.HasSuffix(p, "/") {
+		n += "/"
+	}
+	return n
 }

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	vaultapi "github.com/hashicorp/vault/api"
 
 	esmeta "github.com/sealsync/sealsync/api/meta/v1"
 	"github.com/sealsync/sealsync/providers"
+	"github.com/sealsync/sealsync/providers/aws"
 )
 
 // loginMethod obtains a Vault token with one auth method. Credentials are
@@ -26,7 +28,11 @@ type loginMethod interface {
 // loginEnv is where login methods read credentials from: only what the
 // core hands out, never the controller's own files or environment.
 type loginEnv struct {
-	kube providers.Kube
+	kube  providers.Kube
+	store providers.Store
+	// aws builds AWS credentials for the AWS method.
+	aws *aws.CredentialSource
+	now func() time.Time
 }
 
 // writeLogin posts data to auth/<mount>/<path> and returns the token the

@@ -279,9 +279,9 @@ func TestAuthJWT(t *testing.T) {
 
 func TestUnsupportedAuth(t *testing.T) {
 	_, err := New().NewClient(context.Background(), vaultStore(func(p *esv1.VaultProvider) {
-		p.Auth = &esv1.VaultAuth{IAM: &esv1.VaultIamAuth{VaultRole: "r"}}
+		p.Auth = &esv1.VaultAuth{GCP: &esv1.VaultGCPAuth{Role: "r"}}
 	}), newMapKube())
-	if err == nil || !strings.Contains(err.Error(), "auth.iam is not supported") {
+	if err == nil || !strings.Contains(err.Error(), "auth.gcp is not supported") {
 		t.Fatalf("error %v", err)
 	}
 }

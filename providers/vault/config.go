@@ -262,8 +262,14 @@ func (c *config) parseAuth(a *esv1.VaultAuth) error {
 		}
 		c.login = m
 		c.certLogin = &m.pair
+	case a.IAM != nil:
+		m, err := parseIAM(a.IAM)
+		if err != nil {
+			return err
+		}
+		c.login = m
 	default:
-		return fmt.Errorf("auth.%s is not supported by this build; use tokenSecretRef, appRole, kubernetes, jwt, userPass, ldap or cert", set[0])
+		return fmt.Errorf("auth.%s is not supported by this build; use tokenSecretRef, appRole, kubernetes, jwt, userPass, ldap, cert or iam", set[0])
 	}
 	return nil
 }

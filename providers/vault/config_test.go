@@ -51,9 +51,6 @@ func TestParseConfigErrors(t *testing.T) {
 		{"two auth methods", vaultStore(func(v *esv1.VaultProvider) {
 			v.Auth.UserPass = &esv1.VaultUserPassAuth{Username: "u", SecretRef: ptr(sel("pw", "password"))}
 		}), "exactly one"},
-		{"iam unsupported", vaultStore(func(v *esv1.VaultProvider) {
-			v.Auth = &esv1.VaultAuth{IAM: &esv1.VaultIamAuth{VaultRole: "r"}}
-		}), "auth.iam is not supported"},
 		{"gcp unsupported", vaultStore(func(v *esv1.VaultProvider) {
 			v.Auth = &esv1.VaultAuth{GCP: &esv1.VaultGCPAuth{Role: "r"}}
 		}), "auth.gcp is not supported"},

@@ -49,6 +49,32 @@
 // ClusterSecretStore unless the operator allowed it, before anything is
 // sent (see providers.Kube.ControllerToken).
 //
+// # AWS IAM
+//
+// The aws method with the iam type (auth.iam) logs in as Vault's own client
+// and ESO do: an sts:GetCallerIdentity request, signed with SigV4 by
+// aws-sdk-go-v2's signer for the operator's STS endpoint (AWS_STS_ENDPOINT
+// in the controller, as in ESO) or else the one the SDK resolves for the
+// region, with the
+// X-Vault-AWS-IAM-Server-ID header signed in when vaultAwsIamServerID is set,
+// is posted to auth/<path or "aws">/login as iam_http_request_method,
+// iam_request_url, iam_request_body and iam_request_headers (base64), with
+// role = vaultRole. Vault sends it on to STS (its sts_endpoint) and logs in
+// the principal STS names. The request is never sent to AWS from here.
+//
+// The AWS credentials are the AWS provider's (providers/aws), with its
+// rules: secretRef's keys, or jwt.serviceAccountRef's IRSA role (the
+// ServiceAccount's eks.amazonaws.com/role-arn, a TokenRequest token for
+// sts.amazonaws.com exchanged through AssumeRoleWithWebIdentity), then role
+// assumed with externalID. With neither secretRef nor jwt the controller's
+// own AWS identity is used, which the core lends only to ClusterSecretStores
+// the operator allowed; a SecretStore is refused before anything is sent.
+// The credentials are built and, for roles, assumed once per login, and logins
+// are as rare as for every other method (see Tokens).
+//
+// Tested against Vault 1.14's aws method configured with sts_endpoint set to
+// sealsync's in-memory STS (internal/awstest), which checks the signature.
+//
 // # Find
 //
 // dataFrom.find lists recursively under find.path (the mount's root when

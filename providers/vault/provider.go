@@ -14,6 +14,7 @@ import (
 	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
 	esmeta "github.com/sealsync/sealsync/api/meta/v1"
 	"github.com/sealsync/sealsync/providers"
+	"github.com/sealsync/sealsync/providers/aws"
 )
 
 const (
@@ -34,13 +35,28 @@ type provider struct {
 	// the configuration or to swap the transport.
 	newAPIClient func(*vaultapi.Config) (*vaultapi.Client, error)
 	now          func() time.Time
+	// aws builds the credentials of the AWS method (auth.iam).
+	aws *aws.CredentialSource
 }
 
 var _ providers.Provider = (*provider)(nil)
 
-// New returns the Vault provider.
-func New() providers.Provider {
-	return &provider{newAPIClient: vaultapi.NewClient, now: time.Now}
+// Options configure the provider. They come from the operator, never from
+// a store.
+type Options struct {
+	// AWS holds the STS endpoint of the AWS method (auth.iam), for
+	// assuming roles and exchanging IRSA tokens and as the URL the
+	// GetCallerIdentity request for Vault is signed for, as ESO reads
+	// AWS_STS_ENDPOINT; empty uses the SDK's endpoint for the region.
+	AWS aws.Options
+}
+
+// New returns the Vault provider with default options.
+func New() providers.Provider { return NewWithOptions(Options{}) }
+
+// NewWithOptions returns the Vault provider with the operator's options.
+func NewWithOptions(opts Options) providers.Provider {
+	return &provider{newAPIClient: vaultapi.NewClient, now: time.Now, aws: aws.NewCredentialSource(opts.AWS)}
 }
 
 // NewClient checks the store's vault provider, builds a Vault client for
@@ -62,7 +78,7 @@ func (p *provider) NewClient(ctx context.Context, store providers.Store, kube pr
 	}
 	switch {
 	case cfg.login != nil:
-		env := loginEnv{kube: kube}
+		env := loginEnv{kube: kube, store: store, aws: p.aws, now: p.now}
 		c.session.login = func(ctx context.Context, api *vaultapi.Client) (*vaultapi.SecretAuth, error) {
 			auth, err := cfg.login.login(ctx, api, env)
 			if err != nil {
