@@ -64,7 +64,7 @@ func inspect(trees map[string]*parse.Tree) (map[string]bool, error) {
 			depth++
 		}
 		var err error
-		children(n, func(c parse.Node) {
+		Children(n, func(c parse.Node) {
 			if err == nil {
 				err = walk(c, depth)
 			}
@@ -115,7 +115,7 @@ func instrumentNode(tr *parse.Tree, n parse.Node, emit bool) int64 {
 		r.List.Nodes = append([]parse.Node{markerNode(r.List.Pos, stepMark, body)}, r.List.Nodes...)
 		return nodes
 	}
-	children(n, func(c parse.Node) { nodes += instrumentNode(tr, c, emit) })
+	Children(n, func(c parse.Node) { nodes += instrumentNode(tr, c, emit) })
 	if a, ok := n.(*parse.ActionNode); ok && emit && len(a.Pipe.Decl) == 0 {
 		id := parse.NewIdentifier(emitFunc).SetTree(tr).SetPos(a.Pipe.Pos)
 		a.Pipe.Cmds = append(a.Pipe.Cmds, &parse.CommandNode{NodeType: parse.NodeCommand, Pos: a.Pipe.Pos, Args: []parse.Node{id}})
@@ -127,7 +127,7 @@ func instrumentNode(tr *parse.Tree, n parse.Node, emit bool) int64 {
 // deep lists and pipelines nest under it.
 func measureTree(n parse.Node) (nodes int64, nesting int) {
 	nodes = 1
-	children(n, func(c parse.Node) {
+	Children(n, func(c parse.Node) {
 		cn, cd := measureTree(c)
 		nodes += cn
 		nesting = max(nesting, cd)
@@ -143,8 +143,10 @@ func markerNode(pos parse.Pos, kind int, weight int64) *parse.TextNode {
 	return &parse.TextNode{NodeType: parse.NodeText, Pos: pos, Text: marker(kind, weight)}
 }
 
-// children calls f on each direct child of n.
-func children(n parse.Node, f func(parse.Node)) {
+// Children calls f on each direct child of n, a node of a parsed
+// text/template tree: what a walk over a template's nodes (the budget's
+// instrumentation here, the Argo CD plugin's Helm guard) descends into.
+func Children(n parse.Node, f func(parse.Node)) {
 	switch n := n.(type) {
 	case *parse.ListNode:
 		if n == nil {

@@ -11,6 +11,8 @@ import (
 	gotemplate "text/template"
 	"text/template/parse"
 
+	"github.com/sealsync/sealsync/internal/template"
+
 	"github.com/Masterminds/sprig/v3"
 )
 
@@ -250,7 +252,7 @@ func measureNodes(n parse.Node) (nodes, text int64) {
 	if t, ok := n.(*parse.TextNode); ok {
 		text = int64(len(t.Text))
 	}
-	eachChild(n, func(c parse.Node) {
+	template.Children(n, func(c parse.Node) {
 		cn, ct := measureNodes(c)
 		nodes += cn
 		text += ct
@@ -278,7 +280,7 @@ func rewriteNode(tr *parse.Tree, n parse.Node, err *error) {
 			}
 		}()
 	}
-	eachChild(n, func(c parse.Node) { rewriteNode(tr, c, err) })
+	template.Children(n, func(c parse.Node) { rewriteNode(tr, c, err) })
 }
 
 // rewritePipe measures what functions take: each argument of a function
@@ -345,55 +347,6 @@ func stepAction(tr *parse.Tree, pos parse.Pos, nodes, text int64) parse.Node {
 	}
 	pipe := &parse.PipeNode{NodeType: parse.NodePipe, Pos: pos, Cmds: []*parse.CommandNode{command(tr, pos, identifier(tr, pos, stepFunc), num(nodes), num(text))}}
 	return &parse.ActionNode{NodeType: parse.NodeAction, Pos: pos, Pipe: pipe}
-}
-
-// eachChild calls f on each direct child of n.
-func eachChild(n parse.Node, f func(parse.Node)) {
-	switch n := n.(type) {
-	case *parse.ListNode:
-		if n == nil {
-			return
-		}
-		for _, c := range n.Nodes {
-			f(c)
-		}
-	case *parse.ActionNode:
-		f(n.Pipe)
-	case *parse.IfNode:
-		eachBranch(&n.BranchNode, f)
-	case *parse.RangeNode:
-		eachBranch(&n.BranchNode, f)
-	case *parse.WithNode:
-		eachBranch(&n.BranchNode, f)
-	case *parse.TemplateNode:
-		if n.Pipe != nil {
-			f(n.Pipe)
-		}
-	case *parse.PipeNode:
-		if n == nil {
-			return
-		}
-		for _, c := range n.Decl {
-			f(c)
-		}
-		for _, c := range n.Cmds {
-			f(c)
-		}
-	case *parse.CommandNode:
-		for _, c := range n.Args {
-			f(c)
-		}
-	case *parse.ChainNode:
-		f(n.Node)
-	}
-}
-
-func eachBranch(b *parse.BranchNode, f func(parse.Node)) {
-	f(b.Pipe)
-	f(b.List)
-	if b.ElseList != nil {
-		f(b.ElseList)
-	}
 }
 
 // guardedFuncs returns the functions Helm's engine gets on top of its
