@@ -39,6 +39,7 @@ generate: ## Regenerate api/externalsecrets/v1beta1, deepcopy code and CRD manif
 	$(call tool,controller-gen,controller-gen) object:headerFile=hack/boilerplate.go.txt paths=./api/...
 	$(call tool,controller-gen,controller-gen) crd:crdVersions=v1,generateEmbeddedObjectMeta=true paths=./api/... output:crd:artifacts:config=config/crd/bases
 	rm -rf charts/sealsync/files/crds && mkdir -p charts/sealsync/files/crds && cp config/crd/bases/*.yaml charts/sealsync/files/crds/
+	mkdir -p charts/sealsync/files/argocd && cp config/argocd/plugin.yaml charts/sealsync/files/argocd/
 
 .PHONY: check-generate
 check-generate: ## Fail if generated files are out of date.

@@ -9,7 +9,7 @@ trap 'rm -rf "$scratch"' EXIT
 tar -C "$root" --exclude=./bin --exclude=./.git -cf - . | tar -C "$scratch" -xf -
 (cd "$scratch" && make --no-print-directory -s generate TOOLS_SH="$root/hack/tools.sh" >/dev/null)
 if ! diff -ru "$root/api" "$scratch/api" || ! diff -ru "$root/config/crd" "$scratch/config/crd" ||
-  ! diff -ru "$root/charts/sealsync/files/crds" "$scratch/charts/sealsync/files/crds"; then
+  ! diff -ru "$root/charts/sealsync/files" "$scratch/charts/sealsync/files"; then
   echo "generated files are out of date: run make generate" >&2
   exit 1
 fi

@@ -28,6 +28,7 @@ BUILD="$CACHE/build"
 declare -A VERSIONS=(
   [envtest]=1.37.1       # kube-apiserver from k8s.io/kubernetes, plus etcd below
   [kubeseal]=0.36.6      # Bitnami kubeseal + controller
+  [eso-chart]=0.16.2     # ESO's Helm chart from its module zip (the newest version the proxy serves whole)
   [sops]=3.13.3
   [age]=1.3.2
   [controller-gen]=0.23.0
@@ -49,7 +50,7 @@ ARGOCD_GITOPS_ENGINE=v0.0.0-20260827090335-e258ee23c3e5
 # The repo-server stand-in is our code, built inside the Argo CD wrapper so
 # sealsync's own module never imports Argo CD.
 ARGOCD_CMP_CLIENT_SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/argocd-cmp-client/main.go"
-DEFAULT_TOOLS=(envtest kubeseal sops age controller-gen staticcheck vault awscli argocd-cmp-server)
+DEFAULT_TOOLS=(envtest kubeseal eso-chart sops age controller-gen staticcheck vault awscli argocd-cmp-server)
 
 export CGO_ENABLED=0 GOFLAGS="-trimpath -buildvcs=false" GOTOOLCHAIN=local
 log() { printf 'tools: %s\n' "$*" >&2; }
@@ -134,6 +135,20 @@ build_kubeseal() {
     "github.com/bitnami-labs/sealed-secrets/cmd/kubeseal@v$v" \
     "github.com/bitnami-labs/sealed-secrets/cmd/controller@v$v"
 }
+
+# build_eso-chart downloads ESO's module into the Go module cache for the
+# Helm chart it holds (deploy/charts/external-secrets), which the migration
+# tests render; nothing is built. v0.16.2 is the newest the module proxy
+# serves whole (the v1 zips are refused). The tool's folder holds a link to
+# the chart; check_eso-chart re-checks it, since cleaning the module cache
+# leaves the stamp behind.
+build_eso-chart() {
+  local v=${VERSIONS[eso-chart]} dir
+  dir=$(cd "$work" && go mod download -json "github.com/external-secrets/external-secrets@v$v" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [[ -f $dir/deploy/charts/external-secrets/Chart.yaml ]] || { log "eso-chart: no chart under '$dir'"; return 1; }
+  ln -sfn "$dir/deploy/charts/external-secrets" "$dest/external-secrets"
+}
+check_eso-chart() { [[ -f "$1/external-secrets/Chart.yaml" ]]; }
 
 build_sops() { gobin_install "$dest" "github.com/getsops/sops/v3/cmd/sops@v${VERSIONS[sops]}"; }
 build_age() { gobin_install "$dest" "filippo.io/age/cmd/...@v${VERSIONS[age]}"; }

@@ -2,7 +2,6 @@ package controller_test
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -188,43 +188,53 @@ func bindClusterRole(t *testing.T, e *testkit.Env, ns, doc string, subjects []rb
 	})
 }
 
-// TestUnderESOChartRBAC runs the controller as a ServiceAccount bound to
-// exactly the controller RBAC of ESO's chart (testdata, with its source
-// commit; operator input) and with exactly the arguments ESO's chart gives
-// its controller by default: it has no SealedSecret rights and core/v1
-// Events only. The ExternalSecret half syncs (the store and the
-// ExternalSecret are a tenant's), the SealedSecret half stays off with a
-// log line, and the events are core/v1 Events.
+// TestUnderESOChartRBAC renders ESO's own chart (v0.16.2 from its
+// module, the newest the proxy serves whole; operator input) with the
+// Helm SDK, applies the RBAC it gives its controller and starts the
+// controller with exactly the arguments the chart gives ESO's, as the
+// chart's ServiceAccount. It has no SealedSecret rights and core/v1 Events
+// only: the ExternalSecret half syncs (the store and the ExternalSecret are
+// a tenant's), the SealedSecret half stays off with a log line, and the
+// events are core/v1 Events.
 func TestUnderESOChartRBAC(t *testing.T) {
 	e := testkit.RequireEnv(t, env)
 	keyNS, ns := e.Namespace(t), e.Namespace(t)
-	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: keyNS, Name: "external-secrets"}}
-	create(t, e, sa)
-	subject := []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: keyNS, Name: sa.Name}}
-	raw, err := os.ReadFile("testdata/eso-chart-rbac.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, doc := range strings.Split(string(raw), "\n---\n") {
-		if strings.Contains(doc, "\nkind: ClusterRole\n") {
-			bindClusterRole(t, e, keyNS, doc, subject)
-			continue
+	chart := testkit.Tool(t, "eso-chart", "external-secrets")
+	// The webhook and the cert controller are other programs: not this one's.
+	objs := testkit.RenderChart(t, chart, "external-secrets", keyNS, map[string]any{
+		"installCRDs": false, "webhook": map[string]any{"create": false}, "certController": map[string]any{"create": false},
+	})
+	var dep *appsv1.Deployment
+	for _, kind := range []string{"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Deployment"} {
+		for _, u := range objs[kind] {
+			if kind == "Deployment" {
+				dep = &appsv1.Deployment{}
+				if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, dep); err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+			if kind == "ClusterRole" || kind == "ClusterRoleBinding" {
+				// Named per test, as two runs share the API server.
+				u.SetName(keyNS + "-" + u.GetName())
+				if kind == "ClusterRoleBinding" {
+					ref, _, _ := unstructured.NestedString(u.Object, "roleRef", "name")
+					if err := unstructured.SetNestedField(u.Object, keyNS+"-"+ref, "roleRef", "name"); err != nil {
+						t.Fatal(err)
+					}
+				}
+				t.Cleanup(func() { _ = e.Client.Delete(ctx, u) })
+			}
+			if err := e.Client.Create(ctx, u); err != nil {
+				t.Fatalf("create %s %s: %v", kind, u.GetName(), err)
+			}
 		}
-		var role rbacv1.Role
-		if err := yaml.Unmarshal([]byte(doc), &role); err != nil {
-			t.Fatal(err)
-		}
-		role.Namespace = keyNS
-		create(t, e, &role)
-		create(t, e, &rbacv1.RoleBinding{
-			ObjectMeta: metav1.ObjectMeta{Namespace: keyNS, Name: role.Name},
-			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role.Name},
-			Subjects:   subject,
-		})
 	}
-	// The arguments of ESO's chart with its default values (see
-	// TestUpstreamChartArgs).
-	args := []string{"--concurrent=1", "--metrics-addr=:8080", "--loglevel=info", "--zap-time-encoding=epoch"}
+	if dep == nil {
+		t.Fatal("ESO's chart rendered no controller Deployment")
+	}
+	sa := dep.Spec.Template.Spec.ServiceAccountName
+	args := dep.Spec.Template.Spec.Containers[0].Args
 	fs := pflag.NewFlagSet("controller", pflag.ContinueOnError)
 	flags := controller.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -234,16 +244,17 @@ func TestUnderESOChartRBAC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("ESO's chart arguments: %q", args)
 	// A free metrics port, a smaller key, one workload namespace, and the
 	// fake provider for the test.
 	opts.MetricsAddr, opts.Keys.Bits = "0", controllertest.Bits
 	opts.AllNamespaces, opts.AdditionalNamespaces, opts.Recheck = false, []string{ns}, time.Second
 	es := opts.ES
 	controllertest.ExternalSecrets(fake.New(), time.Second)(&opts)
-	opts.ES.Workers = es.Workers // --concurrent=1
+	opts.ES.Workers = es.Workers // --concurrent
 	cfg := rest.CopyConfig(e.Config)
 	cfg.Impersonate = rest.ImpersonationConfig{
-		UserName: "system:serviceaccount:" + keyNS + ":" + sa.Name,
+		UserName: "system:serviceaccount:" + keyNS + ":" + sa,
 		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:" + keyNS, "system:authenticated"},
 	}
 	controllertest.StartWith(t, cfg, opts)

@@ -104,6 +104,21 @@ func TestHelmChartLintsAndMatchesTheInstall(t *testing.T) {
 		t.Errorf("%d CRDs rendered, want 5", n)
 	}
 
+	// The Argo CD plugin's plugin.yaml is config/argocd's, byte for byte.
+	if _, ok := objs["ConfigMap"]; ok {
+		t.Error("a ConfigMap rendered with the Argo CD plugin off")
+	}
+	withPlugin := renderChart(t, "kube-system", map[string]any{"argocdPlugin": map[string]any{"enabled": true}})
+	want, err := os.ReadFile("../../config/argocd/plugin.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cms := withPlugin["ConfigMap"]; len(cms) != 1 || cms[0].GetNamespace() != "argocd" {
+		t.Errorf("with the Argo CD plugin on: %d ConfigMaps, want sealsync-cmp-plugin in argocd", len(cms))
+	} else if got, _, _ := unstructured.NestedString(cms[0].Object, "data", "plugin.yaml"); got != string(want) {
+		t.Errorf("the chart's plugin.yaml differs from config/argocd/plugin.yaml:\n%s", got)
+	}
+
 	off := renderChart(t, "kube-system", map[string]any{
 		"externalSecrets":       map[string]any{"enabled": false},
 		"restartOnSecretChange": map[string]any{"enabled": false},

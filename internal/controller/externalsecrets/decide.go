@@ -207,9 +207,17 @@ func decideRefresh(in Input, s schedule) Decision {
 	switch {
 	case es.Status.SyncedResourceVersion == s.version && !s.due.IsZero() && !s.due.After(in.Now):
 		// A scheduled refresh: only reads from this slot on will do, and
-		// the first of the slot reads ahead.
-		d.NotBefore = s.slot
-		d.Slot = esdata.Slot{Start: s.slot, Interval: s.interval, Scheduled: true}
+		// the first of the slot reads ahead. A refresh overdue by more
+		// than a slot (failures since: a provider down) takes the slot
+		// now is in: the due slot's reads are as old as the outage, and
+		// an answer from its start (a secret not found while the provider
+		// came back empty) would otherwise serve every retry for good.
+		start := s.slot
+		if s.current.After(start) {
+			start = s.current
+		}
+		d.NotBefore = start
+		d.Slot = esdata.Slot{Start: start, Interval: s.interval, Scheduled: true}
 	case es.Status.SyncedResourceVersion == s.version:
 		// A refresh before its slot, such as a drift repair after a
 		// restart: any read still within the dedupe TTL will do.

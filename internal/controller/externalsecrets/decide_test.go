@@ -312,6 +312,22 @@ func TestDecideRefreshEdges(t *testing.T) {
 			t.Errorf("%s, want wait", got)
 		}
 	})
+	t.Run("overdue after failures: only reads of the slot now", func(t *testing.T) {
+		// The provider was down for three intervals (status keeps the
+		// last success); the due slot's reads may be answers from the
+		// outage, such as "not found" from a provider that came back
+		// empty.
+		es := testES("", "")
+		setState(es, "fresh")
+		in := Input{ES: es, Actual: ours(es), Identity: testIdentity}
+		s := scheduleOf(in)
+		in.Now = s.slot.Add(3*testInterval + time.Minute)
+		now := scheduleOf(in).current
+		d := Decide(in)
+		if !d.Refresh || !d.NotBefore.Equal(now) || !d.Slot.Start.Equal(now) || now.Sub(s.slot) != 3*testInterval {
+			t.Errorf("%+v, want a refresh sharing reads from the current slot %v, not the due %v", d, now, s.slot)
+		}
+	})
 	t.Run("the spread delays the refresh, not the reads it may share", func(t *testing.T) {
 		es := testES("", "")
 		setState(es, "fresh")
