@@ -63,34 +63,13 @@ func TestUnderBitnamiChartRBAC(t *testing.T) {
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(objs["Deployment"][0].Object, &dep); err != nil {
 		t.Fatal(err)
 	}
-	sa := dep.Spec.Template.Spec.ServiceAccountName
-	subject := []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: keyNS, Name: sa}}
-	// Exactly the arguments the chart gives Bitnami's controller.
-	args := dep.Spec.Template.Spec.Containers[0].Args
-	fs := pflag.NewFlagSet("controller", pflag.ContinueOnError)
-	flags := controller.BindFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		t.Fatalf("Bitnami's chart arguments %q: %v", args, err)
-	}
-	opts, err := flags.Options(keyNS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Free ports and a smaller key for the test; the fake provider (the
-	// real ones are registered by cmd/controller); leader election and
-	// restarts asked for although the chart grants neither Leases nor
-	// workloads.
-	opts.Server, opts.MetricsAddr, opts.Keys.Bits = controllertest.TestServer, "0", controllertest.Bits
-	opts.AllNamespaces, opts.AdditionalNamespaces = false, []string{ns}
-	opts.LeaderElection, opts.LeaderElectionID = true, "sealsync-bitnami-rbac"
-	opts.RestartOnSecretChange, opts.Recheck = true, time.Second
-	controllertest.ExternalSecrets(fake.New(), time.Second)(&opts)
-	cfg := rest.CopyConfig(e.Config)
-	cfg.Impersonate = rest.ImpersonationConfig{
-		UserName: "system:serviceaccount:" + keyNS + ":" + sa,
-		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:" + keyNS, "system:authenticated"},
-	}
-	r := controllertest.StartWith(t, cfg, opts)
+	subject := []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: keyNS, Name: dep.Spec.Template.Spec.ServiceAccountName}}
+	// Leader election and restarts asked for although the chart grants
+	// neither Leases nor workloads.
+	r := startAsDeployment(t, e, &dep, keyNS, ns, func(o *controller.Options) {
+		o.LeaderElection, o.LeaderElectionID = true, "sealsync-bitnami-rbac"
+		o.RestartOnSecretChange = true
+	})
 
 	k := r.LatestKey(t)
 	create(t, e, seal(t, k, ns, "db", crypto.ScopeStrict, map[string]string{"password": "p"}))
@@ -146,22 +125,7 @@ rules:
   resources: [namespaces]
   verbs: [get, list, watch]
 `, subject)
-	controllertest.Apply(t, e, ns, controllertest.FakeStore+`---
-apiVersion: external-secrets.io/v1
-kind: ExternalSecret
-metadata:
-  name: from-fake
-spec:
-  refreshInterval: 8760h
-  secretStoreRef:
-    name: fake
-  data:
-  - secretKey: v
-    remoteRef:
-      key: /foo/bar
-      version: v1
-`)
-	waitSecret(t, e, ns, "from-fake", hasData(map[string]string{"v": "HELLO1"}))
+	syncFromFake(t, e, ns)
 	if !strings.Contains(string(logs.Bytes()), "ExternalSecrets are on") {
 		t.Error("no log line saying the ExternalSecrets started")
 	}
@@ -233,48 +197,9 @@ func TestUnderESOChartRBAC(t *testing.T) {
 	if dep == nil {
 		t.Fatal("ESO's chart rendered no controller Deployment")
 	}
-	sa := dep.Spec.Template.Spec.ServiceAccountName
-	args := dep.Spec.Template.Spec.Containers[0].Args
-	fs := pflag.NewFlagSet("controller", pflag.ContinueOnError)
-	flags := controller.BindFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		t.Fatalf("ESO's chart arguments %q: %v", args, err)
-	}
-	opts, err := flags.Options(keyNS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("ESO's chart arguments: %q", args)
-	// A free metrics port, a smaller key, one workload namespace, and the
-	// fake provider for the test.
-	opts.MetricsAddr, opts.Keys.Bits = "0", controllertest.Bits
-	opts.AllNamespaces, opts.AdditionalNamespaces, opts.Recheck = false, []string{ns}, time.Second
-	es := opts.ES
-	controllertest.ExternalSecrets(fake.New(), time.Second)(&opts)
-	opts.ES.Workers = es.Workers // --concurrent
-	cfg := rest.CopyConfig(e.Config)
-	cfg.Impersonate = rest.ImpersonationConfig{
-		UserName: "system:serviceaccount:" + keyNS + ":" + sa,
-		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:" + keyNS, "system:authenticated"},
-	}
-	controllertest.StartWith(t, cfg, opts)
+	startAsDeployment(t, e, dep, keyNS, ns, nil)
 
-	controllertest.Apply(t, e, ns, controllertest.FakeStore+`---
-apiVersion: external-secrets.io/v1
-kind: ExternalSecret
-metadata:
-  name: from-fake
-spec:
-  refreshInterval: 8760h
-  secretStoreRef:
-    name: fake
-  data:
-  - secretKey: v
-    remoteRef:
-      key: /foo/bar
-      version: v1
-`)
-	waitSecret(t, e, ns, "from-fake", hasData(map[string]string{"v": "HELLO1"}))
+	syncFromFake(t, e, ns)
 	testkit.Eventually(t, controllertest.Wait, func() (bool, error) {
 		var list corev1.EventList
 		if err := e.Client.List(ctx, &list, client.InNamespace(ns)); err != nil {
@@ -292,4 +217,67 @@ spec:
 			t.Errorf("no log line %q", line)
 		}
 	}
+}
+
+// startAsDeployment starts the controller as an upstream chart's
+// Deployment dep would (operator input): with exactly its arguments, as
+// its ServiceAccount in keyNS. For the test, the ports are free ones (an
+// HTTP API the arguments turn off stays off), the key small, the only
+// workload namespace ns, products looked at again every second, and
+// ExternalSecrets read from the fake provider with the arguments'
+// concurrency; tweak, if set, changes the options last.
+func startAsDeployment(t *testing.T, e *testkit.Env, dep *appsv1.Deployment, keyNS, ns string, tweak func(*controller.Options)) *controllertest.Running {
+	t.Helper()
+	args := dep.Spec.Template.Spec.Containers[0].Args
+	fs := pflag.NewFlagSet("controller", pflag.ContinueOnError)
+	flags := controller.BindFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatalf("the chart's arguments %q: %v", args, err)
+	}
+	opts, err := flags.Options(keyNS)
+	if err != nil {
+		t.Fatalf("the chart's arguments %q: %v", args, err)
+	}
+	t.Logf("the chart's arguments: %q", args)
+	if opts.Server.Addr != "0" {
+		opts.Server.Addr = controllertest.TestServer.Addr
+	}
+	opts.MetricsAddr, opts.Keys.Bits = "0", controllertest.Bits
+	opts.AllNamespaces, opts.AdditionalNamespaces, opts.Recheck = false, []string{ns}, time.Second
+	workers := opts.ES.Workers
+	controllertest.ExternalSecrets(fake.New(), time.Second)(&opts)
+	opts.ES.Workers = workers
+	if tweak != nil {
+		tweak(&opts)
+	}
+	sa := dep.Spec.Template.Spec.ServiceAccountName
+	cfg := rest.CopyConfig(e.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{
+		UserName: "system:serviceaccount:" + keyNS + ":" + sa,
+		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:" + keyNS, "system:authenticated"},
+	}
+	return controllertest.StartWith(t, cfg, opts)
+}
+
+// syncFromFake applies a store of the fake provider and an ExternalSecret
+// "from-fake" reading it in ns (a tenant's objects) and waits for its
+// Secret.
+func syncFromFake(t *testing.T, e *testkit.Env, ns string) {
+	t.Helper()
+	controllertest.Apply(t, e, ns, controllertest.FakeStore+`---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: from-fake
+spec:
+  refreshInterval: 8760h
+  secretStoreRef:
+    name: fake
+  data:
+  - secretKey: v
+    remoteRef:
+      key: /foo/bar
+      version: v1
+`)
+	waitSecret(t, e, ns, "from-fake", hasData(map[string]string{"v": "HELLO1"}))
 }
