@@ -103,42 +103,48 @@ func (c can) missing(ctx context.Context, p product, namespaces []string) (strin
 	if !ok {
 		return fmt.Sprintf("the API server does not serve %s %s (CRDs not installed)", p.gv, strings.Join(p.resources, ", ")), nil
 	}
-	type need struct{ resource, namespace string }
-	var needs []need
-	for _, ns := range namespaces {
-		for _, r := range p.watch {
-			needs = append(needs, need{r, ns})
-		}
-	}
-	for _, r := range p.watchCluster {
-		needs = append(needs, need{r, ""})
-	}
-	for _, n := range needs {
-		ok, err := c.all(ctx, []string{"get", "list", "watch"}, p.gv.Group, n.resource, n.namespace)
-		if err != nil {
-			return "", err
-		}
-		if !ok {
-			where := "in every namespace"
-			if n.namespace != "" {
-				where = "in namespace " + n.namespace
+	watchVerbs := []string{"get", "list", "watch"}
+	for _, w := range []struct {
+		resources  []string
+		namespaces []string
+	}{{p.watch, namespaces}, {p.watchCluster, []string{""}}} {
+		for _, r := range w.resources {
+			ns, ok, err := c.everywhere(ctx, watchVerbs, p.gv.Group, r, w.namespaces)
+			if err != nil {
+				return "", err
 			}
-			return fmt.Sprintf("no right to get, list and watch %s.%s %s", n.resource, p.gv.Group, where), nil
+			if !ok {
+				where := "in every namespace"
+				if ns != "" {
+					where = "in namespace " + ns
+				}
+				return fmt.Sprintf("no right to get, list and watch %s.%s %s", r, p.gv.Group, where), nil
+			}
 		}
 	}
 	return "", nil
 }
 
-// everywhere reports whether verb on resource is allowed in every
-// namespace given ("" for all namespaces).
-func (c can) everywhere(ctx context.Context, verb, group, resource string, namespaces []string) (bool, error) {
+// everywhere reports whether verbs on resource are allowed in every
+// namespace given ("" for all namespaces), and if not, the first where
+// they are not. It asks once for all namespaces first: a ClusterRole,
+// the usual grant, answers for every namespace in as many reviews as
+// there are verbs, however many namespaces are watched.
+func (c can) everywhere(ctx context.Context, verbs []string, group, resource string, namespaces []string) (string, bool, error) {
+	ok, err := c.all(ctx, verbs, group, resource, "")
+	if err != nil || ok {
+		return "", ok, err
+	}
 	for _, ns := range namespaces {
-		ok, err := c.do(ctx, verb, group, resource, ns)
+		if ns == "" {
+			return "", false, nil
+		}
+		ok, err := c.all(ctx, verbs, group, resource, ns)
 		if err != nil || !ok {
-			return false, err
+			return ns, false, err
 		}
 	}
-	return true, nil
+	return "", true, nil
 }
 
 // whenAvailable runs setup for p at once if the API server offers what p

@@ -192,11 +192,11 @@ func New(cfg *rest.Config, opts Options, more ...NewOption) (*Controller, error)
 			opts.LeaderElection = false
 		}
 	}
-	eventsV1, err := acc.everywhere(probe, "create", "events.k8s.io", "events", watched)
+	_, eventsV1, err := acc.everywhere(probe, []string{"create"}, "events.k8s.io", "events", watched)
 	if err != nil {
 		return nil, err
 	}
-	statusPatch, err := acc.everywhere(probe, "patch", ssv1alpha1.SchemeGroupVersion.Group, "sealedsecrets/status", watched)
+	_, statusPatch, err := acc.everywhere(probe, []string{"patch"}, ssv1alpha1.SchemeGroupVersion.Group, "sealedsecrets/status", watched)
 	if err != nil {
 		return nil, err
 	}
