@@ -15,6 +15,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/sealsync/sealsync/internal/avp"
 	"github.com/sealsync/sealsync/internal/redact"
 )
 
@@ -38,9 +39,6 @@ const (
 	// DefaultMaxBytes is how many bytes substitution may write in all.
 	DefaultMaxBytes = 64 << 20
 )
-
-// maxIndent is the widest indent modifier, in spaces.
-const maxIndent = 256
 
 // Limits bound what one [Resolve] may do. The operator sets them; zero
 // fields take the defaults.
@@ -104,12 +102,12 @@ type Reader interface {
 // Errors a caller may branch on.
 var (
 	// ErrLimit is wrapped when the objects exceed one of the [Limits].
-	ErrLimit = errors.New("placeholder limit exceeded")
+	ErrLimit = avp.ErrLimit
 	// ErrMissing is wrapped when a secret lacks a placeholder's key.
 	ErrMissing = errors.New("the secret has no such key")
 	// ErrSyntax is wrapped for a malformed placeholder, modifier or
 	// annotation.
-	ErrSyntax = errors.New("malformed placeholder")
+	ErrSyntax = avp.ErrSyntax
 )
 
 var (
@@ -303,53 +301,16 @@ type placeholderText struct {
 	field string
 }
 
-// parsed is a placeholder split into its parts.
-type parsed struct {
-	inline    bool
-	path, key string
-	version   string
-	modifiers []modifier
-}
-
-// parse splits a placeholder's text: "path:P#K[#V]" or a generic key,
-// then "| modifier args" steps.
-func parse(inner string) (parsed, error) {
-	fields := strings.Split(inner, "|")
-	head := strings.TrimSpace(fields[0])
-	var p parsed
-	if rest, ok := strings.CutPrefix(head, "path:"); ok {
-		path, keyVer, ok := strings.Cut(rest, "#")
-		if !ok || path == "" {
-			return p, fmt.Errorf("%w: an inline placeholder is path:<path>#<key>[#<version>]", ErrSyntax)
-		}
-		key, version, _ := strings.Cut(keyVer, "#")
-		p = parsed{inline: true, path: path, key: strings.TrimSpace(key), version: version}
-		if p.key == "" {
-			return p, fmt.Errorf("%w: path %s: empty key", ErrSyntax, path)
-		}
-	} else {
-		p.key = head
-	}
-	for _, stmt := range fields[1:] {
-		m, err := parseModifier(stmt)
-		if err != nil {
-			return p, err
-		}
-		p.modifiers = append(p.modifiers, m)
-	}
-	return p, nil
-}
-
 // refOf returns the secret a placeholder reads, and whether it is inline.
 func (d *objectDoc) refOf(ph placeholderText) (Ref, bool, error) {
-	p, err := parse(ph.inner)
+	p, err := avp.Parse(ph.inner)
 	if err != nil {
 		return Ref{}, false, fmt.Errorf("%s: %s: %w", d, ph.field, err)
 	}
-	if !p.inline {
+	if !p.Inline {
 		return Ref{}, false, nil
 	}
-	return Ref{Path: p.path, Version: p.version, KVVersion: d.annotations[KVVersionAnnotation]}, true, nil
+	return Ref{Path: p.Path, Version: p.Version, KVVersion: d.annotations[KVVersionAnnotation]}, true, nil
 }
 
 // walkObject calls fn on every placeholder of o, in a deterministic

@@ -3,7 +3,9 @@ package placeholder
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -166,9 +168,8 @@ func TestResolveAVPExamples(t *testing.T) {
 }
 
 func sha256hex(s string) string {
-	m, _ := parseModifier("sha256sum")
-	v, _ := m.apply(s)
-	return v.(string)
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
 }
 
 // TestResolveAnnotations covers ignore, kv-version, secret-version and

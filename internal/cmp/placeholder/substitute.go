@@ -2,14 +2,13 @@ package placeholder
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 
+	"github.com/sealsync/sealsync/internal/avp"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
@@ -157,63 +156,27 @@ func (w *objectWalk) replace(v, field string) (any, error) {
 
 // resolve returns the value of one placeholder, its modifiers applied.
 func (w *objectWalk) resolve(inner, field string) (any, error) {
-	p, err := parse(inner)
+	p, err := avp.Parse(inner)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s: %w", w.d, field, err)
 	}
 	var val any
-	if p.inline {
-		ref := Ref{Path: p.path, Version: p.version, KVVersion: w.d.annotations[KVVersionAnnotation]}
-		val = w.s.data[ref][p.key]
+	if p.Inline {
+		ref := Ref{Path: p.Path, Version: p.Version, KVVersion: w.d.annotations[KVVersionAnnotation]}
+		val = w.s.data[ref][p.Key]
 	} else {
-		val = w.generic[p.key]
+		val = w.generic[p.Key]
 	}
 	if val == nil {
 		return nil, fmt.Errorf("%s: %s: placeholder %s: %w", w.d, field, p, ErrMissing)
 	}
-	for _, m := range p.modifiers {
-		if val, err = m.apply(val); err != nil {
-			return nil, fmt.Errorf("%s: %s: placeholder %s: %w", w.d, field, p, err)
-		}
-		// A chain of modifiers (indent after indent) may grow a value
-		// before it is written: stop it at the budget.
-		if str, ok := val.(string); ok && int64(len(str)) > w.s.budget {
-			return nil, fmt.Errorf("%s: %s: placeholder %s: %w: substituted values too large", w.d, field, p, ErrLimit)
-		}
+	// A chain of modifiers (indent after indent) may grow a value before
+	// it is written: stop it at the budget.
+	if val, err = p.Apply(val, w.s.budget); err != nil {
+		return nil, fmt.Errorf("%s: %s: placeholder %s: %w", w.d, field, p, err)
 	}
 	return val, nil
 }
 
-// String names a placeholder by its path and key, never its value.
-func (p parsed) String() string {
-	if p.inline {
-		s := p.path + "#" + p.key
-		if p.version != "" {
-			s += "#" + p.version
-		}
-		return "<path:" + s + ">"
-	}
-	return "<" + p.key + ">"
-}
-
-// stringify writes a value as a string: strings as they are, numbers and
-// booleans as JSON writes them, maps and lists as JSON.
-func stringify(v any) string {
-	switch v := v.(type) {
-	case string:
-		return v
-	case json.Number:
-		return v.String()
-	case bool:
-		return strconv.FormatBool(v)
-	case []byte:
-		return string(v)
-	case nil:
-		return ""
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Sprint(v)
-	}
-	return string(b)
-}
+// stringify writes a value as AVP writes it into a Secret or a ConfigMap.
+func stringify(v any) string { return avp.Stringify(v) }
