@@ -33,6 +33,8 @@ type argocdOptions struct {
 	ageKeysDir     string
 	storesDir      string
 	output         string
+	placeholders   string
+	storesFile     string
 	allowPlain     bool
 	allowOutside   bool
 	allowSOPS      bool
@@ -50,6 +52,8 @@ var argocdEnv = map[string]string{
 	"age-keys-dir":                       "SEALSYNC_AGE_KEYS_DIR",
 	"stores-dir":                         "SEALSYNC_STORES_DIR",
 	"output":                             "SEALSYNC_OUTPUT",
+	"placeholders":                       "SEALSYNC_PLACEHOLDERS",
+	"stores-file":                        "SEALSYNC_STORES_FILE",
 	"allow-plain":                        "SEALSYNC_ALLOW_PLAIN",
 	"allow-placeholders-outside-secrets": "SEALSYNC_ALLOW_PLACEHOLDERS_OUTSIDE_SECRETS",
 	"allow-sops-outside-secrets":         "SEALSYNC_ALLOW_SOPS_OUTSIDE_SECRETS",
@@ -89,8 +93,10 @@ Every flag can be set from the environment (` + envList() + `).`,
 	pf.StringVar(&a.ageKeysDir, "age-keys-dir", "", "Folder with one folder per Argo CD project of age identity files (*.txt) for SOPS")
 	pf.StringVar(&a.storesDir, "stores-dir", "", "Folder with one folder per Argo CD project holding store.yaml (a SecretStore) and its credential files, for placeholders")
 	pf.StringVar(&a.output, "output", "sealed", "What Secrets become: sealed (SealedSecrets) or plain (as they are)")
+	pf.StringVar(&a.placeholders, "placeholders", "resolve", "What Secrets with placeholders become: resolve (values read from the project's store here) or reference (ExternalSecrets the controller syncs; nothing is read here)")
+	pf.StringVar(&a.storesFile, "stores-file", "", "Reference mode's mapping from Argo CD project and path prefix to the controller's SecretStore or ClusterSecretStore (YAML)")
 	pf.BoolVar(&a.allowPlain, "allow-plain", false, "Let an application ask for plain output with ARGOCD_ENV_SEALSYNC_OUTPUT=plain")
-	pf.BoolVar(&a.allowOutside, "allow-placeholders-outside-secrets", false, "Allow placeholders in objects other than Secrets in sealed output (their values reach Argo CD in plain text)")
+	pf.BoolVar(&a.allowOutside, "allow-placeholders-outside-secrets", false, "Allow placeholders in objects other than Secrets in sealed output and reference mode: they are resolved here, and their values reach Argo CD in plain text")
 	pf.BoolVar(&a.allowSOPS, "allow-sops-outside-secrets", false, "Allow values decrypted from SOPS files in objects other than Secrets in sealed output (they reach Argo CD in plain text)")
 	pf.BoolVar(&a.allowAnyNS, "allow-any-namespace", false, "Allow Secrets for namespaces other than the application's destination, and cluster-wide scope")
 	pf.StringVar(&a.cert, "cert", "", "Certificate file or URL to seal with (e.g. http://sealed-secrets-controller.kube-system:8080/v1/cert.pem); without it, fetched from the controller through the API server")
@@ -109,7 +115,7 @@ Every flag can be set from the environment (` + envList() + `).`,
 
 func envList() string {
 	var names []string
-	for _, f := range []string{"age-keys-dir", "stores-dir", "output", "allow-plain", "cert", "convergence-key-file"} {
+	for _, f := range []string{"age-keys-dir", "stores-dir", "output", "placeholders", "stores-file", "allow-plain", "cert", "convergence-key-file"} {
 		names = append(names, argocdEnv[f])
 	}
 	return strings.Join(names, ", ") + ", …"
@@ -301,7 +307,19 @@ func (a *argocdOptions) config(ctx context.Context, env cmp.Env, fetch bool) (cm
 	if err != nil {
 		return cmp.Config{}, fmt.Errorf("--output: %w", err)
 	}
+	mode, err := cmp.ParsePlaceholderMode(a.placeholders)
+	if err != nil {
+		return cmp.Config{}, fmt.Errorf("--placeholders: %w", err)
+	}
+	var stores *cmp.StoreMap
+	if a.storesFile != "" {
+		if stores, err = cmp.LoadStoreMap(a.storesFile); err != nil {
+			return cmp.Config{}, fmt.Errorf("--stores-file: %w", err)
+		}
+	}
 	cfg := cmp.Config{
+		PlaceholderMode:                 mode,
+		Stores:                          stores,
 		AgeKeysDir:                      a.ageKeysDir,
 		StoresDir:                       a.storesDir,
 		Providers:                       a.root.providers,

@@ -54,6 +54,13 @@ type Config struct {
 	// Providers are the store providers this build has.
 	Providers *providers.Registry
 
+	// PlaceholderMode says what becomes of a Secret's placeholders:
+	// resolved here, or referenced for the controller to sync.
+	PlaceholderMode PlaceholderMode
+	// Stores maps projects' paths to the controller's stores in
+	// Reference mode (SEALSYNC_STORES_FILE).
+	Stores *StoreMap
+
 	// Output is the default output; an author may switch to Plain only
 	// when AllowPlain is set.
 	Output Output

@@ -81,15 +81,25 @@ func Generate(ctx context.Context, cfg Config, req Request, warn io.Writer) (out
 	if objs, err = flattenLists(objs); err != nil {
 		return nil, err
 	}
+	r := newPlaceholderReader(cfg, req, dec)
+	defer r.close(ctx)
+	if cfg.PlaceholderMode == Reference {
+		local := func(p string) bool { _, _, ok := r.sopsFile(p); return ok }
+		if err := referenceSecrets(cfg, req.Env, local, objs); err != nil {
+			return nil, err
+		}
+	}
 	// Before placeholders are resolved, when the Decryptor holds only
-	// what the render decrypted: placeholders have their own rule.
+	// what the render decrypted: placeholders have their own rule. An
+	// ExternalSecret of reference mode is checked too: its template's
+	// literal text reaches Argo CD as it is.
 	if mode == Sealed && !cfg.AllowSOPSOutsideSecrets {
 		if err := refuseSOPSOutsideSecrets(objs, dec.Plaintexts()); err != nil {
 			return nil, err
 		}
 	}
 
-	replaced, err := resolvePlaceholders(ctx, cfg, req, dec, objs, values)
+	replaced, err := resolvePlaceholders(ctx, cfg, objs, r, values)
 	if err != nil {
 		return nil, err
 	}
@@ -134,10 +144,25 @@ func identities(cfg Config, env Env, warn io.Writer) ([]age.Identity, error) {
 	return ids, nil
 }
 
-// resolvePlaceholders replaces the placeholders of objs with values from
-// SOPS files of the source or the project's store, opened only when a
-// placeholder needs it, and returns how many each object had.
-func resolvePlaceholders(ctx context.Context, cfg Config, req Request, dec *sopsx.Decryptor, objs []*unstructured.Unstructured, values *redact.Values) ([]int, error) {
+// newPlaceholderReader returns the reader of placeholders' secrets: SOPS
+// files of the source, or the project's store, opened on the first read.
+func newPlaceholderReader(cfg Config, req Request, dec *sopsx.Decryptor) *placeholderReader {
+	maxSize := cfg.Limits.MaxFileSize
+	if maxSize <= 0 {
+		maxSize = render.DefaultMaxFileSize
+	}
+	return &placeholderReader{
+		src: req.Source, dir: req.Dir, dec: dec, maxSize: maxSize,
+		openStore: func(ctx context.Context) (providers.Client, error) {
+			return OpenStore(ctx, cfg.StoresDir, req.Env.Project, cfg.Providers)
+		},
+	}
+}
+
+// resolvePlaceholders replaces the placeholders of objs with values r
+// reads, and returns how many each object had. With none it reads
+// nothing.
+func resolvePlaceholders(ctx context.Context, cfg Config, objs []*unstructured.Unstructured, r *placeholderReader, values *redact.Values) ([]int, error) {
 	n, annotated, err := placeholder.Count(objs)
 	if err != nil {
 		return nil, err
@@ -145,17 +170,6 @@ func resolvePlaceholders(ctx context.Context, cfg Config, req Request, dec *sops
 	if n == 0 && !annotated {
 		return make([]int, len(objs)), nil
 	}
-	maxSize := cfg.Limits.MaxFileSize
-	if maxSize <= 0 {
-		maxSize = render.DefaultMaxFileSize
-	}
-	r := &placeholderReader{
-		src: req.Source, dir: req.Dir, dec: dec, maxSize: maxSize,
-		openStore: func(ctx context.Context) (providers.Client, error) {
-			return OpenStore(ctx, cfg.StoresDir, req.Env.Project, cfg.Providers)
-		},
-	}
-	defer r.close(ctx)
 	res, err := placeholder.Resolve(ctx, objs, r, cfg.Placeholders, values)
 	if err != nil {
 		return nil, fmt.Errorf("placeholders: %w", err)

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/sealsync/sealsync/crypto"
+	"github.com/sealsync/sealsync/internal/cmp/placeholder"
 	"github.com/sealsync/sealsync/internal/sealing"
 )
 
@@ -115,22 +116,18 @@ func sealSecret(cfg Config, env Env, o *unstructured.Unstructured, sealer *seali
 	if s.Namespace == "" {
 		s.Namespace = env.AppNamespace
 	}
-	scope := sealing.ScopeOf(&s)
-	if !cfg.AllowAnyNamespace {
-		switch {
-		case scope == crypto.ScopeClusterWide:
-			return nil, errors.New("cluster-wide scope would let the value be unsealed in any namespace (the operator sets SEALSYNC_ALLOW_ANY_NAMESPACE=true to allow it)")
-		case env.AppNamespace == "":
-			return nil, errors.New("ARGOCD_APP_NAMESPACE is not set: no destination namespace to seal for")
-		case s.Namespace != env.AppNamespace:
-			return nil, fmt.Errorf("namespace %s is not the application's destination %s (the operator sets SEALSYNC_ALLOW_ANY_NAMESPACE=true to allow it)", s.Namespace, env.AppNamespace)
-		}
+	if !cfg.AllowAnyNamespace && sealing.ScopeOf(&s) == crypto.ScopeClusterWide {
+		return nil, errors.New("cluster-wide scope would let the value be unsealed in any namespace (the operator sets SEALSYNC_ALLOW_ANY_NAMESPACE=true to allow it)")
+	}
+	if err := checkNamespace(cfg, env, s.Namespace); err != nil {
+		return nil, err
 	}
 	ss, err := sealer.SealSecret(&s)
 	if err != nil {
 		return nil, err
 	}
 	ss.Labels = maps.Clone(s.Labels)
+	ss.Annotations[placeholder.RenderedAsAnnotation] = placeholder.RenderedAsSealed
 	for k, v := range s.Annotations {
 		if strings.HasPrefix(k, argoAnnotationPrefix) {
 			ss.Annotations[k] = v
