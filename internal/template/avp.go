@@ -3,7 +3,6 @@ package template
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/sealsync/sealsync/internal/avp"
 )
@@ -64,24 +63,21 @@ const (
 // JSON object of fields): the field expr names, through expr's
 // modifiers, as avp.Stringify writes it.
 //
-// Each modifier reads its whole input, so a call is charged, before it
-// runs, a pass over its arguments per modifier (Expr.Weight, yamlParse
-// weighing avpYAMLWeight): first as many as the expression has "|", and
-// its bytes, before it is parsed, so that a long expression is refused
-// before parsing it, then the rest (jsonPath's nodes, yamlParse). A
-// value that grows past the arguments' size (base64encode, indent) pays
-// for the passes over the difference before the next modifier reads it:
-// a chain that grows a small value to a megabyte and hashes it down
-// again (indent 256 | sha256sum) is charged the work it does, though its
-// result is short. No value may grow past what the render may still
-// write.
+// Charged before each part runs: parsing the expression (avpExprWeight
+// steps a byte, so a long one is refused before it is parsed) and
+// decoding the secret (a pass over it); then a pass over the field's
+// value per modifier (Expr.Weight: jsonPath's nodes count, yamlParse
+// weighs avpYAMLWeight). A value that grows past the field's size
+// (base64encode, indent) pays for the passes over the difference before
+// the next modifier reads it: a chain that grows a small value to a
+// megabyte and hashes it down again (indent 256 | sha256sum) is charged
+// the work it does, though its result is short. No value may grow past
+// what the render may still write.
 func avpApply(b *Budget, secret, expr string) (string, error) {
-	in := int64(len(secret)) + int64(len(expr))
-	passes := 1 + int64(strings.Count(expr, "|"))
-	if err := b.fits(in); err != nil {
+	if err := b.fits(int64(len(secret)) + int64(len(expr))); err != nil {
 		return "", err
 	}
-	if err := b.step(1 + int64(len(expr))*avpExprWeight + in*passes/bytesPerStep); err != nil {
+	if err := b.step(1 + int64(len(expr))*avpExprWeight + int64(len(secret))/bytesPerStep); err != nil {
 		return "", err
 	}
 	e, err := avp.Parse(expr)
@@ -92,13 +88,6 @@ func avpApply(b *Budget, secret, expr string) (string, error) {
 	if e.Inline {
 		return "", sourceErrorf("avp takes a key and modifiers, not a path: placeholder %s", e)
 	}
-	weight := int64(1)
-	for _, m := range e.Modifiers {
-		weight += modifierWeight(m)
-	}
-	if err := b.step(in * (weight - passes) / bytesPerStep); err != nil {
-		return "", err
-	}
 	fields, err := avp.DecodeSecret([]byte(secret))
 	if err != nil {
 		return "", &sourceError{msg: err.Error()} // fixed words
@@ -108,9 +97,17 @@ func avpApply(b *Budget, secret, expr string) (string, error) {
 		// AVP takes a JSON null for a missing key, as avpHas does.
 		return "", sourceErrorf("the secret has no key %q", e.Key)
 	}
+	size := valueSize(v)
+	var passes int64
+	for _, m := range e.Modifiers {
+		passes += modifierWeight(m)
+	}
+	if err := b.step(size * passes / bytesPerStep); err != nil {
+		return "", err
+	}
 	room := MaxRenderSize - b.Size()
 	for _, m := range e.Modifiers {
-		if grown := valueSize(v) - in; grown > 0 {
+		if grown := valueSize(v) - size; grown > 0 {
 			if err := b.step(grown * modifierWeight(m) / bytesPerStep); err != nil {
 				return "", err
 			}

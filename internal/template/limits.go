@@ -92,14 +92,16 @@ import (
 //     cap, so meterPFX (pfx.go) reads it first and charges its
 //     derivations, decryptions, bags and keys, refusing archives over
 //     MaxPKCS12Iterations rounds or MaxPKCS12Bags bags;
-//   - sealsync's avp (avp.go): a pass over its arguments per modifier
-//     (Expr.Weight, jsonPath's nodes included), charged before it runs,
-//     and a long chain before it is parsed; a value a modifier grew pays
-//     for the passes after it before they run, so a chain that grows a
-//     value and hashes it down is charged its work; no value may grow
-//     past what the render may still write (the room given to
-//     Expr.Apply, which base64encode and indent check before they
-//     allocate); jsonPath takes only expressions linear in the value.
+//   - sealsync's avp (avp.go): its expression by the byte before it is
+//     parsed (jsonpath parses slowly), a pass over the secret to decode
+//     it, and a pass over the field's value per modifier (Expr.Weight,
+//     jsonPath's nodes included, yamlParse weighing more), each before
+//     it runs; a value a modifier grew pays for the passes after it
+//     before they run, so a chain that grows a value and hashes it down
+//     is charged its work; no value may grow past what the render may
+//     still write (the room given to Expr.Apply, which base64encode and
+//     indent check before they allocate); jsonPath takes only
+//     expressions linear in the value.
 //
 // The text/template builtins print, printf, println, html, js and
 // urlquery are overridden by wrapped versions of themselves, as they
