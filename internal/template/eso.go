@@ -37,7 +37,7 @@ import (
 //
 // And two of sealsync's own, which ESO does not have, for the Argo CD
 // plugin's reference mode (an argocd-vault-plugin Secret turned into an
-// ExternalSecret; docs/argocd.md):
+// ExternalSecret, issue #14):
 //
 //   - avp SECRET EXPR: SECRET is a secret read whole, a JSON object of
 //     fields; EXPR is the text of a generic placeholder, a key and then
