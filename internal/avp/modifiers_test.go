@@ -265,7 +265,7 @@ func TestDecodeSecret(t *testing.T) {
 	if m, err := DecodeSecret([]byte(`{}`)); err != nil || m == nil {
 		t.Errorf("{} = %v, %v", m, err)
 	}
-	for _, in := range []string{``, `hunter2-secret`, `"hunter2-secret"`, `["hunter2-secret"]`, `null`, `{"k":"hunter2-secret"`, `42`} {
+	for _, in := range []string{``, `hunter2-secret`, `"hunter2-secret"`, `["hunter2-secret"]`, `null`, `{"k":"hunter2-secret"`, `42`, `{"k":"hunter2-secret"} x`, `{"k":"hunter2-secret"}}`, `{}{}`} {
 		_, err := DecodeSecret([]byte(in))
 		if err == nil {
 			t.Errorf("%q: no error", in)
