@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 
@@ -217,7 +218,7 @@ func DecodeSecret(b []byte) (map[string]any, error) {
 	var m map[string]any
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
-	if err := dec.Decode(&m); err != nil || m == nil {
+	if err := dec.Decode(&m); err != nil || m == nil || dec.Decode(new(any)) != io.EOF {
 		// Not quoted: it is a secret.
 		return nil, errors.New("the secret is not an object of fields")
 	}

@@ -97,6 +97,9 @@ func TestArgoCDFlagsFromEnv(t *testing.T) {
 	t.Setenv("ARGOCD_ENV_SEALSYNC_ALLOW_PLAIN", "true")
 	t.Setenv("ARGOCD_ENV_SEALSYNC_ALLOW_SOPS_OUTSIDE_SECRETS", "true")
 	t.Setenv("SEALSYNC_ALLOW_PLACEHOLDERS_OUTSIDE_SECRETS", "true")
+	t.Setenv("SEALSYNC_PLACEHOLDERS", "reference")
+	t.Setenv("ARGOCD_ENV_SEALSYNC_PLACEHOLDERS", "resolve")
+	t.Setenv("ARGOCD_ENV_SEALSYNC_STORES_FILE", "/tenant-chosen")
 	root := NewCommand(Streams{})
 	var argocd *cobra.Command
 	for _, c := range root.Commands() {
@@ -112,7 +115,8 @@ func TestArgoCDFlagsFromEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	for flag, want := range map[string]string{"age-keys-dir": "/keys", "output": "plain", "stores-dir": "", "allow-plain": "false",
-		"allow-sops-outside-secrets": "false", "allow-placeholders-outside-secrets": "true"} {
+		"allow-sops-outside-secrets": "false", "allow-placeholders-outside-secrets": "true",
+		"placeholders": "reference", "stores-file": ""} {
 		if got := fs.Lookup(flag).Value.String(); got != want {
 			t.Errorf("--%s = %q, want %q", flag, got, want)
 		}

@@ -68,8 +68,9 @@ type Config struct {
 	// (ARGOCD_ENV_SEALSYNC_OUTPUT=plain).
 	AllowPlain bool
 	// AllowPlaceholdersOutsideSecrets lets placeholders stand in objects
-	// other than Secrets in Sealed mode, putting those values into Argo
-	// CD in plain text.
+	// other than Secrets in Sealed output and in Reference mode (where
+	// they are resolved from the project's store), putting those values
+	// into Argo CD in plain text.
 	AllowPlaceholdersOutsideSecrets bool
 	// AllowSOPSOutsideSecrets lets objects other than Secrets hold values
 	// decrypted from SOPS files in Sealed mode, putting those values into

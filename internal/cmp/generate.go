@@ -167,7 +167,9 @@ func resolvePlaceholders(ctx context.Context, cfg Config, objs []*unstructured.U
 	if err != nil {
 		return nil, err
 	}
-	if n == 0 && !annotated {
+	// In Reference mode an annotated object with no placeholder left is
+	// not read for: the render needs no store.
+	if n == 0 && (!annotated || cfg.PlaceholderMode == Reference) {
 		return make([]int, len(objs)), nil
 	}
 	res, err := placeholder.Resolve(ctx, objs, r, cfg.Placeholders, values)

@@ -58,7 +58,7 @@ func TestGenerateReference(t *testing.T) {
 	src := secretSource(map[string]string{
 		"s.yaml":     placeholderSecret,
 		"plain.yaml": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: plain\nstringData:\n  a: literal-value\n",
-		"cm.yaml":    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  a: b\n",
+		"cm.yaml":    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n  annotations:\n    avp.kubernetes.io/path: secret/data/db\ndata:\n  a: b\n",
 	})
 	out, err := Generate(context.Background(), referenceConfig(t), Request{Source: src, Dir: ".", Env: demoEnv()}, &bytes.Buffer{})
 	if err != nil {

@@ -1,6 +1,7 @@
 package template
 
 import (
+	"errors"
 	"strings"
 	gotemplate "text/template"
 )
@@ -11,7 +12,8 @@ import (
 // reason when no function was called. A function's error text is dropped
 // because functions like fail, b64dec or fromJson may quote their argument,
 // which can be a secret value; so are the values the engine itself quotes
-// in a few reasons.
+// in a few reasons. This package's own functions' errors that hold only
+// template text (sourceError) are kept.
 //
 // The searches are for ">: " followed by a known reason: ACTION is template
 // source and may hold anything, but a match inside it only cuts the message
@@ -21,7 +23,14 @@ func execErrorLocation(ee gotemplate.ExecError) string {
 	const calling = ">: error calling "
 	if i := strings.Index(msg, calling); i >= 0 {
 		name, _, _ := strings.Cut(msg[i+len(calling):], ":")
-		return msg[:i+1] + ": error calling " + name
+		loc := msg[:i+1] + ": error calling " + name
+		// Found by type, not in the text: this package's own errors
+		// that hold only template text.
+		var se *sourceError
+		if errors.As(ee.Err, &se) {
+			return loc + ": " + se.Error()
+		}
+		return loc
 	}
 	for _, p := range valueQuotingReasons {
 		if i := strings.Index(msg, ">: "+p); i >= 0 {

@@ -35,6 +35,21 @@ import (
 //     gives {SHA} lines, anything else bcrypt. Sprig's takes no hash type,
 //     and SealedSecret templates keep that one.
 //
+// And two of sealsync's own, which ESO does not have, for the Argo CD
+// plugin's reference mode (an argocd-vault-plugin Secret turned into an
+// ExternalSecret, issue #14):
+//
+//   - avp SECRET EXPR: SECRET is a secret read whole, a JSON object of
+//     fields; EXPR is the text of a generic placeholder, a key and then
+//     "| modifier" steps (base64encode, base64decode, jsonParse,
+//     yamlParse, jsonPath, indent, sha256sum). The field's value through
+//     the modifiers, written as argocd-vault-plugin writes it into a
+//     Secret (package avp: byte for byte what the plugin's resolve mode
+//     writes). A missing or null field is an error naming the key. EXPR
+//     must be a quoted string in the template, as errors quote it.
+//   - avpHas SECRET KEY: whether SECRET has a field KEY that is not null
+//     (argocd-vault-plugin takes null for missing).
+//
 // ESO's getSecretKey is deliberately absent: it read Secrets of any
 // namespace (CVE-2026-22822). So are env, expandenv and getHostByName
 // (CVE-2026-34984, DNS exfiltration). Nothing here does I/O.
@@ -77,6 +92,9 @@ func esoFuncs() gotemplate.FuncMap {
 		"certSANs": certSANs,
 		"hexdec":   hexdec,
 		"htpasswd": htpasswd,
+
+		"avp":    avpFunc,
+		"avpHas": avpHas,
 	}
 }
 

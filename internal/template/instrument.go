@@ -2,6 +2,7 @@ package template
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"text/template/parse"
 )
@@ -44,8 +45,9 @@ var mutators = []string{"set", "merge", "mergeOverwrite", "mustMerge", "mustMerg
 
 // inspect walks every tree of a parsed template and returns the names of
 // the functions it calls. It fails if blocks nest deeper than
-// [MaxNesting], or if a tree names emitFunc (which the parser already
-// refuses; this holds even if that changes).
+// [MaxNesting], if a tree names emitFunc (which the parser already
+// refuses; this holds even if that changes), or if a function of
+// quotedArgs is called without a string literal where it needs one.
 func inspect(trees map[string]*parse.Tree) (map[string]bool, error) {
 	used := map[string]bool{}
 	var walk func(n parse.Node, depth int) error
@@ -58,6 +60,11 @@ func inspect(trees map[string]*parse.Tree) (map[string]bool, error) {
 				return errHiddenName
 			}
 			used[id.Ident] = true
+		}
+		if c, ok := n.(*parse.CommandNode); ok {
+			if err := checkQuoted(c); err != nil {
+				return err
+			}
 		}
 		switch n.(type) {
 		case *parse.ListNode, *parse.PipeNode:
@@ -80,6 +87,31 @@ func inspect(trees map[string]*parse.Tree) (map[string]bool, error) {
 		}
 	}
 	return used, nil
+}
+
+// checkQuoted checks that a command calling a function of quotedArgs has
+// a string literal at its position. A name that is not the command's
+// first word is called with no arguments, which text/template refuses
+// for these functions; an argument piped in comes last, after the
+// command's own, so a command too short has it piped.
+func checkQuoted(c *parse.CommandNode) error {
+	if len(c.Args) == 0 {
+		return nil
+	}
+	id, ok := c.Args[0].(*parse.IdentifierNode)
+	if !ok {
+		return nil
+	}
+	i, ok := quotedArgs[id.Ident]
+	if !ok {
+		return nil
+	}
+	if i < len(c.Args) {
+		if _, ok := c.Args[i].(*parse.StringNode); ok {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s takes argument %d as a quoted string", id.Ident, i)
 }
 
 // instrument adds the markers (and, with emit, the emitFunc calls) to

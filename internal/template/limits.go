@@ -59,7 +59,8 @@ import (
 //     hold it; templates that call them have every printed value
 //     measured again (see mutators in instrument.go);
 //   - ESO's: toYaml, fromYaml (alias expansion is refused by the YAML
-//     decoder), filterPEM, filterCertChain.
+//     decoder), filterPEM, filterCertChain;
+//   - sealsync's avpHas (decoding its secret).
 //
 // Bounded here, before they allocate:
 //   - until, untilStep, seq: at most MaxItems numbers, counted without
@@ -90,7 +91,17 @@ import (
 //     many times to run each key derivation, which go-pkcs12 does not
 //     cap, so meterPFX (pfx.go) reads it first and charges its
 //     derivations, decryptions, bags and keys, refusing archives over
-//     MaxPKCS12Iterations rounds or MaxPKCS12Bags bags.
+//     MaxPKCS12Iterations rounds or MaxPKCS12Bags bags;
+//   - sealsync's avp (avp.go): its expression by the byte before it is
+//     parsed (jsonpath parses slowly), a pass over the secret to decode
+//     it, and a pass over the field's value per modifier (Expr.Weight,
+//     jsonPath's nodes included, yamlParse weighing more), each before
+//     it runs; a value a modifier grew pays for the passes after it
+//     before they run, so a chain that grows a value and hashes it down
+//     is charged its work; no value may grow past what the render may
+//     still write (the room given to Expr.Apply, which base64encode and
+//     indent check before they allocate); jsonPath takes only
+//     expressions linear in the value.
 //
 // The text/template builtins print, printf, println, html, js and
 // urlquery are overridden by wrapped versions of themselves, as they
@@ -371,6 +382,8 @@ var special = map[string]func(b *Budget, fn any) any{
 	"randAscii":    func(b *Budget, fn any) any { return boundRand(b, fn) },
 	"randNumeric":  func(b *Budget, fn any) any { return boundRand(b, fn) },
 	"randBytes":    func(b *Budget, fn any) any { return boundRand(b, fn) },
+
+	"avp": func(b *Budget, fn any) any { return boundAVP(b, fn) },
 }
 
 // produce charges a result of n bytes known before it is made, and fails

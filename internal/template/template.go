@@ -17,8 +17,10 @@
 //
 // [Default] renders SealedSecret templates: the safe Sprig functions, as
 // Bitnami's controller offers them. [ESO] renders ExternalSecret templates:
-// the same plus ESO's engine v2 functions (PEM, PKCS#12, JWK, YAML), with
-// ESO's missingkey=error. [Engine.Option] derives variants.
+// the same plus ESO's engine v2 functions (PEM, PKCS#12, JWK, YAML) and
+// sealsync's avp and avpHas (argocd-vault-plugin placeholders, for the Argo
+// CD plugin's reference mode), with ESO's missingkey=error. [Engine.Option]
+// derives variants.
 //
 // # Limits
 //

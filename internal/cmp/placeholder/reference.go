@@ -85,38 +85,39 @@ type Info struct {
 // Inspect returns the placeholders of o. An ignored object has none.
 func Inspect(o *unstructured.Unstructured) (Info, error) {
 	var info Info
-	seen := map[Ref]bool{}
-	add := func(r Ref) {
-		if !seen[r] {
-			seen[r] = true
-			info.Refs = append(info.Refs, r)
-		}
-	}
-	var generic bool
+	var inline []Ref
+	var pathRef *Ref
+	generic := false
 	err := walkObject(o, func(d *objectDoc, ph placeholderText) error {
 		if info.Placeholders == 0 {
 			info.Field = ph.field
 		}
 		info.Placeholders++
-		ref, inline, err := d.refOf(ph)
+		ref, isInline, err := d.refOf(ph)
 		if err != nil {
 			return err
 		}
-		if inline {
-			add(ref)
+		if isInline {
+			inline = append(inline, ref)
 		} else {
 			generic = true
 		}
 		return nil
 	}, func(d *objectDoc) {
 		if ref, ok := d.pathRef(); ok {
-			add(ref)
+			pathRef = &ref
 		}
 	})
-	if !generic && info.Placeholders == 0 {
-		// A path annotation with no placeholder to use it reads nothing
-		// worth referencing.
-		info.Refs = nil
+	// The path annotation counts only if a generic placeholder uses it.
+	if generic && pathRef != nil {
+		inline = append([]Ref{*pathRef}, inline...)
+	}
+	seen := map[Ref]bool{}
+	for _, r := range inline {
+		if !seen[r] {
+			seen[r] = true
+			info.Refs = append(info.Refs, r)
+		}
 	}
 	return info, err
 }
