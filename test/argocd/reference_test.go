@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"maps"
@@ -495,6 +496,21 @@ func (k *refCluster) waitData(t *testing.T, want map[string]map[string][]byte, t
 	})
 }
 
+// generations returns the metadata.generation of every ExternalSecret
+// of dest, by name: it changes only when the spec does.
+func (k *refCluster) generations(t *testing.T) map[string]int64 {
+	t.Helper()
+	var list esv1.ExternalSecretList
+	if err := k.e.Client.List(t.Context(), &list, client.InNamespace(k.dest)); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int64{}
+	for _, es := range list.Items {
+		out[es.Name] = es.Generation
+	}
+	return out
+}
+
 // refreshToken is the operator's refresh webhook: a ServiceAccount of
 // dest that may patch its ExternalSecrets, with a token for audience
 // sealsync (kubectl create token ci --audience sealsync).
@@ -582,6 +598,38 @@ func (k *refCluster) checkNoLeaks(t *testing.T, v *refVault) {
 	}
 }
 
+// holdsNoCredentials fails the test if sidecar s can reach Vault v: its
+// environment names neither the server nor a token, no file of its
+// folder (the work folder of renders among them) holds a token, and it
+// has no stores folder.
+func holdsNoCredentials(t *testing.T, s *sidecar, v *refVault) {
+	t.Helper()
+	for _, kv := range s.env {
+		if strings.Contains(kv, v.token) || strings.Contains(kv, v.RootToken) || strings.Contains(kv, v.Addr) || strings.HasPrefix(kv, "VAULT_") {
+			t.Fatalf("the reference sidecar's environment names Vault: %s", strings.SplitN(kv, "=", 2)[0])
+		}
+	}
+	if _, err := os.Stat(filepath.Join(s.dir, "stores")); !os.IsNotExist(err) {
+		t.Fatalf("the reference sidecar has a stores folder (%v)", err)
+	}
+	err := filepath.WalkDir(s.dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			var b []byte
+			if b, err = os.ReadFile(p); err == nil && (bytes.Contains(b, []byte(v.token)) || bytes.Contains(b, []byte(v.RootToken))) {
+				t.Errorf("the reference sidecar's file %s holds a Vault token", p)
+			}
+		}
+		// The server removes a render's work folder as it likes.
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestReferenceEquivalence is issue #14's proof on the real parts: the
 // tenant's Secrets, every placeholder form and modifier among them and
 // argocd-vault-plugin's documented examples, rendered through the real
@@ -613,17 +661,18 @@ func TestReferenceEquivalence(t *testing.T) {
 		env:        []string{"SEALSYNC_PLACEHOLDERS=reference"},
 		storesFile: stores.mapping(),
 	})
-	for _, kv := range referrer.env {
-		if strings.Contains(kv, v.token) || strings.Contains(kv, v.RootToken) || strings.Contains(kv, v.Addr) || strings.HasPrefix(kv, "VAULT_") {
-			t.Fatalf("the reference sidecar's environment names Vault: %s", strings.SplitN(kv, "=", 2)[0])
-		}
-	}
+	holdsNoCredentials(t, referrer, v)
 	repo := refRepo(t)
 	a := app{repo: repo, path: "app", name: "eq", namespace: dest, project: "team-eq"}
 
 	want, types := resolved(t, resolver, a)
 	if len(want) < 8 {
 		t.Fatalf("resolve mode made %d Secrets: %v", len(want), slices.Sorted(maps.Keys(want)))
+	}
+	// remove-missing drops the keys naming the missing field, and reference
+	// mode must drop the same.
+	if _, ok := want["optional"]["gone"]; ok || want["optional"]["both"] != nil || want["optional"]["user"] == nil {
+		t.Fatalf("resolve mode's remove-missing kept %v", slices.Sorted(maps.Keys(want["optional"])))
 	}
 
 	before := v.auditEntries(t)
@@ -634,16 +683,7 @@ func TestReferenceEquivalence(t *testing.T) {
 	if n := v.auditEntries(t) - before; n != 0 {
 		t.Fatalf("Vault audited %d requests during the reference render, want none", n)
 	}
-	filepath.WalkDir(referrer.dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || !d.Type().IsRegular() {
-			return nil
-		}
-		b, _ := os.ReadFile(p)
-		if bytes.Contains(b, []byte(v.token)) || bytes.Contains(b, []byte(v.RootToken)) {
-			t.Errorf("the reference sidecar's file %s holds a Vault token", p)
-		}
-		return nil
-	})
+	holdsNoCredentials(t, referrer, v)
 	var emitted []string
 	for i, o := range objects(t, r) {
 		if o.GetKind() != "ExternalSecret" || o.GetNamespace() != dest || o.GetAnnotations()["sealsync.dev/rendered-as"] != "reference" {
@@ -697,6 +737,12 @@ func TestReferenceEquivalence(t *testing.T) {
 		}
 		// What a Hard Refresh would render now, in resolve mode.
 		now, _ := resolved(t, resolver, a)
+		for _, name := range []string{"modifiers", "generic"} {
+			if diffData(now[name], want[name]) == "" {
+				t.Fatalf("%s: the change in Vault changes nothing resolve mode writes", name)
+			}
+		}
+		generations := k.generations(t)
 		// modifiers is refreshed every shortInterval: it follows on its
 		// own. generic is refreshed hourly: it keeps the old values
 		// until asked.
@@ -706,6 +752,11 @@ func TestReferenceEquivalence(t *testing.T) {
 		}
 		k.refresh(t, k.refreshToken(t), "generic")
 		k.waitData(t, map[string]map[string][]byte{"generic": now["generic"]}, nil, syncTimeout)
+		// Nothing was rendered or applied again: the ExternalSecrets'
+		// specs are those Argo CD applied.
+		if got := k.generations(t); !maps.Equal(got, generations) {
+			t.Errorf("ExternalSecret generations went from %v to %v", generations, got)
+		}
 	})
 
 	t.Run("the store's conditions still decide", func(t *testing.T) {
