@@ -207,28 +207,6 @@ func (v *refVault) auditEntries(t *testing.T) int {
 	return len(l)
 }
 
-// refStore is the resolve sidecar's store of project team-eq: the
-// operator's Vault, keys naming their mount, the token from a file.
-func refStore(addr, token string) func(t *testing.T, dir string) {
-	return func(t *testing.T, dir string) {
-		writeFile(t, filepath.Join(dir, "team-eq", "store.yaml"), fmt.Appendf(nil, `apiVersion: external-secrets.io/v1
-kind: SecretStore
-metadata:
-  name: team-eq-vault
-spec:
-  provider:
-    vault:
-      server: %s
-      version: v2
-      auth:
-        tokenSecretRef:
-          name: vault-token
-          key: token
-`, addr))
-		writeFile(t, filepath.Join(dir, "team-eq", "secrets", "vault-token", "token"), []byte(token))
-	}
-}
-
 // refStores names the operator's ClusterSecretStores.
 type refStores struct{ kv2, kv1, restricted string }
 
@@ -655,7 +633,7 @@ func TestReferenceEquivalence(t *testing.T) {
 	// file alone.
 	resolver := startSidecar(t, sidecarConfig{
 		env:    []string{"SEALSYNC_OUTPUT=plain"},
-		stores: refStore(v.Addr, v.token),
+		stores: vaultStore("team-eq", v.Addr, v.token),
 	})
 	referrer := startSidecar(t, sidecarConfig{
 		env:        []string{"SEALSYNC_PLACEHOLDERS=reference"},

@@ -42,9 +42,9 @@ func testMap(ref Ref) (Target, error) {
 	return Target{}, fmt.Errorf("no store for path %s", ref.Path)
 }
 
-// TestToExternalSecret: each Secret of testdata/reference (tenant input)
-// becomes the ExternalSecret in testdata/reference/golden.
-func TestToExternalSecret(t *testing.T) {
+// eachReferenceCase runs f as a subtest for each Secret of
+// testdata/reference (tenant input), given its file and content.
+func eachReferenceCase(t *testing.T, f func(t *testing.T, file string, in []byte)) {
 	files, err := filepath.Glob(filepath.Join("testdata", "reference", "*.yaml"))
 	if err != nil || len(files) == 0 {
 		t.Fatal("no test cases", err)
@@ -55,38 +55,46 @@ func TestToExternalSecret(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			objs := decode(t, string(in))
-			es, err := ToExternalSecret(objs[0], ReferenceOptions{Map: testMap, Namespace: "dest", RefreshInterval: time.Hour})
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := yaml.Marshal(es.Object)
-			if err != nil {
-				t.Fatal(err)
-			}
-			golden := filepath.Join("testdata", "reference", "golden", filepath.Base(file))
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if string(got) != string(want) {
-				t.Errorf("got:\n%s\nwant:\n%s", got, want)
-			}
-			// The output is an ExternalSecret our API types read strictly.
-			var typed esv1.ExternalSecret
-			if err := yaml.UnmarshalStrict(got, &typed); err != nil {
-				t.Fatal(err)
-			}
+			f(t, file, in)
 		})
 	}
+}
+
+// TestToExternalSecret: each Secret of testdata/reference (tenant input)
+// becomes the ExternalSecret in testdata/reference/golden.
+func TestToExternalSecret(t *testing.T) {
+	eachReferenceCase(t, func(t *testing.T, file string, in []byte) {
+		objs := decode(t, string(in))
+		es, err := ToExternalSecret(objs[0], ReferenceOptions{Map: testMap, Namespace: "dest", RefreshInterval: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := yaml.Marshal(es.Object)
+		if err != nil {
+			t.Fatal(err)
+		}
+		golden := filepath.Join("testdata", "reference", "golden", filepath.Base(file))
+		if *update {
+			if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(golden, got, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, err := os.ReadFile(golden)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Errorf("got:\n%s\nwant:\n%s", got, want)
+		}
+		// The output is an ExternalSecret our API types read strictly.
+		var typed esv1.ExternalSecret
+		if err := yaml.UnmarshalStrict(got, &typed); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 // refSecrets is the store's content (operator input): each secret whole,
@@ -156,58 +164,48 @@ func (noSources) Secret(context.Context, string) (map[string][]byte, error) {
 // controller syncs it), key for key. test/argocd proves the same on the
 // real parts; this covers the corners without them.
 func TestReferenceRendersWhatResolveWrites(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("testdata", "reference", "*.yaml"))
-	if err != nil || len(files) == 0 {
-		t.Fatal("no test cases", err)
-	}
-	for _, file := range files {
-		t.Run(filepath.Base(file), func(t *testing.T) {
-			in, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resolved := decode(t, string(in))[0]
-			if _, err := Resolve(context.Background(), []*unstructured.Unstructured{resolved}, refSecrets, Limits{}, nil); err != nil {
-				t.Fatal(err)
-			}
-			var s corev1.Secret
-			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(resolved.Object, &s); err != nil {
-				t.Fatal(err)
-			}
-			want := maps.Clone(s.Data)
-			if want == nil {
-				want = map[string][]byte{}
-			}
-			for k, v := range s.StringData {
-				want[k] = []byte(v)
-			}
+	eachReferenceCase(t, func(t *testing.T, _ string, in []byte) {
+		resolved := decode(t, string(in))[0]
+		if _, err := Resolve(context.Background(), []*unstructured.Unstructured{resolved}, refSecrets, Limits{}, nil); err != nil {
+			t.Fatal(err)
+		}
+		var s corev1.Secret
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(resolved.Object, &s); err != nil {
+			t.Fatal(err)
+		}
+		want := maps.Clone(s.Data)
+		if want == nil {
+			want = map[string][]byte{}
+		}
+		for k, v := range s.StringData {
+			want[k] = []byte(v)
+		}
 
-			u, err := ToExternalSecret(decode(t, string(in))[0], ReferenceOptions{Map: testMap, Namespace: "dest", RefreshInterval: time.Hour})
-			if err != nil {
-				t.Fatal(err)
+		u, err := ToExternalSecret(decode(t, string(in))[0], ReferenceOptions{Map: testMap, Namespace: "dest", RefreshInterval: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var es esv1.ExternalSecret
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &es); err != nil {
+			t.Fatal(err)
+		}
+		d, err := esdata.BuildDesired(context.Background(), &es, storesOf{secrets: refSecrets, es: &es}, noSources{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range slices.Sorted(maps.Keys(want)) {
+			if got, ok := d.Data[k]; !ok {
+				t.Errorf("%s: missing", k)
+			} else if !bytes.Equal(got, want[k]) {
+				t.Errorf("%s: %q, resolve mode wrote %q", k, got, want[k])
 			}
-			var es esv1.ExternalSecret
-			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &es); err != nil {
-				t.Fatal(err)
+		}
+		for _, k := range slices.Sorted(maps.Keys(d.Data)) {
+			if _, ok := want[k]; !ok {
+				t.Errorf("%s: not written by resolve mode", k)
 			}
-			d, err := esdata.BuildDesired(context.Background(), &es, storesOf{secrets: refSecrets, es: &es}, noSources{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, k := range slices.Sorted(maps.Keys(want)) {
-				if got, ok := d.Data[k]; !ok {
-					t.Errorf("%s: missing", k)
-				} else if !bytes.Equal(got, want[k]) {
-					t.Errorf("%s: %q, resolve mode wrote %q", k, got, want[k])
-				}
-			}
-			for _, k := range slices.Sorted(maps.Keys(d.Data)) {
-				if _, ok := want[k]; !ok {
-					t.Errorf("%s: not written by resolve mode", k)
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 // TestToExternalSecretRefusals: what reference mode cannot make, each
