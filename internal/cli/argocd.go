@@ -78,10 +78,17 @@ func newArgoCDCommand(o *options) *cobra.Command {
 		Long: `The argocd commands are sealsync's Argo CD config-management plugin, run by
 Argo CD's repo-server sidecar (config/argocd). generate renders an
 application's source (plain manifests, Kustomize or a Helm chart), decrypts its
-SOPS files with the keys of the application's Argo CD project, replaces
-argocd-vault-plugin placeholders with values from the project's secret store,
-and writes every Secret as a SealedSecret sealed with the cluster's
-certificate.
+SOPS files with the keys of the application's Argo CD project, and writes
+every Secret as a SealedSecret sealed with the cluster's certificate.
+
+argocd-vault-plugin placeholders are handled as --placeholders says, which
+only the operator sets: resolve (the default) replaces them with values read
+from the project's secret store (--stores-dir), then seals; reference reads
+nothing and turns each Secret that holds them into an ExternalSecret for the
+controller on the destination cluster to sync and refresh, from the
+SecretStore or ClusterSecretStore that --stores-file maps the application's
+project and the placeholder's path to. SOPS-file placeholders are resolved
+and sealed in both modes.
 
 Every flag can be set from the environment (` + envList() + `).`,
 		Args: cobra.NoArgs,
@@ -94,7 +101,7 @@ Every flag can be set from the environment (` + envList() + `).`,
 	pf.StringVar(&a.storesDir, "stores-dir", "", "Folder with one folder per Argo CD project holding store.yaml (a SecretStore) and its credential files, for placeholders")
 	pf.StringVar(&a.output, "output", "sealed", "What Secrets become: sealed (SealedSecrets) or plain (as they are)")
 	pf.StringVar(&a.placeholders, "placeholders", "resolve", "What Secrets with placeholders become: resolve (values read from the project's store here) or reference (ExternalSecrets the controller syncs; nothing is read here)")
-	pf.StringVar(&a.storesFile, "stores-file", "", "Reference mode's mapping from Argo CD project and path prefix to the controller's SecretStore or ClusterSecretStore (YAML)")
+	pf.StringVar(&a.storesFile, "stores-file", "", "Reference mode's mapping from Argo CD project and path prefix to the controller's SecretStore or ClusterSecretStore (YAML); not read in resolve mode")
 	pf.BoolVar(&a.allowPlain, "allow-plain", false, "Let an application ask for plain output with ARGOCD_ENV_SEALSYNC_OUTPUT=plain")
 	pf.BoolVar(&a.allowOutside, "allow-placeholders-outside-secrets", false, "Allow placeholders in objects other than Secrets in sealed output and reference mode: they are resolved here, and their values reach Argo CD in plain text")
 	pf.BoolVar(&a.allowSOPS, "allow-sops-outside-secrets", false, "Allow values decrypted from SOPS files in objects other than Secrets in sealed output (they reach Argo CD in plain text)")
@@ -311,8 +318,10 @@ func (a *argocdOptions) config(ctx context.Context, env cmp.Env, fetch bool) (cm
 	if err != nil {
 		return cmp.Config{}, fmt.Errorf("--placeholders: %w", err)
 	}
+	// The mapping is read in reference mode only, so that one install
+	// can point SEALSYNC_STORES_FILE at an optional mount in both modes.
 	var stores *cmp.StoreMap
-	if a.storesFile != "" {
+	if mode == cmp.Reference && a.storesFile != "" {
 		if stores, err = cmp.LoadStoreMap(a.storesFile); err != nil {
 			return cmp.Config{}, fmt.Errorf("--stores-file: %w", err)
 		}

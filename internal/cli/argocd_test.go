@@ -190,3 +190,47 @@ func TestInitLeavesTheCertificateToGenerate(t *testing.T) {
 		t.Errorf("init with a bad certificate file: exit %d, stderr %q", code, stderr)
 	}
 }
+
+// TestStoresFileOnlyInReferenceMode: the operator's install points
+// SEALSYNC_STORES_FILE at an optional ConfigMap mount in both modes
+// (config/argocd). Resolve mode does not read it, so an absent mapping
+// breaks nothing there; reference mode needs it and says which flag. The
+// source is the tenant's.
+func TestStoresFileOnlyInReferenceMode(t *testing.T) {
+	app := t.TempDir()
+	if err := os.WriteFile(filepath.Join(app, "cm.yaml"), []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\ndata:\n  a: b\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	mapping := filepath.Join(dir, "stores.yaml")
+	if err := os.WriteFile(mapping, []byte("projects:\n  web:\n  - path: secret/data/web\n    store:\n      kind: SecretStore\n      name: vault\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("ARGOCD_APP_NAMESPACE", "web")
+	t.Setenv("ARGOCD_APP_PROJECT_NAME", "web")
+	t.Setenv("SEALSYNC_OUTPUT", "plain")
+	for _, tc := range []struct {
+		name, mode, file string
+		wantErr          string
+	}{
+		{name: "resolve, mapping absent", mode: "resolve", file: filepath.Join(dir, "absent.yaml")},
+		{name: "resolve, mapping present", mode: "resolve", file: mapping},
+		{name: "reference, mapping present", mode: "reference", file: mapping},
+		{name: "reference, mapping absent", mode: "reference", file: filepath.Join(dir, "absent.yaml"), wantErr: "--stores-file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("SEALSYNC_PLACEHOLDERS", tc.mode)
+			t.Setenv("SEALSYNC_STORES_FILE", tc.file)
+			for _, cmd := range []string{"init", "generate"} {
+				var out, errOut bytes.Buffer
+				code := Run(context.Background(), []string{"argocd", cmd, app}, Streams{In: strings.NewReader(""), Out: &out, Err: &errOut})
+				switch {
+				case tc.wantErr == "" && code != 0:
+					t.Errorf("%s: exit %d, stderr %s", cmd, code, errOut.String())
+				case tc.wantErr != "" && (code == 0 || !strings.Contains(errOut.String(), tc.wantErr)):
+					t.Errorf("%s: exit %d, stderr %q, want an error naming %s", cmd, code, errOut.String(), tc.wantErr)
+				}
+			}
+		})
+	}
+}

@@ -20,8 +20,9 @@
 // placeholders) and the ARGOCD_ENV_* variables ([Env.Author]).
 //
 // So the project alone chooses the SOPS identities (AgeKeysDir/<project>)
-// and the secret store with its credentials (StoresDir/<project>); no
-// author input names a folder, a key or a credential. An author chooses
+// and the secret store with its credentials (StoresDir/<project>), or in
+// reference mode the stores its paths map to (Config.Stores); no author
+// input names a folder, a key, a store or a credential. An author chooses
 // only what their own project's keys and store can open.
 //
 // # Output
@@ -43,6 +44,19 @@
 // says what it cannot see. [Plain] mode writes Secrets as they are, as
 // argocd-vault-plugin does; the operator sets it, or allows authors to
 // ask for it.
+//
+// # Reference mode
+//
+// With [Reference] placeholders (Config.PlaceholderMode, the operator's
+// only), a Secret whose placeholders name the store is not resolved: it
+// becomes the ExternalSecret that makes it (placeholder.ToExternalSecret),
+// for the controller on the destination cluster to sync and refresh. The
+// store and key of each path come from the operator's [StoreMap] for the
+// project; a path it does not map is an error. Nothing is read and no
+// store credentials are needed, unless the operator lets placeholders
+// outside Secrets be resolved. Placeholders that name SOPS files of the
+// source are resolved and sealed as in [Resolve] mode. docs/argocd.md
+// compares the modes.
 //
 // # Errors
 //

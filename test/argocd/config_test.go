@@ -61,7 +61,8 @@ data:
 // TestArgoCDComponent builds config/argocd as the component it is, over
 // the part of Argo CD's install it patches, and checks the sidecar: Argo
 // CD's own cmp-server, our plugin.yaml, its own /tmp, non-root, read-only
-// root, no privilege escalation, the operator's folders read-only.
+// root, no privilege escalation, the operator's folders read-only, and
+// reference mode's switch and mapping file.
 func TestArgoCDComponent(t *testing.T) {
 	dir := t.TempDir()
 	for _, f := range []string{"kustomization.yaml", "plugin.yaml", "repo-server-patch.yaml", "argocd-cm-patch.yaml"} {
@@ -146,7 +147,7 @@ func TestArgoCDComponent(t *testing.T) {
 	if mounts["/home/argocd/cmp-server/config/plugin.yaml"].SubPath != "plugin.yaml" {
 		t.Error("plugin.yaml is not mounted where argocd-cmp-server reads it")
 	}
-	for _, p := range []string{"/etc/sealsync/age", "/etc/sealsync/stores", "/etc/sealsync/convergence"} {
+	for _, p := range []string{"/etc/sealsync/age", "/etc/sealsync/stores", "/etc/sealsync/convergence", "/etc/sealsync/stores-map"} {
 		if !mounts[p].ReadOnly {
 			t.Errorf("%s is not read-only", p)
 		}
@@ -159,6 +160,21 @@ func TestArgoCDComponent(t *testing.T) {
 		if env[name] == "" {
 			t.Errorf("sidecar env lacks %s", name)
 		}
+	}
+	// Reference mode is one variable away: resolve by default, and the
+	// mapping file where the optional ConfigMap is mounted, which resolve
+	// mode does not read.
+	if env["SEALSYNC_PLACEHOLDERS"] != "resolve" {
+		t.Errorf("SEALSYNC_PLACEHOLDERS = %q, want resolve", env["SEALSYNC_PLACEHOLDERS"])
+	}
+	storesMap := mounts["/etc/sealsync/stores-map"]
+	if env["SEALSYNC_STORES_FILE"] != storesMap.MountPath+"/stores.yaml" {
+		t.Errorf("SEALSYNC_STORES_FILE = %q, not stores.yaml in the mount of %s", env["SEALSYNC_STORES_FILE"], storesMap.MountPath)
+	}
+	cm := volumes[storesMap.Name].ConfigMap
+	if cm == nil || cm.Name != "sealsync-plugin-stores" || cm.Optional == nil || !*cm.Optional ||
+		len(cm.Items) != 1 || cm.Items[0].Key != "stores.yaml" || cm.Items[0].Path != "stores.yaml" {
+		t.Errorf("the stores mapping is not the optional ConfigMap sealsync-plugin-stores, key stores.yaml: %+v", volumes[storesMap.Name])
 	}
 }
 

@@ -8,6 +8,12 @@ package main
 // server whose file audit log counts the reads. Beside it, in the same
 // run, the usual way: `sops --decrypt` once per file in a loop, and one
 // Vault read per placeholder in a row, as argocd-vault-plugin reads.
+//
+// Then, as issue 14 asks, the 500 placeholders alone (their folder as its
+// own application) in both placeholder modes: resolve, as above, and
+// reference, with a sidecar that has the operator's store mapping and no
+// store credentials at all, so that every Vault request it made would
+// show in the audit log.
 
 import (
 	"bytes"
@@ -45,11 +51,28 @@ const (
 	cmpProject = "bench"
 )
 
-// Goals of the plugin benchmark, from the issue.
+// Goals of the plugin benchmark, from issues 11 and 14.
 const (
 	goalCMPWall  = 3 * time.Second
 	goalCMPReads = cmpPaths
+	// goalRefWall bounds a reference-mode render of the placeholders,
+	// which reads nothing; goalRefRequests is how many Vault requests it
+	// may make.
+	goalRefWall     = 500 * time.Millisecond
+	goalRefRequests = 0
 )
+
+// cmpStoresFile is the operator's mapping of reference mode: the bench
+// project's paths to the SecretStore the controller would read them
+// from.
+const cmpStoresFile = `projects:
+  ` + cmpProject + `:
+  - path: secret/data/bench
+    key: bench
+    store:
+      kind: SecretStore
+      name: bench
+`
 
 type cmpOptions struct {
 	runs int
@@ -83,6 +106,16 @@ type cmpReport struct {
 	Sealed                     int             // SealedSecrets among them
 	SOPSLoop                   time.Duration   // sops --decrypt per file
 	VaultLoop                  time.Duration   // one read per placeholder
+	// The placeholders' folder alone, in each placeholder mode.
+	Resolve, Reference cmpRuns
+	External           int // ExternalSecrets in a reference render
+}
+
+// cmpRuns are the timed renders of one source in one mode.
+type cmpRuns struct {
+	Walls    []time.Duration // one per render
+	Requests []int           // Vault requests counted during each render
+	output   []byte          // the first render's output
 }
 
 func runArgoCD(ctx context.Context, c *cleanups, args []string) (err error) {
@@ -180,39 +213,19 @@ func runArgoCD(ctx context.Context, c *cleanups, args []string) (err error) {
 		"SEALED_SECRETS_CERT=" + cert,
 		"SEALSYNC_CONVERGENCE_KEY_FILE=" + filepath.Join(dir, "convergence.key"),
 	}
-	var first []byte
-	for i := range o.runs {
-		before, err := countCMPReads(audit)
-		if err != nil {
-			return err
-		}
-		cmd := exec.CommandContext(ctx, kubeseal, "argocd", "generate")
-		cmd.Dir, cmd.Env = app, env
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		start := time.Now()
-		err = cmd.Run()
-		wall := time.Since(start)
-		if err != nil {
-			return fmt.Errorf("kubeseal argocd generate: %w\n%s", err, stderr.String())
-		}
-		after, err := countCMPReads(audit)
-		if err != nil {
-			return err
-		}
-		rep.Walls = append(rep.Walls, wall)
-		rep.Reads = append(rep.Reads, after-before)
-		progress("render %d: %.2fs, %d Vault reads", i+1, wall.Seconds(), after-before)
-		if first == nil {
-			first = stdout.Bytes()
-			rep.Objects = bytes.Count(first, []byte("\n---\n")) + 1
-			rep.Sealed = bytes.Count(first, []byte("\nkind: SealedSecret\n"))
-			if bytes.Contains(first, []byte("\nkind: Secret\n")) {
-				return errors.New("a plain Secret in the output")
-			}
-		} else if !bytes.Equal(first, stdout.Bytes()) {
-			return errors.New("two renders of the unchanged source differ")
-		}
+	full, err := timeCMP(ctx, "render", o.runs, kubeseal, app, env, func() (int, error) { return countCMPReads(audit) })
+	if err != nil {
+		return err
+	}
+	rep.Walls, rep.Reads = full.Walls, full.Requests
+	rep.Objects = bytes.Count(full.output, []byte("\n---\n")) + 1
+	rep.Sealed = bytes.Count(full.output, []byte("\nkind: SealedSecret\n"))
+	if bytes.Contains(full.output, []byte("\nkind: Secret\n")) {
+		return errors.New("a plain Secret in the output")
+	}
+
+	if err := runCMPModes(ctx, rep, o.runs, kubeseal, dir, app, env, audit); err != nil {
+		return err
 	}
 
 	progress("the usual way: sops --decrypt per file")
@@ -255,6 +268,95 @@ func runArgoCD(ctx context.Context, c *cleanups, args []string) (err error) {
 }
 
 func cmpPath(i int) string { return fmt.Sprintf("bench/plugin-%02d", i) }
+
+// timeCMP runs `kubeseal argocd generate` runs times in app with env,
+// counting Vault's requests around each render with count. Every render
+// must give the first one's bytes.
+func timeCMP(ctx context.Context, name string, runs int, kubeseal, app string, env []string, count func() (int, error)) (*cmpRuns, error) {
+	r := &cmpRuns{}
+	for i := range runs {
+		before, err := count()
+		if err != nil {
+			return nil, err
+		}
+		cmd := exec.CommandContext(ctx, kubeseal, "argocd", "generate")
+		cmd.Dir, cmd.Env = app, env
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		start := time.Now()
+		err = cmd.Run()
+		wall := time.Since(start)
+		if err != nil {
+			return nil, fmt.Errorf("%s: kubeseal argocd generate: %w\n%s", name, err, stderr.String())
+		}
+		after, err := count()
+		if err != nil {
+			return nil, err
+		}
+		r.Walls = append(r.Walls, wall)
+		r.Requests = append(r.Requests, after-before)
+		progress("%s %d: %.2fs, %d Vault requests", name, i+1, wall.Seconds(), after-before)
+		if r.output == nil {
+			r.output = stdout.Bytes()
+		} else if !bytes.Equal(r.output, stdout.Bytes()) {
+			return nil, fmt.Errorf("%s: two renders of the unchanged source differ", name)
+		}
+	}
+	return r, nil
+}
+
+// runCMPModes renders the placeholders' folder alone as its own
+// application, in resolve mode with the sidecar's store credentials, and
+// in reference mode with none: no stores folder, no age keys, only the
+// operator's mapping file, the certificate and the convergence key. In
+// reference mode every Vault request counts, not only reads of the
+// bench's paths.
+func runCMPModes(ctx context.Context, rep *cmpReport, runs int, kubeseal, dir, app string, env []string, audit string) error {
+	phApp := filepath.Join(app, "placeholders")
+	phEnv := slices.Clone(env)
+	for i, kv := range phEnv {
+		if strings.HasPrefix(kv, "ARGOCD_APP_SOURCE_PATH=") {
+			phEnv[i] = "ARGOCD_APP_SOURCE_PATH=apps/bench/placeholders"
+		}
+	}
+	res, err := timeCMP(ctx, "placeholders, resolve", runs, kubeseal, phApp, phEnv, func() (int, error) { return countCMPReads(audit) })
+	if err != nil {
+		return err
+	}
+	rep.Resolve = *res
+
+	storesFile := filepath.Join(dir, "stores-file.yaml")
+	if err := writeBenchFile(storesFile, []byte(cmpStoresFile)); err != nil {
+		return err
+	}
+	refEnv := []string{"SEALSYNC_PLACEHOLDERS=reference", "SEALSYNC_STORES_FILE=" + storesFile}
+	for _, kv := range phEnv {
+		if !strings.HasPrefix(kv, "SEALSYNC_STORES_DIR=") && !strings.HasPrefix(kv, "SEALSYNC_AGE_KEYS_DIR=") {
+			refEnv = append(refEnv, kv)
+		}
+	}
+	ref, err := timeCMP(ctx, "placeholders, reference", runs, kubeseal, phApp, refEnv, func() (int, error) {
+		log, err := devenv.ReadAuditLog(audit)
+		return len(log), err
+	})
+	if err != nil {
+		return err
+	}
+	rep.Reference = *ref
+	out := ref.output
+	rep.External = bytes.Count(out, []byte("\nkind: ExternalSecret\n"))
+	switch {
+	case rep.External != cmpPlaceholderFiles:
+		return fmt.Errorf("reference mode: %d ExternalSecrets in the output, want %d", rep.External, cmpPlaceholderFiles)
+	case bytes.Count(out, []byte("\n    sealsync.dev/rendered-as: reference\n")) != cmpPlaceholderFiles:
+		return errors.New("reference mode: an ExternalSecret without sealsync.dev/rendered-as: reference")
+	case bytes.Contains(out, []byte("\nkind: Secret\n")), bytes.Contains(out, []byte("\nkind: SealedSecret\n")):
+		return errors.New("reference mode: a Secret or SealedSecret in the output")
+	case bytes.Contains(out, []byte("value-")):
+		return errors.New("reference mode: a Vault value in the output")
+	}
+	return nil
+}
 
 // seedCMPVault writes the bench's paths and returns a token that may read
 // them and nothing else.
@@ -352,8 +454,10 @@ func writeBenchFile(name string, b []byte) error {
 	return os.WriteFile(name, b, 0o600)
 }
 
-func (r *cmpReport) median() time.Duration {
-	w := slices.Clone(r.Walls)
+func (r *cmpReport) median() time.Duration { return medianWall(r.Walls) }
+
+func medianWall(walls []time.Duration) time.Duration {
+	w := slices.Clone(walls)
 	slices.Sort(w)
 	return w[(len(w)-1)/2]
 }
@@ -365,6 +469,12 @@ func (r *cmpReport) missed() []string {
 	}
 	if n := slices.Max(r.Reads); n > goalCMPReads {
 		missed = append(missed, fmt.Sprintf("%d Vault reads, goal %d", n, goalCMPReads))
+	}
+	if m := medianWall(r.Reference.Walls); m > goalRefWall {
+		missed = append(missed, fmt.Sprintf("reference-mode render took %.2fs, goal %s", m.Seconds(), goalRefWall))
+	}
+	if n := slices.Max(r.Reference.Requests); n > goalRefRequests {
+		missed = append(missed, fmt.Sprintf("%d Vault requests in reference mode, goal %d", n, goalRefRequests))
 	}
 	return missed
 }
@@ -387,6 +497,14 @@ func (r *cmpReport) markdown(runs int) string {
 	w("| Vault reads per render (audit log; most of any run) | ≤ %d | %d | %s |\n", goalCMPReads, slices.Max(r.Reads), verdict(slices.Max(r.Reads) <= goalCMPReads))
 	w("| objects in the output, of which SealedSecrets | | %d, %d | |\n", r.Objects, r.Sealed)
 	w("| the usual way: `sops --decrypt` of the %d files, one process per file, in a loop (decryption only) | | %.2fs | |\n", cmpSecrets, r.SOPSLoop.Seconds())
-	w("| the usual way: %d Vault reads, one per placeholder, in a row (argocd-vault-plugin's pattern) | | %.2fs | |\n\n", cmpPlaceholders, r.VaultLoop.Seconds())
+	w("| the usual way: %d Vault reads, one per placeholder, in a row (argocd-vault-plugin's pattern) | | %.2fs | |\n", cmpPlaceholders, r.VaultLoop.Seconds())
+	res, ref := r.Resolve, r.Reference
+	w("| the %d placeholder Secrets alone, resolve mode: wall time of one `generate`, sealed output (median of %d; range) | | %.2fs (%.2f–%.2f) | |\n",
+		cmpPlaceholderFiles, runs, medianWall(res.Walls).Seconds(), slices.Min(res.Walls).Seconds(), slices.Max(res.Walls).Seconds())
+	w("| the same, resolve mode: Vault reads per render (audit log; most of any run) | ≤ %d | %d | %s |\n", goalCMPReads, slices.Max(res.Requests), verdict(slices.Max(res.Requests) <= goalCMPReads))
+	w("| the same, reference mode, no store credentials in the sidecar: wall time of one `generate` (median of %d; range) | ≤ %gs | %.2fs (%.2f–%.2f) | %s |\n",
+		runs, goalRefWall.Seconds(), medianWall(ref.Walls).Seconds(), slices.Min(ref.Walls).Seconds(), slices.Max(ref.Walls).Seconds(), verdict(medianWall(ref.Walls) <= goalRefWall))
+	w("| the same, reference mode: Vault requests of any kind per render (audit log; most of any run) | %d | %d | %s |\n", goalRefRequests, slices.Max(ref.Requests), verdict(slices.Max(ref.Requests) <= goalRefRequests))
+	w("| the same, reference mode: ExternalSecrets in the output | | %d | |\n\n", r.External)
 	return b.String()
 }

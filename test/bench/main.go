@@ -27,8 +27,9 @@
 // argocd renders one application of 200 SOPS-encrypted Secrets and 500
 // placeholders over 50 Vault paths through `kubeseal argocd generate`, as
 // the Argo CD plugin's sidecar runs it, and times it beside `sops
-// --decrypt` once per file and one Vault read per placeholder. See
-// argocd.go.
+// --decrypt` once per file and one Vault read per placeholder; then the
+// 500 placeholders alone in resolve and in reference mode (a sidecar with
+// no store credentials, its Vault requests counted). See argocd.go.
 // aws starts one envtest API server and sealsync's in-memory AWS
 // (internal/awstest), creates 500 ExternalSecrets in 5 namespaces (2 refs
 // each, of 200 Secrets Manager secrets, one SecretStore per namespace with
@@ -74,7 +75,7 @@ var subcommands = map[string]struct {
 }{
 	"unseal": {runUnseal, "time 500 SealedSecrets unsealed by sealsync and Bitnami's controller; compare memory"},
 	"eso":    {runESO, "sync 1,000 ExternalSecrets from Vault; count Vault logins and reads per refresh cycle"},
-	"argocd": {runArgoCD, "render 200 SOPS Secrets and 500 Vault placeholders through kubeseal argocd generate; beside sops --decrypt per file"},
+	"argocd": {runArgoCD, "render 200 SOPS Secrets and 500 Vault placeholders through kubeseal argocd generate; beside sops --decrypt per file; the placeholders alone in resolve and reference mode"},
 	"aws":    {runAWS, "sync 500 ExternalSecrets from AWS Secrets Manager (test server); count AWS calls per refresh cycle"},
 }
 

@@ -25,6 +25,8 @@ import (
 
 	esv1 "github.com/sealsync/sealsync/api/externalsecrets/v1"
 	"github.com/sealsync/sealsync/crypto"
+	"github.com/sealsync/sealsync/internal/cmp"
+	"github.com/sealsync/sealsync/internal/cmp/placeholder"
 	"github.com/sealsync/sealsync/internal/controller"
 	"github.com/sealsync/sealsync/internal/sealing"
 	"github.com/sealsync/sealsync/internal/testkit"
@@ -79,7 +81,9 @@ func installRules(t *testing.T, file, kind string) []rbacv1.PolicyRule {
 // TestHelmChartLintsAndMatchesTheInstall: charts/sealsync lints without
 // errors or warnings, and with its defaults grants exactly the RBAC of
 // config/rbac, the one the kustomize install grants and test/install
-// proves sufficient; turning a feature off drops its rules.
+// proves sufficient; turning a feature off drops its rules. With the Argo
+// CD plugin on, it renders config/argocd's plugin.yaml and, from the
+// operator's values, reference mode's store mapping.
 func TestHelmChartLintsAndMatchesTheInstall(t *testing.T) {
 	l := lint.RunAll(chartDir, nil, "kube-system")
 	for _, m := range l.Messages {
@@ -117,6 +121,35 @@ func TestHelmChartLintsAndMatchesTheInstall(t *testing.T) {
 		t.Errorf("with the Argo CD plugin on: %d ConfigMaps, want sealsync-cmp-plugin in argocd", len(cms))
 	} else if got, _, _ := unstructured.NestedString(cms[0].Object, "data", "plugin.yaml"); got != string(want) {
 		t.Errorf("the chart's plugin.yaml differs from config/argocd/plugin.yaml:\n%s", got)
+	}
+
+	// Reference mode's store mapping (the operator's values) becomes the
+	// ConfigMap the sidecar mounts, a file the plugin accepts.
+	withStores := renderChart(t, "kube-system", map[string]any{"argocdPlugin": map[string]any{"enabled": true, "stores": map[string]any{
+		"refreshInterval": "30m",
+		"projects": map[string]any{"team-a": []any{map[string]any{
+			"path": "secret/data/team-a", "key": "team-a", "kvVersion": "2",
+			"store": map[string]any{"kind": "ClusterSecretStore", "name": "vault-team-a"},
+		}}},
+	}}})
+	var stores *unstructured.Unstructured
+	for _, cm := range withStores["ConfigMap"] {
+		if cm.GetName() == "sealsync-plugin-stores" {
+			stores = cm
+		}
+	}
+	if stores == nil || stores.GetNamespace() != "argocd" {
+		t.Errorf("with argocdPlugin.stores: no ConfigMap sealsync-plugin-stores in argocd")
+	} else {
+		file, _, _ := unstructured.NestedString(stores.Object, "data", "stores.yaml")
+		m, err := cmp.ParseStoreMap([]byte(file))
+		if err != nil {
+			t.Fatalf("the chart's stores.yaml: %v\n%s", err, file)
+		}
+		got, err := m.Map("team-a", placeholder.Ref{Path: "secret/data/team-a/db", KVVersion: "2"})
+		if err != nil || got.Key != "team-a/db" || got.Store.Name != "vault-team-a" || m.RefreshInterval.Duration != 30*time.Minute {
+			t.Errorf("the chart's stores.yaml maps secret/data/team-a/db to %+v (%v), refreshInterval %s", got, err, m.RefreshInterval.Duration)
+		}
 	}
 
 	off := renderChart(t, "kube-system", map[string]any{
