@@ -133,6 +133,13 @@ data:
   k: <path:secret/data/a#k | base64encode>
   l: "not base64 SECRET-VALUE"
 `, "data.l is not base64"},
+		{"text around a placeholder in data", `apiVersion: v1
+kind: Secret
+metadata:
+  name: s
+data:
+  k: cHJlZml4<path:secret/data/a#k | base64encode>
+`, "data.k: text around a placeholder in data is base64 only once substituted"},
 		{"no placeholder", `apiVersion: v1
 kind: Secret
 metadata:
