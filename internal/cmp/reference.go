@@ -76,10 +76,10 @@ func referenceSecrets(cfg Config, env Env, local func(path string) bool, objs []
 			// SOPS files of the source: resolved and sealed.
 			continue
 		case inSource > 0:
-			return fmt.Errorf("Secret %s: placeholders name both SOPS files of the source and the store: reference mode cannot make one Secret of both; split it in two", objectName(o))
+			return fmt.Errorf("the Secret %s: placeholders name both SOPS files of the source and the store: reference mode cannot make one Secret of both; split it in two", objectName(o))
 		}
 		if env.Project == "" {
-			return errors.New("ARGOCD_APP_PROJECT_NAME is not set (Argo CD before 3.0 does not pass it): reference mode needs the project to choose a store")
+			return errors.New("reference mode needs the project to choose a store, and ARGOCD_APP_PROJECT_NAME is not set (Argo CD before 3.0 does not pass it)")
 		}
 		if cfg.Stores == nil {
 			return fmt.Errorf("%w: reference mode needs the operator's SEALSYNC_STORES_FILE", ErrNoMapping)
@@ -89,7 +89,7 @@ func referenceSecrets(cfg Config, env Env, local func(path string) bool, objs []
 			ns = env.AppNamespace
 		}
 		if err := checkNamespace(cfg, env, ns); err != nil {
-			return fmt.Errorf("Secret %s: %w", objectName(o), err)
+			return fmt.Errorf("the Secret %s: %w", objectName(o), err)
 		}
 		es, err := placeholder.ToExternalSecret(o, placeholder.ReferenceOptions{
 			Map:             func(ref placeholder.Ref) (placeholder.Target, error) { return cfg.Stores.Map(env.Project, ref) },

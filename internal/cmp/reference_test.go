@@ -234,7 +234,7 @@ func TestGenerateReferencePolicy(t *testing.T) {
 func TestGenerateReferenceSOPS(t *testing.T) {
 	src := os.DirFS(filepath.Join("render", "testdata", "reference"))
 	_, err := Generate(context.Background(), referenceConfig(t), Request{Source: src, Dir: ".", Env: demoEnv()}, &bytes.Buffer{})
-	if err == nil || !strings.Contains(err.Error(), "Secret mixed: data.password holds the value of stringData.password in the SOPS file mixed.sops.yaml beside placeholders") {
+	if err == nil || !strings.Contains(err.Error(), "the Secret mixed: data.password holds the value of stringData.password in the SOPS file mixed.sops.yaml beside placeholders") {
 		t.Fatalf("err = %v", err)
 	}
 	if strings.Contains(err.Error(), "sops-only-Secret-K7vQ") {

@@ -72,7 +72,7 @@ func refuseSOPSOutsideSecrets(objs []*unstructured.Unstructured, plain []sopsx.P
 			what = fmt.Sprintf("the value of %s in the SOPS file %s", plain[v].Key, plain[v].File)
 		}
 		if o.GetAnnotations()[placeholder.RenderedAsAnnotation] == placeholder.RenderedAsReference {
-			return fmt.Errorf("Secret %s: %s holds %s beside placeholders: reference mode would write it into the ExternalSecret's template, which reaches Argo CD in plain text (keep SOPS values in a Secret without store placeholders)", o.GetName(), strings.TrimPrefix(where, "spec.target.template."), what)
+			return fmt.Errorf("the Secret %s: %s holds %s beside placeholders: reference mode would write it into the ExternalSecret's template, which reaches Argo CD in plain text (keep SOPS values in a Secret without store placeholders)", o.GetName(), strings.TrimPrefix(where, "spec.target.template."), what)
 		}
 		return fmt.Errorf("%s %s: %s holds %s: outside a Secret it would reach Argo CD in plain text (make it a Secret, or the operator sets SEALSYNC_ALLOW_SOPS_OUTSIDE_SECRETS=true to allow it)", o.GetKind(), o.GetName(), where, what)
 	}

@@ -50,7 +50,8 @@ type StoreMapping struct {
 	// Key replaces Path in the keys the store reads; empty keeps it.
 	Key string `json:"key,omitempty"`
 	// KVVersion, when set, limits the mapping to objects whose
-	// avp.kubernetes.io/kv-version is the same ("1" or "2").
+	// avp.kubernetes.io/kv-version is the same ("1" or "2") or that set
+	// none.
 	KVVersion string `json:"kvVersion,omitempty"`
 	// Store is the store's kind and name.
 	Store esv1.SecretStoreRef `json:"store"`

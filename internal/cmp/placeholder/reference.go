@@ -186,7 +186,8 @@ type keyValue struct {
 	// literal is the value's bytes when it holds no placeholder.
 	literal []byte
 	// b64 says the substituted text is base64 the Secret holds decoded:
-	// a data value that was not base64 with a placeholder inside.
+	// a data value that was one placeholder, not base64 with one inside
+	// (see decoded).
 	b64 bool
 }
 
@@ -232,6 +233,11 @@ func (b *esBuilder) values(o *unstructured.Unstructured) error {
 				return fmt.Errorf("%s: %s is not base64", b.d, field)
 			}
 			kv.literal = raw
+		} else if len(kv.segments) != 1 || kv.segments[0].expr == nil {
+			// Resolving checks the base64 of the whole value once
+			// substituted; a template cannot refuse it, it would write
+			// the decoder's error text.
+			return fmt.Errorf("%s: %s: text around a placeholder in data is base64 only once substituted, which reference mode cannot check: write the value in stringData", b.d, field)
 		} else {
 			kv.b64 = true
 		}
@@ -492,20 +498,27 @@ func (b *esBuilder) call(sg segment) string {
 	return fmt.Sprintf("avp (index . %q) %q", wholeKey(b.number(sg.ref)), sg.expr.Generic())
 }
 
-// decoded returns kv without its base64 layer when it is one placeholder
-// whose last modifier is base64encode (<key | base64encode> in data, the
-// form argocd-vault-plugin documents): the Secret holds the value before
-// that modifier.
+// decoded returns kv without its base64 layer: a data value that is one
+// placeholder gives base64 the Secret holds decoded. When its last
+// modifier is base64encode (<key | base64encode> in data, the form
+// argocd-vault-plugin documents), the Secret holds the value before that
+// modifier; otherwise the value is decoded by base64decode, which fails
+// on bad base64 as resolving does.
 func decoded(kv *keyValue) *keyValue {
-	if !kv.b64 || len(kv.segments) != 1 || kv.segments[0].expr == nil {
+	if !kv.b64 {
 		return kv
 	}
 	e := *kv.segments[0].expr
-	n := len(e.Modifiers)
-	if n == 0 || e.Modifiers[n-1].Name != "base64encode" {
-		return kv
+	e.Modifiers = slices.Clone(e.Modifiers)
+	if n := len(e.Modifiers); n > 0 && e.Modifiers[n-1].Name == "base64encode" {
+		e.Modifiers = e.Modifiers[:n-1]
+	} else {
+		dec, err := avp.Parse("k | base64decode")
+		if err != nil {
+			panic(err) // a constant
+		}
+		e.Modifiers = append(e.Modifiers, dec.Modifiers...)
 	}
-	e.Modifiers = e.Modifiers[:n-1]
 	return &keyValue{segments: []segment{{expr: &e, ref: kv.segments[0].ref}}}
 }
 
@@ -524,13 +537,8 @@ func (b *esBuilder) number(ref Ref) int {
 // placeholder a call.
 func (b *esBuilder) inline(kv *keyValue) string {
 	kv = decoded(kv)
-	switch {
-	case replaceable(kv) && kv.b64:
-		return b.assign(kv) + "{{ $v | b64dec }}"
-	case replaceable(kv):
+	if replaceable(kv) {
 		return b.assign(kv) + "{{ $v }}"
-	case kv.b64:
-		return "{{ " + b.joined(kv) + " | b64dec }}"
 	}
 	var t strings.Builder
 	for _, sg := range kv.segments {
@@ -620,9 +628,6 @@ func (b *esBuilder) optional(w *strings.Builder, k string, kv *keyValue) {
 	stmts, value := "", b.joined(kv)
 	if replaceable(kv) {
 		stmts, value = b.assign(kv), "$v"
-	}
-	if kv.b64 {
-		value += " | b64dec"
 	}
 	key, _ := json.Marshal(k)
 	fmt.Fprintf(w, "{{- if and %s }}%s\n%s: {{ %s | toJson }}\n{{- end }}\n", strings.Join(conds, " "), stmts, key, value)

@@ -101,12 +101,13 @@ func TestToExternalSecret(t *testing.T) {
 // as JSON, as a provider returns it.
 var refSecrets = jsonSecrets{
 	{Path: "secret/data/database"}: `{"username": "app_üser", "password": "p\"ss\nw<rd>&ö✓", "port": 5432, "flag": true,
-		"nested": {"a": {"b": "c<&>"}, "list": [1, "two"]}, "half1": "aGVs", "half2": "bG8="}`,
+		"nested": {"a": {"b": "c<&>"}, "list": [1, "two"]}}`,
 	{Path: "secret/data/database", Version: "1"}: `{"username": "old", "password": "old-pw"}`,
 	{Path: "secret/data/database", Version: "2"}: `{"username": "app2", "password": "pw2\n<2>"}`,
-	{Path: "secret/data/api"}:                    `{"token": "tök<en>", "config": "{\"url\": \"https://api.example.com/?a=1&b=2\"}"}`,
-	{Path: "secret/data/multi"}:                  `{"pem": "-----BEGIN-----\n  line1\n  line2\n-----END-----\n", "b64": "ZGVjb2RlZCDinJMK"}`,
-	{Path: "kv/team-a/one"}:                      `{"a": "kv1 ✓"}`,
+	{Path: "secret/data/api"}: `{"token": "tök<en>", "config": "{\"url\": \"https://api.example.com/?a=1&b=2\"}",
+		"cert_b64": "LS0tLS1CRUdJTiBDRVJULS0tLS0Kw7zDscOvCi0tLS0tRU5EIENFUlQtLS0tLQo="}`,
+	{Path: "secret/data/multi"}: `{"pem": "-----BEGIN-----\n  line1\n  line2\n-----END-----\n", "b64": "ZGVjb2RlZCDinJMK"}`,
+	{Path: "kv/team-a/one"}:     `{"a": "kv1 ✓"}`,
 }
 
 // jsonSecrets holds secrets by path and version.
@@ -277,6 +278,13 @@ metadata:
 stringData:
   k: "<j><k | base64decode | yamlParse>"
 `, "ends in yamlParse beside other text"},
+		{"text around a placeholder in data", `apiVersion: v1
+kind: Secret
+metadata:
+  name: s
+data:
+  k: cHJlZml4<path:secret/data/a#k | base64encode>
+`, "data.k: text around a placeholder in data is base64 only once substituted"},
 		{"no placeholder", `apiVersion: v1
 kind: Secret
 metadata:
