@@ -7,7 +7,10 @@
 // the real sops CLI (testdata/regenerate-examples.sh), and sealed output
 // is opened by Bitnami's own kubeseal. The tests also render every overlay
 // of examples/gitops-repo, build config/argocd as a Kustomize component
-// and run its Lua health checks in Argo CD's Lua VM.
+// and run its Lua health checks in Argo CD's Lua VM. Reference mode's
+// ExternalSecrets are applied on an envtest control plane (started on
+// first use) and synced from the real Vault by sealsync's controller, and
+// compared byte for byte with what resolve mode writes.
 //
 // Everything here fails when a tool is missing; only -short skips it.
 package argocd

@@ -55,14 +55,15 @@ func startVault(t *testing.T) (*testkit.Vault, string, string) {
 	return v, tok.Auth.ClientToken, audit
 }
 
-// teamWebStore writes the team-web project's store: Vault KV v2, keys
-// naming their mount, the token from a file.
-func teamWebStore(addr, token string) func(t *testing.T, dir string) {
+// vaultStore writes project's store as the operator mounts it into the
+// sidecar: Vault KV v2 at addr, keys naming their mount, the token from a
+// file.
+func vaultStore(project, addr, token string) func(t *testing.T, dir string) {
 	return func(t *testing.T, dir string) {
 		store := fmt.Sprintf(`apiVersion: external-secrets.io/v1
 kind: SecretStore
 metadata:
-  name: team-web-vault
+  name: %s-vault
 spec:
   provider:
     vault:
@@ -72,9 +73,9 @@ spec:
         tokenSecretRef:
           name: vault-token
           key: token
-`, addr)
-		writeFile(t, filepath.Join(dir, "team-web", "store.yaml"), []byte(store))
-		writeFile(t, filepath.Join(dir, "team-web", "secrets", "vault-token", "token"), []byte(token))
+`, project, addr)
+		writeFile(t, filepath.Join(dir, project, "store.yaml"), []byte(store))
+		writeFile(t, filepath.Join(dir, project, "secrets", "vault-token", "token"), []byte(token))
 	}
 }
 
@@ -101,7 +102,7 @@ func dbReads(t *testing.T, audit string) map[string]int {
 // waves kept, two renders byte-identical.
 func TestExamplesThroughTheSidecar(t *testing.T) {
 	v, token, audit := startVault(t)
-	s := startSidecar(t, sidecarConfig{stores: teamWebStore(v.Addr, token)})
+	s := startSidecar(t, sidecarConfig{stores: vaultStore("team-web", v.Addr, token)})
 	repo := filepath.Join(repoRoot(t), "examples", "gitops-repo")
 	overlays, err := filepath.Glob(filepath.Join(repo, "apps", "*", "overlays", "*"))
 	if err != nil || len(overlays) == 0 {
@@ -179,7 +180,7 @@ func TestExamplesThroughTheSidecar(t *testing.T) {
 // through the sidecar, and that no refusal quotes a secret.
 func TestSidecarRefusals(t *testing.T) {
 	v, token, _ := startVault(t)
-	s := startSidecar(t, sidecarConfig{stores: teamWebStore(v.Addr, token)})
+	s := startSidecar(t, sidecarConfig{stores: vaultStore("team-web", v.Addr, token)})
 	repo := filepath.Join(repoRoot(t), "examples", "gitops-repo")
 	dev := app{repo: repo, path: "apps/web/overlays/dev", name: "web-dev", namespace: "web-dev", project: "team-web"}
 	empty := t.TempDir()

@@ -69,6 +69,7 @@ func TestMain(m *testing.M) {
 	if kubesealDir != "" {
 		os.RemoveAll(kubesealDir)
 	}
+	stopCluster()
 	os.Exit(code)
 }
 
@@ -101,6 +102,7 @@ type sidecar struct {
 	sock   string
 	client string
 	log    string
+	env    []string // the server's environment, which generate inherits
 }
 
 // sidecarConfig is what the operator configures; env adds SEALSYNC_* to
@@ -109,6 +111,9 @@ type sidecarConfig struct {
 	env []string
 	// stores writes the stores folder, given its path.
 	stores func(t *testing.T, dir string)
+	// storesFile is reference mode's mapping file, written into the
+	// sidecar's folder and named by SEALSYNC_STORES_FILE when set.
+	storesFile []byte
 }
 
 // startSidecar starts argocd-cmp-server as the repo-server's sidecar runs
@@ -143,6 +148,10 @@ func startSidecar(t *testing.T, cfg sidecarConfig) *sidecar {
 	if cfg.stores != nil {
 		cfg.stores(t, filepath.Join(dir, "stores"))
 	}
+	if cfg.storesFile != nil {
+		writeFile(t, filepath.Join(dir, "stores-map.yaml"), cfg.storesFile)
+		cfg.env = append(cfg.env, "SEALSYNC_STORES_FILE="+filepath.Join(dir, "stores-map.yaml"))
+	}
 
 	logf, err := os.Create(s.log)
 	if err != nil {
@@ -160,6 +169,7 @@ func startSidecar(t *testing.T, cfg sidecarConfig) *sidecar {
 		"SEALED_SECRETS_CERT=" + filepath.Join(dir, "cert.pem"),
 		"SEALSYNC_CONVERGENCE_KEY_FILE=" + filepath.Join(dir, "convergence", "key"),
 	}, cfg.env...)
+	s.env = cmd.Env
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

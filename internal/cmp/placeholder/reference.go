@@ -296,6 +296,16 @@ func (b *esBuilder) parse(v, field string) (*keyValue, error) {
 	if kv.segments != nil && last < len(v) {
 		kv.segments = append(kv.segments, segment{text: v[last:]})
 	}
+	if len(kv.segments) > 1 {
+		for _, sg := range kv.segments {
+			if sg.expr == nil || len(sg.expr.Modifiers) == 0 {
+				continue
+			}
+			if final := sg.expr.Modifiers[len(sg.expr.Modifiers)-1].Name; final == "jsonParse" || final == "yamlParse" {
+				return nil, fmt.Errorf("%s: %s: placeholder %s ends in %s beside other text or placeholders: argocd-vault-plugin writes a parsed value that is not a string in place of the whole value, and reference mode cannot tell what the value will parse to; end it with jsonPath, or give it a key of its own", b.d, field, sg.expr, final)
+			}
+		}
+	}
 	return kv, nil
 }
 
@@ -527,6 +537,9 @@ func (b *esBuilder) number(ref Ref) int {
 // placeholder a call.
 func (b *esBuilder) inline(kv *keyValue) string {
 	kv = decoded(kv)
+	if replaceable(kv) {
+		return b.assign(kv) + "{{ $v }}"
+	}
 	var t strings.Builder
 	for _, sg := range kv.segments {
 		if sg.expr == nil {
@@ -554,6 +567,53 @@ func (b *esBuilder) joined(kv *keyValue) string {
 	return strings.Join(parts, " ")
 }
 
+// replaceable reports whether a placeholder of kv may give a value that
+// is not a string among other segments: one without modifiers, whose
+// field may be a number, a boolean, a map or a list (parse refuses
+// jsonParse and yamlParse last there; every other modifier gives a
+// string). argocd-vault-plugin writes such a value in place of the whole
+// value (meant for replicas: <replicas>), the last such placeholder
+// winning; see assign.
+func replaceable(kv *keyValue) bool {
+	if len(kv.segments) < 2 {
+		return false
+	}
+	for _, sg := range kv.segments {
+		if sg.expr != nil && len(sg.expr.Modifiers) == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// assign writes statements that leave in $v the value argocd-vault-plugin
+// writes for kv, a replaceable value: its segments joined, unless the
+// field of a placeholder without modifiers is not a string, when the
+// last such placeholder's value alone. The kind of a field is read from
+// its secret (fromJson), once per secret. Every placeholder is applied
+// first, so a missing field fails the template as it fails resolving.
+func (b *esBuilder) assign(kv *keyValue) string {
+	var t strings.Builder
+	t.WriteString("{{ $v := " + b.joined(kv) + " }}")
+	parsed := map[int]bool{}
+	for _, sg := range kv.segments {
+		if sg.expr == nil || len(sg.expr.Modifiers) > 0 {
+			continue
+		}
+		if n := b.number(sg.ref); !parsed[n] {
+			parsed[n] = true
+			fmt.Fprintf(&t, "{{ $avp%d := fromJson (index . %q) }}", n, wholeKey(n))
+		}
+	}
+	for _, sg := range kv.segments {
+		if sg.expr == nil || len(sg.expr.Modifiers) > 0 {
+			continue
+		}
+		fmt.Fprintf(&t, `{{ if not (kindIs "string" (get $avp%d %q)) }}{{ $v = %s }}{{ end }}`, b.number(sg.ref), sg.expr.Key, b.call(sg))
+	}
+	return t.String()
+}
+
 // optional writes a key into a templateFrom literal (a YAML map) only if
 // every field its placeholders name is in its secret, as
 // argocd-vault-plugin's remove-missing drops it.
@@ -564,9 +624,13 @@ func (b *esBuilder) optional(w *strings.Builder, k string, kv *keyValue) {
 			conds = append(conds, fmt.Sprintf("(avpHas (index . %q) %q)", wholeKey(b.number(sg.ref)), sg.expr.Key))
 		}
 	}
-	value := b.joined(decoded(kv))
+	kv = decoded(kv)
+	stmts, value := "", b.joined(kv)
+	if replaceable(kv) {
+		stmts, value = b.assign(kv), "$v"
+	}
 	key, _ := json.Marshal(k)
-	fmt.Fprintf(w, "{{- if and %s }}\n%s: {{ %s | toJson }}\n{{- end }}\n", strings.Join(conds, " "), key, value)
+	fmt.Fprintf(w, "{{- if and %s }}%s\n%s: {{ %s | toJson }}\n{{- end }}\n", strings.Join(conds, " "), stmts, key, value)
 }
 
 func wholeKey(n int) string { return wholeKeyPrefix + strconv.Itoa(n) }
