@@ -70,6 +70,7 @@ var hostile = []struct{ name, text string }{
 	{"avp huge expression", `{{ $s := dict "k" .password | toJson }}{{ avp $s "k` + strings.Repeat("|base64encode", 70000) + `" }}`},
 	{"avp huge jsonPath", `{{ $s := dict "k" .password | toJson }}{{ avp $s "k | jsonPath {` + strings.Repeat(".a[0]", 150000) + `}" }}`},
 	{"avp many jsonPath nodes", `{{ $s := dict "k" (repeat 500000 "x") | toJson }}{{ avp $s "k | jsonPath {` + strings.Repeat("[*]", 100) + `}" }}`},
+	{"fromYaml in a range", `{{ $s := print "[" (repeat 80000 "1,") "1]" }}{{ range 1000 }}{{ $x := fromYaml $s }}{{ end }}`},
 	{"avp yamlParse in a range", `{{ $s := dict "k" (print "[" (repeat 100000 "1,") "1]") | toJson }}{{ range 1000 }}{{ avp $s "k | yamlParse | jsonPath {[0]}" }}{{ end }}`},
 	{"avp large secret in a range", `{{ $s := dict "k" (repeat 1000000 "x") "p" .password | toJson }}{{ range 1000 }}{{ avp $s "p" }}{{ end }}`},
 	{"avpHas large secret in a range", `{{ $s := dict "k" (repeat 1000000 "x") "p" .password | toJson }}{{ range 1000 }}{{ avpHas $s "p" }}{{ end }}`},
@@ -81,7 +82,7 @@ var esoOnly = map[string]bool{
 	"avp indent of many newlines": true, "avp indent hashed down": true, "avp base64encode chain": true,
 	"avp base64encode chain hashed down": true, "avp huge expression": true, "avp huge jsonPath": true,
 	"avp many jsonPath nodes": true, "avp yamlParse in a range": true, "avp large secret in a range": true,
-	"avpHas large secret in a range": true,
+	"avpHas large secret in a range": true, "fromYaml in a range": true,
 }
 
 // slow are the hostile templates that take about a second of CPU, as the
