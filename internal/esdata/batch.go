@@ -75,6 +75,15 @@ type Slot struct {
 	Next time.Time
 }
 
+// end is when s ends: the reads made for it are kept until then. Zero
+// outside a slot.
+func (s Slot) end() time.Time {
+	if s.Interval <= 0 || s.Start.IsZero() {
+		return time.Time{}
+	}
+	return s.Start.Add(s.Interval)
+}
+
 // next is the slot whose read-ahead s's reads are remembered for.
 func (s Slot) next() time.Time {
 	if s.Next.IsZero() {
@@ -240,19 +249,19 @@ func (c *batchingClient) claim(refs []esv1.ExternalSecretDataRemoteRef) (entries
 	d := c.d
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	now := d.now()
+	now, keep := d.now(), c.slot.end()
 	entries = make([]*readEntry, len(refs))
 	keys := make([]readKey, len(refs))
 	for i, ref := range refs {
 		w := wholeRef(ref)
 		keys[i] = readKey{c.identity, "get", refKey(w)}
 		if e, ok := d.entries[keys[i]]; ok && d.usable(e, c.notBefore, now) {
-			e.used = now
+			e.serve(now, keep)
 			entries[i] = e
 			continue
 		}
 		// Refs of this call that read the same find this entry in flight.
-		e := &readEntry{done: make(chan struct{}), at: now, used: now}
+		e := &readEntry{done: make(chan struct{}), at: now, used: now, keep: keep}
 		d.entries[keys[i]] = e
 		entries[i] = e
 		own = append(own, pending{w, e})
@@ -296,7 +305,7 @@ func (c *batchingClient) claim(refs []esv1.ExternalSecretDataRemoteRef) (entries
 		if e, ok := d.entries[k]; ok && d.usable(e, c.notBefore, now) {
 			continue
 		}
-		e := &readEntry{done: make(chan struct{}), at: now, used: now, keep: s.Start.Add(s.Interval)}
+		e := &readEntry{done: make(chan struct{}), at: now, used: now, keep: keep}
 		d.entries[k] = e
 		ahead = append(ahead, pending{r.ref, e})
 	}
