@@ -93,8 +93,9 @@ func (s Slot) next() time.Time {
 }
 
 // InSlot returns c reading for slot s: its whole-secret reads are
-// remembered with s, to read ahead in the slot after, and a scheduled
-// refresh of a slot not seen yet reads ahead. Only clients that read in
+// remembered to be read ahead in the slot the reader refreshes in next
+// ([Slot.Next]), a scheduled refresh of a slot not seen yet reads ahead,
+// and what is read or used for s is kept until s ends. Only clients that read in
 // batches remember and read ahead. A client that does not read through a
 // [Reads] is returned as it is. Combine it with [NotBefore], which says
 // which results the reads accept.

@@ -26,7 +26,7 @@ import (
 //
 // Reads of a client that reads in batches ([providers.BatchGetter]) that
 // no result serves are batched, and a scheduled refresh reads ahead what
-// the refreshes of the slot before read (see [Slot] and batch.go).
+// the refreshes due in its slot read last time (see [Slot] and batch.go).
 type Reads struct {
 	ttl time.Duration
 	now func() time.Time
