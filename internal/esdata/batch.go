@@ -20,15 +20,17 @@ import (
 // together share one, and a scheduled refresh reads ahead.
 //
 // Reading ahead: the reads of one identity are remembered with the
-// refresh slot they were made in. The first scheduled refresh of a new
-// slot claims, besides its own reads, every read remembered from the slot
-// before, fills its own call with them up to the batch size, and reads the
+// refresh slot their reader refreshes in next ([Slot.Next]). The first
+// scheduled refresh of a new slot claims, besides its own reads, every
+// read remembered for that slot or for the slot before (a reader that
+// runs late, past the end of the slot it was due in, refreshes in this
+// one), fills its own call with them up to the batch size, and reads the
 // rest in batches in the background; the slot's other refreshes then find
 // their reads done or in flight. So the refreshes of N secrets cost about
-// N/20 calls however many ExternalSecrets read them and however few
-// workers reconcile them. A read is read ahead only in the slot after one
-// it was read in: a key that no refresh of a slot read is not read ahead
-// again and is forgotten. Each identity remembers at most
+// N/20 calls however many ExternalSecrets read them, however few workers
+// reconcile them and however late the load makes them. A key that no
+// refresh read in the slot it was wanted in nor in the slot after is not
+// read ahead again and is forgotten. Each identity remembers at most
 // [MaxRememberedReads]; what is read ahead is fetched with the client, and
 // so the credentials, of the identity that read it.
 
@@ -64,11 +66,36 @@ type Slot struct {
 	// first of a slot reads ahead. A first sync or the sync of a changed
 	// ExternalSecret is not; its reads are remembered all the same.
 	Scheduled bool
+	// Next is when the slot of the reader's next scheduled refresh
+	// begins: the reads are remembered to be read ahead for it. It is
+	// usually the slot after Start, but the schedule may count a read at
+	// the very end of a slot in the slot after (the controller keeps the
+	// refresh time to the second), and then the reader skips that one.
+	// Zero means the slot after Start.
+	Next time.Time
+}
+
+// end is when s ends: the reads made for it are kept until then. Zero
+// outside a slot.
+func (s Slot) end() time.Time {
+	if s.Interval <= 0 || s.Start.IsZero() {
+		return time.Time{}
+	}
+	return s.Start.Add(s.Interval)
+}
+
+// next is the slot whose read-ahead s's reads are remembered for.
+func (s Slot) next() time.Time {
+	if s.Next.IsZero() {
+		return s.Start.Add(s.Interval)
+	}
+	return s.Next
 }
 
 // InSlot returns c reading for slot s: its whole-secret reads are
-// remembered with s, to read ahead in the slot after, and a scheduled
-// refresh of a slot not seen yet reads ahead. Only clients that read in
+// remembered to be read ahead in the slot the reader refreshes in next
+// ([Slot.Next]), a scheduled refresh of a slot not seen yet reads ahead,
+// and what is read or used for s is kept until s ends. Only clients that read in
 // batches remember and read ahead. A client that does not read through a
 // [Reads] is returned as it is. Combine it with [NotBefore], which says
 // which results the reads accept.
@@ -88,15 +115,16 @@ type readMemory struct {
 	begun map[time.Duration]time.Time
 }
 
-// remembered is a whole-secret read and the last slot it was made in.
+// remembered is a whole-secret read and the slot it is wanted in next:
+// the earliest slot in which a reader that read it refreshes again.
 type remembered struct {
 	ref      esv1.ExternalSecretDataRemoteRef
 	interval time.Duration
 	slot     time.Time
 }
 
-// sweep forgets the reads that no refresh of a whole slot made and
-// reports whether nothing is left.
+// sweep forgets the reads that no refresh made in the slot they were
+// wanted in nor in the slot after, and reports whether nothing is left.
 func (m *readMemory) sweep(now time.Time) bool {
 	for k, r := range m.keys {
 		if !now.Before(r.slot.Add(2 * r.interval)) {
@@ -222,19 +250,19 @@ func (c *batchingClient) claim(refs []esv1.ExternalSecretDataRemoteRef) (entries
 	d := c.d
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	now := d.now()
+	now, keep := d.now(), c.slot.end()
 	entries = make([]*readEntry, len(refs))
 	keys := make([]readKey, len(refs))
 	for i, ref := range refs {
 		w := wholeRef(ref)
 		keys[i] = readKey{c.identity, "get", refKey(w)}
 		if e, ok := d.entries[keys[i]]; ok && d.usable(e, c.notBefore, now) {
-			e.used = now
+			e.serve(now, keep)
 			entries[i] = e
 			continue
 		}
 		// Refs of this call that read the same find this entry in flight.
-		e := &readEntry{done: make(chan struct{}), at: now, used: now}
+		e := &readEntry{done: make(chan struct{}), at: now, used: now, keep: keep}
 		d.entries[keys[i]] = e
 		entries[i] = e
 		own = append(own, pending{w, e})
@@ -248,12 +276,20 @@ func (c *batchingClient) claim(refs []esv1.ExternalSecretDataRemoteRef) (entries
 		m = &readMemory{keys: map[readKey]*remembered{}, begun: map[time.Duration]time.Time{}}
 		d.memory[c.identity] = m
 	}
+	next, prev := s.next(), s.Start.Add(-s.Interval)
 	for i, ref := range refs {
-		switch r, ok := m.keys[keys[i]]; {
-		case ok && !s.Start.Before(r.slot):
-			r.interval, r.slot = s.Interval, s.Start
-		case !ok && len(m.keys) < MaxRememberedReads:
-			m.keys[keys[i]] = &remembered{ref: wholeRef(ref), interval: s.Interval, slot: s.Start}
+		r, ok := m.keys[keys[i]]
+		switch {
+		case !ok:
+			if len(m.keys) < MaxRememberedReads {
+				m.keys[keys[i]] = &remembered{ref: wholeRef(ref), interval: s.Interval, slot: next}
+			}
+		case next.Before(r.slot), r.slot.Before(prev),
+			!r.slot.After(s.Start) && !entries[i].at.Before(s.Start):
+			// This reader wants it sooner than the others, or nobody
+			// wants it any more, or it was wanted by now and this slot
+			// reads it: it is wanted next when this reader refreshes.
+			r.interval, r.slot = s.Interval, next
 		}
 	}
 	begun, seen := m.begun[s.Interval]
@@ -261,15 +297,16 @@ func (c *batchingClient) claim(refs []esv1.ExternalSecretDataRemoteRef) (entries
 		return entries, own, nil
 	}
 	m.begun[s.Interval] = s.Start
-	prev := s.Start.Add(-s.Interval)
 	for k, r := range m.keys {
+		// Wanted in this slot, or in the slot before by a reader that
+		// has not come yet: it runs late and refreshes in this one.
 		if r.interval != s.Interval || r.slot.Before(prev) || r.slot.After(s.Start) {
 			continue
 		}
 		if e, ok := d.entries[k]; ok && d.usable(e, c.notBefore, now) {
 			continue
 		}
-		e := &readEntry{done: make(chan struct{}), at: now, used: now, keep: s.Start.Add(s.Interval)}
+		e := &readEntry{done: make(chan struct{}), at: now, used: now, keep: keep}
 		d.entries[k] = e
 		ahead = append(ahead, pending{r.ref, e})
 	}

@@ -241,6 +241,80 @@ func TestReadAheadReadsASlotInFullBatches(t *testing.T) {
 	})
 }
 
+// TestReadAheadServesEveryReaderOfTheSlot: 20 ExternalSecrets read two
+// of 40 secrets each; after their first syncs, half of them refresh one
+// slot later than the other half. Whichever refreshes first, the slot in
+// which all of them refresh reads the 40 secrets in 2 calls of 20, each
+// once, and a slot reads ahead only what its readers want.
+func TestReadAheadServesEveryReaderOfTheSlot(t *testing.T) {
+	const interval = time.Minute
+	ess := make([][2]string, 20)
+	for i := range ess {
+		ess[i] = [2]string{key("s", 2*i), key("s", 2*i+1)}
+	}
+	onTime, others := ess[:10], ess[10:]
+	tests := []struct {
+		name string
+		// othersNext is the slot the others' first syncs in slot 0 are
+		// next due in, as the controller's schedule says (Slot.Next).
+		othersNext int
+		// slot1Keys is how many secrets slot 1, where only the on-time
+		// half refreshes, reads.
+		slot1Keys int
+	}{
+		{
+			// The controller keeps refresh times to the second, and
+			// counts a refresh begun in the last second of a slot in
+			// the slot after: that reader skips one slot.
+			name:       "the others began in the last second of slot 0 and are due in slot 2",
+			othersNext: 2,
+			slot1Keys:  20,
+		},
+		{
+			// Their refreshes were due in slot 1, but the load held
+			// them past its end: they run in slot 2.
+			name:       "the others are due in slot 1 and run late, in slot 2",
+			othersNext: 1,
+			slot1Keys:  40,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reads, clk := newClockedReads(10 * time.Second)
+			be := newBackend("s", 40)
+			c := reads.Wrap("id", be)
+			s0 := clk.now()
+			slot := func(n int) time.Time { return s0.Add(time.Duration(n) * interval) }
+			readAll(t, c, esdata.Slot{Start: slot(0), Interval: interval, Next: slot(1)}, slot(0), onTime, 4)
+			readAll(t, c, esdata.Slot{Start: slot(0), Interval: interval, Next: slot(tt.othersNext)}, slot(0), others, 4)
+
+			clk.set(slot(1).Add(time.Second))
+			be.reset()
+			scheduled := esdata.Slot{Start: slot(1), Interval: interval, Scheduled: true, Next: slot(2)}
+			readAll(t, c, scheduled, slot(1), onTime, 4)
+			waitFor(t, func() bool { return len(be.keysRead()) >= tt.slot1Keys })
+			if got := be.keysRead(); len(got) != tt.slot1Keys {
+				t.Errorf("slot 1 read %d secrets, want %d: %v", len(got), tt.slot1Keys, got)
+			}
+
+			clk.set(slot(2).Add(time.Second))
+			be.reset()
+			// The others first: any reader of the slot reads it ahead.
+			scheduled = esdata.Slot{Start: slot(2), Interval: interval, Scheduled: true, Next: slot(3)}
+			readAll(t, c, scheduled, slot(2), others, 4)
+			readAll(t, c, scheduled, slot(2), onTime, 4)
+			if calls := be.recorded(); len(calls) != 2 {
+				t.Errorf("slot 2: %d batch calls for 40 secrets, want 2: %q", len(calls), calls)
+			}
+			for k, n := range be.keysRead() {
+				if n != 1 {
+					t.Errorf("slot 2: %s read %d times, want once", k, n)
+				}
+			}
+		})
+	}
+}
+
 // TestBatchedReadsConcurrent: many ExternalSecrets reading overlapping
 // keys at once, while the backend is slow, read each key once and get
 // their own values.
@@ -405,9 +479,9 @@ func TestReadAheadNeverCrossesIdentities(t *testing.T) {
 }
 
 // TestReadAheadForgetsWhatNoSlotRead: a key is read ahead in the slot
-// after one it was read in, and no further; it is forgotten once a whole
-// slot passed without a read of it. Read-ahead results outlive the TTL
-// until their slot ends.
+// its reader refreshes in next and, if no reader came there, once more in
+// the slot after (its reader may be running late); then it is forgotten.
+// Read-ahead results outlive the TTL until their slot ends.
 func TestReadAheadForgetsWhatNoSlotRead(t *testing.T) {
 	reads, clk := newClockedReads(10 * time.Second)
 	be := newBackend("k", 3)
@@ -445,12 +519,24 @@ func TestReadAheadForgetsWhatNoSlotRead(t *testing.T) {
 	clk.set(s2)
 	be.reset()
 	readOne(slot(s2, true), key("k", 0))
+	readOne(slot(s2, true), key("k", 1))
+	if got := be.keysRead(); len(be.recorded()) != 1 || got[key("k", 1)] != 1 || got[key("k", 2)] != 1 {
+		t.Fatalf("slot 2 calls %q; want one, with k/001 and k/002 ahead: slot 1 wanted k/002 and its reader may come late", be.recorded())
+	}
+	reads.Sweep()
+	if n := esdata.ReadsRemembered(reads, "id"); n != 3 {
+		t.Fatalf("%d reads remembered in slot 2, want 3", n)
+	}
+	s3 := s2.Add(interval)
+	clk.set(s3)
+	be.reset()
+	readOne(slot(s3, true), key("k", 0))
 	if got := be.keysRead(); got[key("k", 2)] != 0 || got[key("k", 1)] != 1 {
-		t.Fatalf("slot 2 read %v; want k/001 ahead and not k/002, which slot 1 did not read", got)
+		t.Fatalf("slot 3 read %v; want k/001 ahead and not k/002, which neither slot 1 nor slot 2 read", got)
 	}
 	reads.Sweep()
 	if n := esdata.ReadsRemembered(reads, "id"); n != 2 {
-		t.Fatalf("%d reads remembered, want 2: k/002 was not read for a whole slot", n)
+		t.Fatalf("%d reads remembered, want 2: k/002 was not read for two slots", n)
 	}
 	t.Run("a store that changed forgets", func(t *testing.T) {
 		reads.Forget("id")

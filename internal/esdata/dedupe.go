@@ -26,7 +26,7 @@ import (
 //
 // Reads of a client that reads in batches ([providers.BatchGetter]) that
 // no result serves are batched, and a scheduled refresh reads ahead what
-// the refreshes of the slot before read (see [Slot] and batch.go).
+// the refreshes due in its slot read last time (see [Slot] and batch.go).
 type Reads struct {
 	ttl time.Duration
 	now func() time.Time
@@ -58,8 +58,10 @@ type readEntry struct {
 	// used is when the result was last handed out; Sweep drops entries
 	// unused for a TTL.
 	used time.Time
-	// keep is when a read made ahead of its callers may be swept unused:
-	// the end of the slot it was read for.
+	// keep is when the result may be swept unused: the end of the latest
+	// refresh slot it was read or used for (see [InSlot]), since every
+	// refresh of the slot shares it however late it comes; zero outside
+	// slots.
 	keep    time.Time
 	value   []byte
 	values  map[string][]byte
@@ -139,7 +141,7 @@ func (c *dedupedClient) GetSecret(ctx context.Context, ref esv1.ExternalSecretDa
 		}
 		return ex.ExtractProperty(ref, v)
 	}
-	e := c.d.do(ctx, c.notBefore, readKey{c.identity, "get", refKey(ref)}, func() *readEntry {
+	e := c.d.do(ctx, c.notBefore, c.slot.end(), readKey{c.identity, "get", refKey(ref)}, func() *readEntry {
 		v, err := c.c.GetSecret(ctx, ref)
 		return &readEntry{value: v, err: err}
 	})
@@ -147,7 +149,7 @@ func (c *dedupedClient) GetSecret(ctx context.Context, ref esv1.ExternalSecretDa
 }
 
 func (c *dedupedClient) GetSecretMap(ctx context.Context, ref esv1.ExternalSecretDataRemoteRef) (map[string][]byte, error) {
-	e := c.d.do(ctx, c.notBefore, readKey{c.identity, "map", refKey(ref)}, func() *readEntry {
+	e := c.d.do(ctx, c.notBefore, c.slot.end(), readKey{c.identity, "map", refKey(ref)}, func() *readEntry {
 		v, err := c.c.GetSecretMap(ctx, ref)
 		return &readEntry{values: v, err: err}
 	})
@@ -155,7 +157,7 @@ func (c *dedupedClient) GetSecretMap(ctx context.Context, ref esv1.ExternalSecre
 }
 
 func (c *dedupedClient) GetAllSecrets(ctx context.Context, find esv1.ExternalSecretFind) (map[string][]byte, error) {
-	e := c.d.do(ctx, c.notBefore, readKey{c.identity, "find", refKey(find)}, func() *readEntry {
+	e := c.d.do(ctx, c.notBefore, c.slot.end(), readKey{c.identity, "find", refKey(find)}, func() *readEntry {
 		v, err := c.c.GetAllSecrets(ctx, find)
 		return &readEntry{values: v, err: err}
 	})
@@ -204,6 +206,15 @@ func (d *Reads) usable(e *readEntry, nb, now time.Time) bool {
 	}
 }
 
+// serve marks e handed out at now, to be kept until keep at least.
+// Call it with d.mu held.
+func (e *readEntry) serve(now, keep time.Time) {
+	e.used = now
+	if keep.After(e.keep) {
+		e.keep = keep
+	}
+}
+
 // answered reports whether a call that returned err got an answer to
 // share, a value or "not found", rather than a failure, which the next
 // caller tries again.
@@ -228,21 +239,22 @@ func wait(ctx context.Context, e *readEntry) *readEntry {
 
 // do returns the entry for key, calling fetch if there is no recent
 // enough one: one begun at or after nb if it is set, else one younger
-// than the TTL. Failures are shared with concurrent waiters but not
-// cached afterwards, so a failure is retried by the next caller; "not
-// found" is an answer, shared as a value is.
-func (d *Reads) do(ctx context.Context, nb time.Time, key readKey, fetch func() *readEntry) *readEntry {
+// than the TTL. The entry is kept until keep at least. Failures are
+// shared with concurrent waiters but not cached afterwards, so a failure
+// is retried by the next caller; "not found" is an answer, shared as a
+// value is.
+func (d *Reads) do(ctx context.Context, nb, keep time.Time, key readKey, fetch func() *readEntry) *readEntry {
 	d.mu.Lock()
 	now := d.now()
 	if e, ok := d.entries[key]; ok && d.usable(e, nb, now) {
-		e.used = now
+		e.serve(now, keep)
 		d.mu.Unlock()
 		return wait(ctx, e)
 	}
 	// No entry, a stale one, or one in flight since before nb: a new call.
 	// A call still in flight finishes into its own entry and serves its
 	// waiters; the map holds the newest.
-	e := &readEntry{done: make(chan struct{}), at: now, used: now}
+	e := &readEntry{done: make(chan struct{}), at: now, used: now, keep: keep}
 	d.entries[key] = e
 	d.mu.Unlock()
 
@@ -269,7 +281,7 @@ func (d *Reads) Forget(identity string) {
 }
 
 // Sweep drops the results nobody asked for during the last TTL (a read
-// made ahead stays until the end of its slot) and failed ones, and the
+// made or used for a refresh slot stays until the slot ends) and failed ones, and the
 // remembered reads of slots long past; call it periodically so that
 // memory holds only the reads in use.
 func (d *Reads) Sweep() {

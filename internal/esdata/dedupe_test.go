@@ -144,6 +144,62 @@ func TestReadsSlotServedPastTTL(t *testing.T) {
 	}
 }
 
+// TestSlotReadsSurviveSweeps: a read made or used for a refresh slot
+// serves the slot's later refreshes however long past the TTL they come,
+// sweeps or not, and is dropped once the slot ended. The slot and TTL are
+// the controller's; the ref is tenant input.
+func TestSlotReadsSurviveSweeps(t *testing.T) {
+	const interval = time.Minute
+	clients := []struct {
+		name string
+		// wrap returns a client reading through reads and a count of
+		// its backend calls.
+		wrap func(reads *esdata.Reads) (providers.Client, func() int)
+	}{
+		{"one by one", func(reads *esdata.Reads) (providers.Client, func() int) {
+			under := &jsonClient{}
+			return reads.Wrap("id", under), func() int { return int(under.calls.Load()) }
+		}},
+		{"in batches", func(reads *esdata.Reads) (providers.Client, func() int) {
+			under := newBackend("k", 1)
+			return reads.Wrap("id", under), func() int { return len(under.recorded()) }
+		}},
+	}
+	for _, cl := range clients {
+		for _, first := range []string{"the slot's refresh", "a read outside the slot"} {
+			t.Run(cl.name+", first read by "+first, func(t *testing.T) {
+				reads, clk := newClockedReads(10 * time.Second)
+				c, calls := cl.wrap(reads)
+				s := clk.now()
+				inSlot := esdata.InSlot(esdata.NotBefore(c, s), esdata.Slot{Start: s, Interval: interval, Scheduled: true})
+				ref := esv1.ExternalSecretDataRemoteRef{Key: "k/000", Property: "user"}
+				get := func(c providers.Client) {
+					t.Helper()
+					if _, err := c.GetSecret(context.Background(), ref); err != nil {
+						t.Fatal(err)
+					}
+				}
+				clk.set(s.Add(time.Second))
+				if first == "a read outside the slot" {
+					get(esdata.NotBefore(c, s))
+				}
+				get(inSlot)
+				clk.set(s.Add(40 * time.Second))
+				reads.Sweep()
+				get(inSlot)
+				if n := calls(); n != 1 {
+					t.Fatalf("%d backend calls, want 1: the slot's read was swept before the slot ended", n)
+				}
+				clk.set(s.Add(interval + time.Second))
+				reads.Sweep()
+				if n := esdata.ReadsHeld(reads); n != 0 {
+					t.Fatalf("%d reads held after the slot ended and a TTL passed unused, want 0", n)
+				}
+			})
+		}
+	}
+}
+
 // TestReadsNotBeforeSkipsOlderCallInFlight checks that a call begun
 // before a caller's not-before time does not serve it, even in flight,
 // while callers it is recent enough for share it.

@@ -58,8 +58,9 @@ type Decision struct {
 	// Refresh asks for the providers' data: read them, accepting reads
 	// begun at NotBefore or later (zero: any still within the dedupe
 	// TTL), for the refresh slot Slot (esdata.InSlot: a scheduled refresh
-	// reads ahead what the slot before read), and decide again with what
-	// was read. No other field is set.
+	// reads ahead what the slot wants, and the reads are remembered for
+	// the slot this ExternalSecret is due in next), and decide again with
+	// what was read. No other field is set.
 	Refresh   bool
 	NotBefore time.Time
 	Slot      esdata.Slot
@@ -152,20 +153,19 @@ type schedule struct {
 	// refresh interval; zero without refreshes.
 	current  time.Time
 	interval time.Duration
+	// following is when the slot a refresh now is next due in begins,
+	// once its status is read back: the slot its reads are wanted in
+	// next (esdata.Slot.Next).
+	following time.Time
 }
 
 func scheduleOf(in Input) schedule {
 	es := in.ES
 	key := types.NamespacedName{Namespace: es.Namespace, Name: es.Name}.String()
 	interval := es.Spec.RefreshIntervalOrDefault()
-	// status.refreshTime is stored to the second: the refresh it records
-	// started up to a second later. Count from the end of that second, or
-	// a refresh that began just after its slot did reads back as before
-	// the slot, and the next one finds that served slot due again and is
-	// served the reads made for it.
 	last := es.Status.RefreshTime.Time
 	if !last.IsZero() {
-		last = last.Truncate(time.Second).Add(time.Second - time.Nanosecond)
+		last = readBack(last)
 	}
 	return schedule{
 		version: syncedVersion(es),
@@ -174,9 +174,21 @@ func scheduleOf(in Input) schedule {
 		slot:    esdata.NextRefresh(last, interval, in.Identity, key, 0),
 		next:    esdata.NextRefresh(in.Now, interval, in.Identity, key, in.Spread),
 		// The first slot after one interval ago: the one now is in.
-		current:  esdata.NextRefresh(in.Now.Add(-interval), interval, in.Identity, key, 0),
-		interval: interval,
+		current:   esdata.NextRefresh(in.Now.Add(-interval), interval, in.Identity, key, 0),
+		interval:  interval,
+		following: esdata.NextRefresh(readBack(in.Now), interval, in.Identity, key, 0),
 	}
+}
+
+// readBack is when the schedule counts a refresh begun at t, once
+// status.refreshTime recorded it. The field is stored to the second: the
+// refresh it records started up to a second later. Count from the end of
+// that second, or a refresh that began just after its slot did reads back
+// as before the slot, and the next one finds that served slot due again
+// and is served the reads made for it. So a refresh begun in the last
+// second of a slot counts in the slot after, and skips that one.
+func readBack(t time.Time) time.Time {
+	return t.Truncate(time.Second).Add(time.Second - time.Nanosecond)
 }
 
 // decideRefresh decides before the providers are read.
@@ -202,7 +214,7 @@ func decideRefresh(in Input, s schedule) Decision {
 	}
 	d := Decision{Refresh: true}
 	if s.interval > 0 {
-		d.Slot = esdata.Slot{Start: s.current, Interval: s.interval}
+		d.Slot = esdata.Slot{Start: s.current, Interval: s.interval, Next: s.following}
 	}
 	switch {
 	case es.Status.SyncedResourceVersion == s.version && !s.due.IsZero() && !s.due.After(in.Now):
@@ -217,7 +229,7 @@ func decideRefresh(in Input, s schedule) Decision {
 			start = s.current
 		}
 		d.NotBefore = start
-		d.Slot = esdata.Slot{Start: start, Interval: s.interval, Scheduled: true}
+		d.Slot = esdata.Slot{Start: start, Interval: s.interval, Scheduled: true, Next: s.following}
 	case es.Status.SyncedResourceVersion == s.version:
 		// A refresh before its slot, such as a drift repair after a
 		// restart: any read still within the dedupe TTL will do.

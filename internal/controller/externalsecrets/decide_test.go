@@ -328,6 +328,51 @@ func TestDecideRefreshEdges(t *testing.T) {
 			t.Errorf("%+v, want a refresh sharing reads from the current slot %v, not the due %v", d, now, s.slot)
 		}
 	})
+	t.Run("reads are remembered for the slot the next refresh runs in", func(t *testing.T) {
+		// status.refreshTime keeps seconds only: a refresh begun in the
+		// last second of a slot may count in the slot after and skip it.
+		// Its reads must be read ahead for the slot it runs in next, not
+		// the one after the slot it read in (esdata.Slot.Next).
+		fresh := testES("", "")
+		setState(fresh, "fresh")
+		start := scheduleOf(Input{ES: fresh, Identity: testIdentity}).slot
+		end := start.Add(testInterval)
+		skipped := false
+		for _, state := range []string{"due", "new"} {
+			for _, before := range []time.Duration{testInterval - time.Minute, 2 * time.Second, time.Second, 300 * time.Millisecond, time.Nanosecond} {
+				t.Run(fmt.Sprintf("%s, %v before the slot ends", state, before), func(t *testing.T) {
+					es := testES("", "")
+					if state == "due" {
+						setState(es, "due")
+					}
+					in := Input{ES: es, Actual: ours(es), Identity: testIdentity, Now: end.Add(-before)}
+					d := Decide(in)
+					if !d.Refresh || !d.Slot.Start.Equal(start) || d.Slot.Scheduled != (state == "due") {
+						t.Fatalf("%+v, want a refresh in the slot of %v", d, start)
+					}
+					// The API server keeps the refresh time to the second.
+					es.Status.RefreshTime = metav1.NewTime(in.Now.Truncate(time.Second))
+					es.Status.SyncedResourceVersion = syncedVersion(es)
+					nextSlot := scheduleOf(Input{ES: es, Identity: testIdentity}).slot
+					if !d.Slot.Next.Equal(nextSlot) {
+						t.Errorf("reads remembered for the slot of %v, but the next refresh is due in the slot of %v", d.Slot.Next, nextSlot)
+					}
+					in.Now = nextSlot.Add(-time.Nanosecond)
+					if got := Decide(in); got.Refresh {
+						t.Errorf("refresh before the slot of %v: %+v", nextSlot, got)
+					}
+					in.Now = nextSlot
+					if got := Decide(in); !got.Refresh || !got.Slot.Scheduled || !got.Slot.Start.Equal(d.Slot.Next) {
+						t.Errorf("%+v, want a scheduled refresh in the slot of %v", got, d.Slot.Next)
+					}
+					skipped = skipped || nextSlot.Equal(end.Add(testInterval))
+				})
+			}
+		}
+		if !skipped {
+			t.Error("no case began late enough in its slot to count in the next one")
+		}
+	})
 	t.Run("the spread delays the refresh, not the reads it may share", func(t *testing.T) {
 		es := testES("", "")
 		setState(es, "fresh")

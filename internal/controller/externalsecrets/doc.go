@@ -33,7 +33,8 @@
 //     first reads.
 //   - Where the provider reads many secrets a call (AWS), the reads that
 //     miss are batched, and the first scheduled refresh of a slot reads
-//     ahead what the slot before read (Decision.Slot, esdata.InSlot).
+//     ahead what the refreshes due in the slot read last time, late ones
+//     included (Decision.Slot, esdata.InSlot).
 //   - New and changed ExternalSecrets jump the work queue ahead of the
 //     refresh backlog (priority queue; refreshes are requeued at low
 //     priority).
