@@ -99,7 +99,7 @@ func (e Expr) Generic() string {
 func (e Expr) Weight() int64 {
 	var w int64 = 1
 	for _, m := range e.Modifiers {
-		w += m.weight
+		w += m.Weight()
 	}
 	return w
 }
@@ -110,11 +110,8 @@ func (e Expr) Weight() int64 {
 func (e Expr) Apply(v any, room int64) (any, error) {
 	var err error
 	for _, m := range e.Modifiers {
-		if v, err = m.apply(v, room); err != nil {
+		if v, err = m.Apply(v, room); err != nil {
 			return nil, err
-		}
-		if s, ok := v.(string); ok && int64(len(s)) > room {
-			return nil, fmt.Errorf("%w: the value grows too large", ErrLimit)
 		}
 	}
 	return v, nil

@@ -32,6 +32,23 @@ type Modifier struct {
 	apply  func(v any, room int64) (any, error)
 }
 
+// Weight is how many passes over its value the modifier makes, at most.
+func (m Modifier) Weight() int64 { return m.weight }
+
+// Apply applies the modifier to v. Its result may not be a string longer
+// than room bytes: a modifier that would write one fails with ErrLimit
+// before it does.
+func (m Modifier) Apply(v any, room int64) (any, error) {
+	v, err := m.apply(v, room)
+	if err != nil {
+		return nil, err
+	}
+	if s, ok := v.(string); ok && int64(len(s)) > room {
+		return nil, fmt.Errorf("%w: the value grows too large", ErrLimit)
+	}
+	return v, nil
+}
+
 // String writes the modifier as a placeholder does.
 func (m Modifier) String() string {
 	return strings.Join(append([]string{m.Name}, m.Args...), " ")

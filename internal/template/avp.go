@@ -112,7 +112,7 @@ func avpApply(b *Budget, secret, expr string) (string, error) {
 				return "", err
 			}
 		}
-		if v, err = (avp.Expr{Modifiers: []avp.Modifier{m}}).Apply(v, room); err != nil {
+		if v, err = m.Apply(v, room); err != nil {
 			if errors.Is(err, avp.ErrLimit) {
 				return "", fmt.Errorf("%w: placeholder %s: %s", ErrOutputTooLarge, e, err)
 			}
@@ -131,7 +131,7 @@ func avpApply(b *Budget, secret, expr string) (string, error) {
 
 // modifierWeight is the passes over its input m makes.
 func modifierWeight(m avp.Modifier) int64 {
-	w := avp.Expr{Modifiers: []avp.Modifier{m}}.Weight() - 1
+	w := m.Weight()
 	if m.Name == "yamlParse" {
 		w *= avpYAMLWeight
 	}
