@@ -166,7 +166,7 @@ func ToExternalSecret(o *unstructured.Unstructured, opts ReferenceOptions) (*uns
 		// caller withholds one that would quote a value.
 		return nil, fmt.Errorf("%s: not a valid Secret: %w", d, err)
 	}
-	b := &esBuilder{d: d, opts: opts, refs: map[Ref]int{}}
+	b := &esBuilder{d: d, opts: opts, keys: map[string]*keyValue{}, refs: map[Ref]int{}, targets: map[Ref]Target{}}
 	if err := b.values(o); err != nil {
 		return nil, err
 	}
@@ -185,10 +185,6 @@ type keyValue struct {
 	segments []segment
 	// literal is the value's bytes when it holds no placeholder.
 	literal []byte
-	// b64 says the substituted text is base64 the Secret holds decoded:
-	// a data value that was one placeholder, not base64 with one inside
-	// (see decoded).
-	b64 bool
 }
 
 type esBuilder struct {
@@ -204,7 +200,6 @@ type esBuilder struct {
 // values reads data and stringData into keys; stringData wins, as the
 // API server has it.
 func (b *esBuilder) values(o *unstructured.Unstructured) error {
-	b.keys = map[string]*keyValue{}
 	data, _, _ := unstructured.NestedMap(o.Object, "data")
 	for _, k := range slices.Sorted(maps.Keys(data)) {
 		str, ok := data[k].(string)
@@ -239,7 +234,7 @@ func (b *esBuilder) values(o *unstructured.Unstructured) error {
 			// the decoder's error text.
 			return fmt.Errorf("%s: %s: text around a placeholder in data is base64 only once substituted, which reference mode cannot check: write the value in stringData", b.d, field)
 		} else {
-			kv.b64 = true
+			kv = decoded(kv)
 		}
 		b.keys[k] = kv
 	}
@@ -311,9 +306,6 @@ func (b *esBuilder) parse(v, field string) (*keyValue, error) {
 
 // target maps ref to its store once.
 func (b *esBuilder) target(ref Ref) error {
-	if b.targets == nil {
-		b.targets = map[Ref]Target{}
-	}
 	if _, ok := b.targets[ref]; ok {
 		return nil
 	}
@@ -333,8 +325,7 @@ func (b *esBuilder) simple() bool {
 		return false
 	}
 	for _, kv := range b.keys {
-		kv = decoded(kv)
-		if kv.b64 || len(kv.segments) != 1 || kv.segments[0].expr == nil {
+		if len(kv.segments) != 1 || kv.segments[0].expr == nil {
 			return false
 		}
 		if e := kv.segments[0].expr; len(e.Modifiers) > 0 || !propertyKey.MatchString(e.Key) {
@@ -394,11 +385,11 @@ func (b *esBuilder) build(s *corev1.Secret) (*unstructured.Unstructured, error) 
 
 	if b.simple() {
 		for _, k := range slices.Sorted(maps.Keys(b.keys)) {
-			sg := decoded(b.keys[k]).segments[0]
+			sg := b.keys[k].segments[0]
 			es.Spec.Data = append(es.Spec.Data, b.entry(k, sg.ref, sg.expr.Key))
 		}
-	} else if err := b.templates(tpl); err != nil {
-		return nil, err
+	} else {
+		b.templates(tpl)
 	}
 	for _, ref := range b.refOrder {
 		es.Spec.Data = append(es.Spec.Data, b.entry(wholeKey(b.refs[ref]), ref, ""))
@@ -466,7 +457,7 @@ func (b *esBuilder) refreshInterval() (time.Duration, error) {
 // templates writes the template of every key: template.data, and for a
 // remove-missing object a templateFrom literal that leaves out a key
 // whose placeholders name a missing field.
-func (b *esBuilder) templates(tpl *esv1.ExternalSecretTemplate) error {
+func (b *esBuilder) templates(tpl *esv1.ExternalSecretTemplate) {
 	var literal strings.Builder
 	for _, k := range slices.Sorted(maps.Keys(b.keys)) {
 		kv := b.keys[k]
@@ -490,7 +481,6 @@ func (b *esBuilder) templates(tpl *esv1.ExternalSecretTemplate) error {
 		text := literal.String()
 		tpl.TemplateFrom = []esv1.TemplateFrom{{Target: esv1.TemplateTargetData, Literal: &text}}
 	}
-	return nil
 }
 
 // call is the template call that gives a placeholder's value.
@@ -498,26 +488,29 @@ func (b *esBuilder) call(sg segment) string {
 	return fmt.Sprintf("avp (index . %q) %q", wholeKey(b.number(sg.ref)), sg.expr.Generic())
 }
 
-// decoded returns kv without its base64 layer: a data value that is one
-// placeholder gives base64 the Secret holds decoded. When its last
-// modifier is base64encode (<key | base64encode> in data, the form
+// base64decode is argocd-vault-plugin's base64decode modifier.
+var base64decode = func() avp.Modifier {
+	e, err := avp.Parse("k | base64decode")
+	if err != nil {
+		panic(err) // a constant
+	}
+	return e.Modifiers[0]
+}()
+
+// decoded returns kv, a data value that is one placeholder (not base64
+// with one inside), without its base64 layer: the placeholder gives
+// base64 the Secret holds decoded. When its last modifier is
+// base64encode (<key | base64encode> in data, the form
 // argocd-vault-plugin documents), the Secret holds the value before that
 // modifier; otherwise the value is decoded by base64decode, which fails
 // on bad base64 as resolving does.
 func decoded(kv *keyValue) *keyValue {
-	if !kv.b64 {
-		return kv
-	}
 	e := *kv.segments[0].expr
 	e.Modifiers = slices.Clone(e.Modifiers)
 	if n := len(e.Modifiers); n > 0 && e.Modifiers[n-1].Name == "base64encode" {
 		e.Modifiers = e.Modifiers[:n-1]
 	} else {
-		dec, err := avp.Parse("k | base64decode")
-		if err != nil {
-			panic(err) // a constant
-		}
-		e.Modifiers = append(e.Modifiers, dec.Modifiers...)
+		e.Modifiers = append(e.Modifiers, base64decode)
 	}
 	return &keyValue{segments: []segment{{expr: &e, ref: kv.segments[0].ref}}}
 }
@@ -536,7 +529,6 @@ func (b *esBuilder) number(ref Ref) int {
 // inline writes a value as template text: literal text as it is, each
 // placeholder a call.
 func (b *esBuilder) inline(kv *keyValue) string {
-	kv = decoded(kv)
 	if replaceable(kv) {
 		return b.assign(kv) + "{{ $v }}"
 	}
@@ -624,7 +616,6 @@ func (b *esBuilder) optional(w *strings.Builder, k string, kv *keyValue) {
 			conds = append(conds, fmt.Sprintf("(avpHas (index . %q) %q)", wholeKey(b.number(sg.ref)), sg.expr.Key))
 		}
 	}
-	kv = decoded(kv)
 	stmts, value := "", b.joined(kv)
 	if replaceable(kv) {
 		stmts, value = b.assign(kv), "$v"
