@@ -73,11 +73,6 @@ func isSecret(o *unstructured.Unstructured) (bool, error) {
 	return false, nil
 }
 
-// argoAnnotationPrefix marks the annotations Argo CD reads on the objects
-// it syncs (sync waves, hooks, sync and compare options): on a sealed
-// Secret they must be on the SealedSecret, which is what Argo CD syncs.
-const argoAnnotationPrefix = "argocd.argoproj.io/"
-
 // sealSecrets replaces every Secret of objs by a SealedSecret and refuses
 // placeholders outside Secrets (unless allowed). replaced counts the
 // placeholders of each object.
@@ -129,7 +124,7 @@ func sealSecret(cfg Config, env Env, o *unstructured.Unstructured, sealer *seali
 	ss.Labels = maps.Clone(s.Labels)
 	ss.Annotations[placeholder.RenderedAsAnnotation] = placeholder.RenderedAsSealed
 	for k, v := range s.Annotations {
-		if strings.HasPrefix(k, argoAnnotationPrefix) {
+		if strings.HasPrefix(k, placeholder.ArgoAnnotationPrefix) {
 			ss.Annotations[k] = v
 		}
 	}

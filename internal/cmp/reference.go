@@ -63,7 +63,7 @@ func referenceSecrets(cfg Config, env Env, local func(path string) bool, objs []
 			if cfg.AllowPlaceholdersOutsideSecrets {
 				continue
 			}
-			return fmt.Errorf("%s %s: %s holds a placeholder: reference mode makes ExternalSecrets of Secrets only, and outside a Secret the value would reach Argo CD in plain text (the operator sets SEALSYNC_ALLOW_PLACEHOLDERS_OUTSIDE_SECRETS=true to resolve it here)", o.GetKind(), objectName(o), info.Field)
+			return fmt.Errorf("%s %s: %s holds a placeholder: reference mode makes ExternalSecrets of Secrets only, and outside a Secret the value would reach Argo CD in plain text (the operator sets SEALSYNC_ALLOW_PLACEHOLDERS_OUTSIDE_SECRETS=true to resolve it here)", o.GetKind(), placeholder.ObjectName(o), info.Field)
 		}
 		var inSource int
 		for _, r := range info.Refs {
@@ -76,7 +76,7 @@ func referenceSecrets(cfg Config, env Env, local func(path string) bool, objs []
 			// SOPS files of the source: resolved and sealed.
 			continue
 		case inSource > 0:
-			return fmt.Errorf("the Secret %s: placeholders name both SOPS files of the source and the store: reference mode cannot make one Secret of both; split it in two", objectName(o))
+			return fmt.Errorf("the Secret %s: placeholders name both SOPS files of the source and the store: reference mode cannot make one Secret of both; split it in two", placeholder.ObjectName(o))
 		}
 		if env.Project == "" {
 			return errors.New("reference mode needs the project to choose a store, and ARGOCD_APP_PROJECT_NAME is not set (Argo CD before 3.0 does not pass it)")
@@ -89,7 +89,7 @@ func referenceSecrets(cfg Config, env Env, local func(path string) bool, objs []
 			ns = env.AppNamespace
 		}
 		if err := checkNamespace(cfg, env, ns); err != nil {
-			return fmt.Errorf("the Secret %s: %w", objectName(o), err)
+			return fmt.Errorf("the Secret %s: %w", placeholder.ObjectName(o), err)
 		}
 		es, err := placeholder.ToExternalSecret(o, placeholder.ReferenceOptions{
 			Map:             func(ref placeholder.Ref) (placeholder.Target, error) { return cfg.Stores.Map(env.Project, ref) },
@@ -116,11 +116,4 @@ func checkNamespace(cfg Config, env Env, ns string) error {
 		return fmt.Errorf("namespace %s is not the application's destination %s (the operator sets SEALSYNC_ALLOW_ANY_NAMESPACE=true to allow it)", ns, env.AppNamespace)
 	}
 	return nil
-}
-
-func objectName(o *unstructured.Unstructured) string {
-	if ns := o.GetNamespace(); ns != "" {
-		return ns + "/" + o.GetName()
-	}
-	return o.GetName()
 }

@@ -364,7 +364,7 @@ func (d *objectDoc) regex() *regexp.Regexp {
 // docOf reads the annotations of o; skip is true for an ignored object.
 func docOf(o *unstructured.Unstructured) (*objectDoc, bool, error) {
 	a := o.GetAnnotations()
-	d := &objectDoc{kind: o.GetKind(), name: objectName(o), annotations: a}
+	d := &objectDoc{kind: o.GetKind(), name: ObjectName(o), annotations: a}
 	if v, ok := a[IgnoreAnnotation]; ok {
 		if ignore, _ := strconv.ParseBool(v); ignore {
 			return nil, true, nil
@@ -383,7 +383,8 @@ func docOf(o *unstructured.Unstructured) (*objectDoc, bool, error) {
 	return d, false, nil
 }
 
-func objectName(o *unstructured.Unstructured) string {
+// ObjectName names o in messages: namespace/name, or name.
+func ObjectName(o *unstructured.Unstructured) string {
 	if ns := o.GetNamespace(); ns != "" {
 		return ns + "/" + o.GetName()
 	}

@@ -41,10 +41,11 @@ const (
 // instructions to the plugin and do not reach the Secret.
 const avpAnnotationPrefix = "avp.kubernetes.io/"
 
-// argoAnnotationPrefix marks the annotations Argo CD reads on the objects
-// it syncs (sync waves, hooks, options): they go on the ExternalSecret,
-// which is what Argo CD syncs.
-const argoAnnotationPrefix = "argocd.argoproj.io/"
+// ArgoAnnotationPrefix marks the annotations Argo CD reads on the objects
+// it syncs (sync waves, hooks, sync and compare options): on an object
+// made in place of a Secret (an ExternalSecret, a SealedSecret) they must
+// be on that object, which is what Argo CD syncs.
+const ArgoAnnotationPrefix = "argocd.argoproj.io/"
 
 // Target is where the controller reads a path's secret from.
 type Target struct {
@@ -145,7 +146,7 @@ func ToExternalSecret(o *unstructured.Unstructured, opts ReferenceOptions) (*uns
 		return nil, err
 	}
 	if skip {
-		return nil, fmt.Errorf("%s is ignored (%s): it has nothing to reference", objectName(o), IgnoreAnnotation)
+		return nil, fmt.Errorf("%s is ignored (%s): it has nothing to reference", ObjectName(o), IgnoreAnnotation)
 	}
 	// Placeholders anywhere but data and stringData: the ExternalSecret
 	// cannot make them.
@@ -360,7 +361,7 @@ func (b *esBuilder) build(s *corev1.Secret) (*unstructured.Unstructured, error) 
 	}
 	for k, v := range s.Annotations {
 		switch {
-		case strings.HasPrefix(k, argoAnnotationPrefix):
+		case strings.HasPrefix(k, ArgoAnnotationPrefix):
 			es.Annotations[k] = v
 		case strings.HasPrefix(k, avpAnnotationPrefix), k == RefreshIntervalAnnotation:
 			continue
