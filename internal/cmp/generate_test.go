@@ -9,7 +9,8 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
-	"time"
+
+	"github.com/sealsync/sealsync/internal/keys/keyfile"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -40,19 +41,11 @@ func clusterKey(t testing.TB) *crypto.Key {
 	if err != nil {
 		t.Fatal(err)
 	}
-	priv, err := crypto.ParsePrivateKeyPEM(b)
-	if err != nil {
-		t.Fatal(err)
+	keys, err := keyfile.ParseKeys(b)
+	if err != nil || len(keys) != 1 || keys[0].Certificate == nil {
+		t.Fatalf("want one key with its certificate: %d keys, %v", len(keys), err)
 	}
-	certs, err := crypto.ParseCertificatesPEM(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := crypto.NewKey(priv, certs[0], crypto.StatusActive, time.Time{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
+	return keys[0]
 }
 
 func testConfig(t testing.TB) Config {

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealsync/sealsync/internal/keys/keyfile"
+
 	"github.com/sealsync/sealsync/crypto"
 )
 
@@ -392,19 +394,11 @@ func testKey(t *testing.T) *crypto.Key {
 	if err != nil {
 		t.Fatal(err)
 	}
-	priv, err := crypto.ParsePrivateKeyPEM(b)
-	if err != nil {
-		t.Fatal(err)
+	keys, err := keyfile.ParseKeys(b)
+	if err != nil || len(keys) != 1 || keys[0].Certificate == nil {
+		t.Fatalf("want one key with its certificate: %d keys, %v", len(keys), err)
 	}
-	certs, err := crypto.ParseCertificatesPEM(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := crypto.NewKey(priv, certs[0], crypto.StatusActive, time.Time{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
+	return keys[0]
 }
 
 type staticKeys struct{ ring *crypto.Keyring }
