@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	authzv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
@@ -95,6 +96,25 @@ func Eventually(tb testing.TB, timeout time.Duration, cond func() (bool, error))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// WaitForGrant waits until ServiceAccount saNS/sa may do what attrs
+// says. The API server's RBAC authorizer reads Roles and bindings from
+// its own informers, so a grant takes effect some time after it is
+// written; a test that relies on it waits for it, as an operator would.
+func (e *Env) WaitForGrant(tb testing.TB, saNS, sa string, attrs authzv1.ResourceAttributes) {
+	tb.Helper()
+	user := "system:serviceaccount:" + saNS + ":" + sa
+	groups := []string{"system:serviceaccounts", "system:serviceaccounts:" + saNS, "system:authenticated"}
+	Eventually(tb, 30*time.Second, func() (bool, error) {
+		sar := &authzv1.SubjectAccessReview{Spec: authzv1.SubjectAccessReviewSpec{
+			User: user, Groups: groups, ResourceAttributes: &attrs,
+		}}
+		if err := e.Client.Create(context.Background(), sar); err != nil {
+			return false, fmt.Errorf("subject access review: %w", err)
+		}
+		return sar.Status.Allowed, fmt.Errorf("%s may not %s %s/%s in %q yet", user, attrs.Verb, attrs.Resource, attrs.Name, attrs.Namespace)
+	})
 }
 
 // NonLoopbackIP returns an IPv4 address of this machine that the API

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	authv1 "k8s.io/api/authentication/v1"
+	authzv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -100,6 +101,7 @@ func serviceAccount(tb testing.TB, e *testkit.Env, ns, name string, reviewer boo
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { _ = e.Client.Delete(context.Background(), crb) })
+	e.WaitForGrant(tb, ns, name, authzv1.ResourceAttributes{Verb: "create", Group: "authentication.k8s.io", Resource: "tokenreviews"})
 }
 
 // kubernetesAuth enables Vault's kubernetes method for the envtest API

@@ -23,6 +23,7 @@ import (
 	"github.com/spf13/pflag"
 	"go.uber.org/zap/zapcore"
 	authnv1 "k8s.io/api/authentication/v1"
+	authzv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -509,6 +510,9 @@ func (k *refCluster) refreshToken(t *testing.T) string {
 			t.Fatal(err)
 		}
 	}
+	k.e.WaitForGrant(t, k.dest, "ci", authzv1.ResourceAttributes{
+		Namespace: k.dest, Verb: "patch", Group: esv1.GroupName, Resource: "externalsecrets", Name: "any",
+	})
 	tr := &authnv1.TokenRequest{Spec: authnv1.TokenRequestSpec{Audiences: []string{externalsecrets.DefaultRefreshAudience}}}
 	if err := k.e.Client.SubResource("token").Create(ctx, sa, tr); err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 
 	vaultapi "github.com/hashicorp/vault/api"
 	authv1 "k8s.io/api/authentication/v1"
+	authzv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -360,6 +361,7 @@ func serviceAccount(t *testing.T, s *suite, ns, name string, reviewer bool) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.e.Client.Delete(context.Background(), crb) })
+	s.e.WaitForGrant(t, ns, name, authzv1.ResourceAttributes{Verb: "create", Group: "authentication.k8s.io", Resource: "tokenreviews"})
 }
 
 // saToken requests a token for ServiceAccount ns/name with audience, or

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	authv1 "k8s.io/api/authentication/v1"
+	authzv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -266,6 +267,7 @@ func asServiceAccount(t *testing.T, e *testkit.Env, saNS string) *rest.Config {
 	}
 	create(t, e, crb)
 	t.Cleanup(func() { _ = e.Client.Delete(context.Background(), crb) })
+	e.WaitForGrant(t, saNS, "sealsync-controller", authzv1.ResourceAttributes{Verb: "*", Group: "*", Resource: "*"})
 	return &rest.Config{
 		Host: e.Config.Host, BearerToken: mintToken(t, e, saNS, "sealsync-controller"),
 		TLSClientConfig: rest.TLSClientConfig{CAData: e.Config.CAData},

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	authzv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -114,6 +115,13 @@ func grantPatch(t *testing.T, e *testkit.Env, ns, saNS, sa string, names ...stri
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name},
 		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: sa, Namespace: saNS}},
+	})
+	probe := "any"
+	if len(names) > 0 {
+		probe = names[0]
+	}
+	e.WaitForGrant(t, saNS, sa, authzv1.ResourceAttributes{
+		Namespace: ns, Verb: "patch", Group: esv1.GroupName, Resource: "externalsecrets", Name: probe,
 	})
 }
 
