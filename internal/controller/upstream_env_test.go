@@ -9,6 +9,7 @@ import (
 	"time"
 
 	authnv1 "k8s.io/api/authentication/v1"
+	authzv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -98,6 +99,10 @@ func TestMetricsAuthAndLiveAddr(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cs.RbacV1().ClusterRoleBindings().Delete(ctx, binding.Name, metav1.DeleteOptions{}) })
+	// The metrics filter keeps a denial for 30 s, longer than the wait
+	// below: asked before the API server's RBAC informers hold the
+	// binding, it would go on answering 403.
+	e.WaitForPathGrant(t, ns, "scraper", authzv1.NonResourceAttributes{Verb: "get", Path: "/metrics"})
 
 	// The certificate is self-signed: there is nothing to verify it with.
 	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}

@@ -104,16 +104,33 @@ func Eventually(tb testing.TB, timeout time.Duration, cond func() (bool, error))
 // written; a test that relies on it waits for it, as an operator would.
 func (e *Env) WaitForGrant(tb testing.TB, saNS, sa string, attrs authzv1.ResourceAttributes) {
 	tb.Helper()
-	user := "system:serviceaccount:" + saNS + ":" + sa
-	groups := []string{"system:serviceaccounts", "system:serviceaccounts:" + saNS, "system:authenticated"}
+	e.waitForReview(tb, saNS, sa, authzv1.SubjectAccessReviewSpec{ResourceAttributes: &attrs},
+		fmt.Sprintf("%s %s/%s in %q", attrs.Verb, attrs.Resource, attrs.Name, attrs.Namespace))
+}
+
+// WaitForPathGrant is [Env.WaitForGrant] for a non-resource URL, such as
+// get /metrics. It matters all the more to servers that authorize
+// through the API server with a cache (controller-runtime's metrics
+// filter keeps a denial for 30 s): asked too early, they go on denying
+// long after the grant holds.
+func (e *Env) WaitForPathGrant(tb testing.TB, saNS, sa string, attrs authzv1.NonResourceAttributes) {
+	tb.Helper()
+	e.waitForReview(tb, saNS, sa, authzv1.SubjectAccessReviewSpec{NonResourceAttributes: &attrs},
+		fmt.Sprintf("%s %s", attrs.Verb, attrs.Path))
+}
+
+// waitForReview waits until a SubjectAccessReview of spec for
+// ServiceAccount saNS/sa is allowed; what describes spec in the failure.
+func (e *Env) waitForReview(tb testing.TB, saNS, sa string, spec authzv1.SubjectAccessReviewSpec, what string) {
+	tb.Helper()
+	spec.User = "system:serviceaccount:" + saNS + ":" + sa
+	spec.Groups = []string{"system:serviceaccounts", "system:serviceaccounts:" + saNS, "system:authenticated"}
 	Eventually(tb, 30*time.Second, func() (bool, error) {
-		sar := &authzv1.SubjectAccessReview{Spec: authzv1.SubjectAccessReviewSpec{
-			User: user, Groups: groups, ResourceAttributes: &attrs,
-		}}
+		sar := &authzv1.SubjectAccessReview{Spec: spec}
 		if err := e.Client.Create(context.Background(), sar); err != nil {
 			return false, fmt.Errorf("subject access review: %w", err)
 		}
-		return sar.Status.Allowed, fmt.Errorf("%s may not %s %s/%s in %q yet", user, attrs.Verb, attrs.Resource, attrs.Name, attrs.Namespace)
+		return sar.Status.Allowed, fmt.Errorf("%s may not %s yet", spec.User, what)
 	})
 }
 

@@ -207,6 +207,7 @@ func TestHelmChartInstall(t *testing.T) {
 	opts.Server.Addr, opts.MetricsAddr, opts.Keys.Bits = "127.0.0.1:0", "0", 2048
 	opts.ES.Providers = fakeRegistry()
 	sa := dep.Spec.Template.Spec.ServiceAccountName
+	waitForInstallRBAC(t, e, ns, sa)
 	cfg := impersonate(e.Config, "system:serviceaccount:"+ns+":"+sa, "system:serviceaccounts", "system:serviceaccounts:"+ns)
 	ctrlr, err := controller.New(cfg, opts, controller.SharedProcess())
 	if err != nil {

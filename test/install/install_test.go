@@ -22,6 +22,7 @@ import (
 	"filippo.io/age"
 	appsv1 "k8s.io/api/apps/v1"
 	authnv1 "k8s.io/api/authentication/v1"
+	authzv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -133,8 +134,23 @@ func impersonate(cfg *rest.Config, user string, groups ...string) *rest.Config {
 	return c
 }
 
+// waitForInstallRBAC waits until the install's grants to the
+// controller's ServiceAccount ns/sa are in effect. The controller asks at
+// start what it may do and does without the rest for good: begun before
+// the API server's RBAC informers hold the install's bindings, it would
+// write core/v1 Events and update SealedSecret status, which the install
+// does not grant, and start a product only at its next recheck. One right
+// of each binding, the cluster-wide one and the one in ns, tells that the
+// binding and its role are in effect.
+func waitForInstallRBAC(t *testing.T, e *testkit.Env, ns, sa string) {
+	t.Helper()
+	e.WaitForGrant(t, ns, sa, authzv1.ResourceAttributes{Verb: "create", Group: "events.k8s.io", Resource: "events"})
+	e.WaitForGrant(t, ns, sa, authzv1.ResourceAttributes{Namespace: ns, Verb: "create", Group: "coordination.k8s.io", Resource: "leases"})
+}
+
 func testControllerAsServiceAccount(t *testing.T, e *testkit.Env) {
 	ctx := context.Background()
+	waitForInstallRBAC(t, e, "kube-system", "sealed-secrets-controller")
 	cfg := impersonate(e.Config, saUser, "system:serviceaccounts", "system:serviceaccounts:kube-system")
 	backupID, err := age.GenerateX25519Identity()
 	if err != nil {
@@ -283,6 +299,11 @@ func testRefreshAndRestartRBAC(t *testing.T, e *testkit.Env, c *controller.Contr
 			t.Fatal(err)
 		}
 	}
+	// The refresh asks the API server whether ci may patch the
+	// ExternalSecret, which it answers from its RBAC informers.
+	e.WaitForGrant(t, ns, "ci", authzv1.ResourceAttributes{
+		Namespace: ns, Verb: "patch", Group: esv1.GroupName, Resource: "externalsecrets", Name: "install-test",
+	})
 	tr := &authnv1.TokenRequest{Spec: authnv1.TokenRequestSpec{Audiences: []string{externalsecrets.DefaultRefreshAudience}}}
 	if err := e.Client.SubResource("token").Create(ctx, sa, tr); err != nil {
 		t.Fatal(err)

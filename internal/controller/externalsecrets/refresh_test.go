@@ -28,9 +28,9 @@ import (
 	"github.com/sealsync/sealsync/providers/fake"
 )
 
-// liveProvider is the fake provider with one secret, /live, whose value
-// the test changes as a secret manager's would change, counting the reads
-// that reach it.
+// liveProvider is the fake provider with live secrets, /live and any key
+// under /live/, which all hold one value the test changes as a secret
+// manager's would change, counting the reads that reach them.
 type liveProvider struct {
 	providers.Provider
 	value atomic.Pointer[string]
@@ -59,7 +59,7 @@ type liveClient struct {
 }
 
 func (c *liveClient) GetSecret(ctx context.Context, ref esv1.ExternalSecretDataRemoteRef) ([]byte, error) {
-	if ref.Key != "/live" {
+	if ref.Key != "/live" && !strings.HasPrefix(ref.Key, "/live/") {
 		return c.Client.GetSecret(ctx, ref)
 	}
 	c.p.reads.Add(1)
@@ -335,7 +335,12 @@ func TestRefreshSecretStoreAndPolicies(t *testing.T) {
 	p := newLiveProvider("v1")
 	e, r := setup(t, controllertest.ExternalSecrets(p, 5*time.Second), refreshOptions())
 	rf := &refresher{h: r.Server.Handler()}
+	// Each ExternalSecret reads a key of its own: reads of one key by
+	// refreshes begun together may be shared (any read begun after a
+	// refresh began will do for it), and the test counts one read per
+	// refreshed ExternalSecret, none for the others.
 	once := strings.Replace(liveES("once", "SecretStore", "fake"), "spec:\n", "spec:\n  refreshPolicy: CreatedOnce\n", 1)
+	once = strings.Replace(once, "key: /live\n", "key: /live/once\n", 1)
 	apply(t, e, r.NS, fakeStore+"---\n"+liveES("plain", "SecretStore", "fake")+"---\n"+once)
 	ces := &esv1.ClusterExternalSecret{
 		ObjectMeta: metav1.ObjectMeta{Name: "refresh-" + r.NS},
@@ -345,7 +350,7 @@ func TestRefreshSecretStoreAndPolicies(t *testing.T) {
 			ExternalSecretSpec: esv1.ExternalSecretSpec{
 				RefreshInterval: &metav1.Duration{Duration: 8760 * time.Hour},
 				SecretStoreRef:  esv1.SecretStoreRef{Name: "fake"},
-				Data:            []esv1.ExternalSecretData{{SecretKey: "v", RemoteRef: esv1.ExternalSecretDataRemoteRef{Key: "/live"}}},
+				Data:            []esv1.ExternalSecretData{{SecretKey: "v", RemoteRef: esv1.ExternalSecretDataRemoteRef{Key: "/live/from-ces"}}},
 			},
 		},
 	}
