@@ -331,26 +331,6 @@ func resolved(t *testing.T, s *sidecar, a app) (map[string]map[string][]byte, ma
 	return data, types
 }
 
-// diffData names the keys whose values differ, never the values.
-func diffData(got, want map[string][]byte) string {
-	var diff []string
-	for _, k := range slices.Sorted(maps.Keys(want)) {
-		g, ok := got[k]
-		switch {
-		case !ok:
-			diff = append(diff, "missing "+k)
-		case !bytes.Equal(g, want[k]):
-			diff = append(diff, fmt.Sprintf("%s differs (%d bytes, want %d)", k, len(g), len(want[k])))
-		}
-	}
-	for _, k := range slices.Sorted(maps.Keys(got)) {
-		if _, ok := want[k]; !ok {
-			diff = append(diff, "unexpected "+k)
-		}
-	}
-	return strings.Join(diff, ", ")
-}
-
 // refCluster is the destination cluster: envtest, the controller as
 // cmd/controller builds it from its default flags, and the operator's
 // namespace.
@@ -463,7 +443,7 @@ func (k *refCluster) waitData(t *testing.T, want map[string]map[string][]byte, t
 			case types[name] != "" && s.Type != types[name]:
 				wrong = append(wrong, fmt.Sprintf("%s: type %s, want %s", name, s.Type, types[name]))
 			default:
-				if d := diffData(s.Data, want[name]); d != "" {
+				if d := testkit.DiffData(s.Data, want[name]); d != "" {
 					wrong = append(wrong, fmt.Sprintf("%s: %s (%s)", name, d, k.ready(t, name)))
 				}
 			}
@@ -720,7 +700,7 @@ func TestReferenceEquivalence(t *testing.T) {
 		// What a Hard Refresh would render now, in resolve mode.
 		now, _ := resolved(t, resolver, a)
 		for _, name := range []string{"modifiers", "generic"} {
-			if diffData(now[name], want[name]) == "" {
+			if testkit.DiffData(now[name], want[name]) == "" {
 				t.Fatalf("%s: the change in Vault changes nothing resolve mode writes", name)
 			}
 		}
@@ -729,7 +709,7 @@ func TestReferenceEquivalence(t *testing.T) {
 		// own. generic is refreshed hourly: it keeps the old values
 		// until asked.
 		k.waitData(t, map[string]map[string][]byte{"modifiers": now["modifiers"]}, nil, 2*shortInterval+syncTimeout)
-		if d := diffData(k.secret(t, "generic").Data, want["generic"]); d != "" {
+		if d := testkit.DiffData(k.secret(t, "generic").Data, want["generic"]); d != "" {
 			t.Fatalf("generic, refreshed hourly, changed before its refresh: %s", d)
 		}
 		k.refresh(t, k.refreshToken(t), "generic")

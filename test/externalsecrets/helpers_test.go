@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -292,29 +290,14 @@ func (s *suite) waitData(ns, name string, want map[string]string) *corev1.Secret
 // sameData compares a Secret's data with want, naming keys but never
 // printing values (they may be secrets).
 func sameData(sec *corev1.Secret, want map[string]string) error {
-	got := map[string]string{}
-	for k, v := range sec.Data {
-		got[k] = string(v)
+	w := make(map[string][]byte, len(want))
+	for k, v := range want {
+		w[k] = []byte(v)
 	}
-	if maps.Equal(got, want) {
-		return nil
+	if d := testkit.DiffData(sec.Data, w); d != "" {
+		return errors.New(d)
 	}
-	var diff []string
-	for _, k := range slices.Sorted(maps.Keys(want)) {
-		g, ok := got[k]
-		switch {
-		case !ok:
-			diff = append(diff, "missing "+k)
-		case g != want[k]:
-			diff = append(diff, fmt.Sprintf("%s differs (%d bytes, want %d)", k, len(g), len(want[k])))
-		}
-	}
-	for _, k := range slices.Sorted(maps.Keys(got)) {
-		if _, ok := want[k]; !ok {
-			diff = append(diff, "unexpected "+k)
-		}
-	}
-	return errors.New(strings.Join(diff, ", "))
+	return nil
 }
 
 // waitFresh waits until Secret ns/name holds want, values written to
