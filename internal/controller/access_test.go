@@ -1,6 +1,7 @@
 package controller_test
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -75,20 +76,7 @@ func TestUnderBitnamiChartRBAC(t *testing.T) {
 	create(t, e, seal(t, k, ns, "db", crypto.ScopeStrict, map[string]string{"password": "p"}))
 	waitSecret(t, e, ns, "db", hasData(map[string]string{"password": "p"}))
 	waitSynced(t, e, ns, "db", "True", "")
-	testkit.Eventually(t, controllertest.Wait, func() (bool, error) {
-		var list corev1.EventList
-		if err := e.Client.List(ctx, &list, client.InNamespace(ns)); err != nil {
-			return false, err
-		}
-		for _, ev := range list.Items {
-			// The core/v1 API records the component as the source; the
-			// events.k8s.io API would set reportingController instead.
-			if ev.InvolvedObject.Name == "db" && ev.Reason == "Unsealed" && ev.Source.Component == "sealed-secrets" {
-				return true, nil
-			}
-		}
-		return false, fmt.Errorf("no core/v1 Unsealed event about db")
-	})
+	waitCoreEvent(t, e, ns, "db", "Unsealed", "sealed-secrets")
 	var leases coordinationv1.LeaseList
 	if err := e.Client.List(ctx, &leases, client.InNamespace(keyNS)); err != nil {
 		t.Fatal(err)
@@ -200,18 +188,7 @@ func TestUnderESOChartRBAC(t *testing.T) {
 	startAsDeployment(t, e, dep, keyNS, ns, nil)
 
 	syncFromFake(t, e, ns)
-	testkit.Eventually(t, controllertest.Wait, func() (bool, error) {
-		var list corev1.EventList
-		if err := e.Client.List(ctx, &list, client.InNamespace(ns)); err != nil {
-			return false, err
-		}
-		for _, ev := range list.Items {
-			if ev.InvolvedObject.Name == "from-fake" && ev.Reason == "Created" && ev.Source.Component == "external-secrets" {
-				return true, nil
-			}
-		}
-		return false, fmt.Errorf("no core/v1 Created event about from-fake")
-	})
+	waitCoreEvent(t, e, ns, "from-fake", "Created", "external-secrets")
 	for _, line := range []string{"SealedSecrets are off until this changes", "writing core/v1 Events"} {
 		if !strings.Contains(string(logs.Bytes()), line) {
 			t.Errorf("no log line %q", line)
@@ -280,4 +257,23 @@ spec:
       version: v1
 `)
 	waitSecret(t, e, ns, "from-fake", hasData(map[string]string{"v": "HELLO1"}))
+}
+
+// waitCoreEvent waits for a core/v1 Event with reason about object ns/name
+// from component. The core/v1 API records the component as the source;
+// the events.k8s.io API would set reportingController instead.
+func waitCoreEvent(t *testing.T, e *testkit.Env, ns, name, reason, component string) {
+	t.Helper()
+	testkit.Eventually(t, controllertest.Wait, func() (bool, error) {
+		var list corev1.EventList
+		if err := e.Client.List(context.Background(), &list, client.InNamespace(ns)); err != nil {
+			return false, err
+		}
+		for _, ev := range list.Items {
+			if ev.InvolvedObject.Name == name && ev.Reason == reason && ev.Source.Component == component {
+				return true, nil
+			}
+		}
+		return false, fmt.Errorf("no core/v1 %s event about %s", reason, name)
+	})
 }
